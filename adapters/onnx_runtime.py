@@ -1,0 +1,164 @@
+"""ONNX Runtime adapter: a model whose encoder and generator are ONNX files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from ..errors import ModelError
+from ..model import Model, Prior
+
+DEFAULT_BATCH_SIZE = 1024
+
+
+def _static_shape(shape: Sequence) -> tuple[int, ...] | None:
+    """The non-batch dims of an ONNX value shape, or None if any of them is symbolic."""
+    dims = list(shape)[1:]
+    if all(isinstance(d, int) and d > 0 for d in dims):
+        return tuple(dims)
+    return None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+class OnnxModel(Model):
+    """A model served by two ONNX Runtime sessions, created once and reused.
+
+    Parameters
+    ----------
+    encoder_path, generator_path : path-like
+        ONNX files. The encoder's first output is the code estimate (B, E); the generator
+        maps (B, D) latents to (B, *observation_shape).
+    name, latent_dim, code_dims, prior, kind :
+        See :class:`~modelcentrality.model.Model`.
+    logvar_output : str, optional
+        Name of the encoder output holding the posterior log-variance (VAEs).
+    observation_shape : tuple of int, optional
+        Needed only when the ONNX graphs leave the observation dims symbolic.
+    batch_size : int
+        Rows per ONNX Runtime call.
+    threads : int, optional
+        ONNX Runtime intra-op threads per session (default: ONNX Runtime's choice).
+    """
+
+    def __init__(
+        self,
+        encoder_path: str | os.PathLike,
+        generator_path: str | os.PathLike,
+        *,
+        name: str,
+        latent_dim: int,
+        code_dims: Sequence[int],
+        prior: Prior,
+        kind: str,
+        logvar_output: str | None = None,
+        observation_shape: Sequence[int] | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        threads: int | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ModelError(name, f"batch size must be >= 1, got {batch_size}")
+        self.encoder_path = Path(encoder_path)
+        self.generator_path = Path(generator_path)
+        self.batch_size = int(batch_size)
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads is not None:
+            options.intra_op_num_threads = int(threads)
+            options.inter_op_num_threads = 1
+        self._encoder = self._open(name, self.encoder_path, options)
+        self._generator = self._open(name, self.generator_path, options)
+
+        gen_in = self._generator.get_inputs()
+        enc_in = self._encoder.get_inputs()
+        if len(gen_in) != 1 or len(enc_in) != 1:
+            raise ModelError(name, "encoder and generator must each take exactly one input")
+        gen_shape = list(gen_in[0].shape)
+        if len(gen_shape) != 2 or (isinstance(gen_shape[1], int) and gen_shape[1] != latent_dim):
+            raise ModelError(
+                name,
+                f"{self.generator_path.name} takes input of shape {gen_shape}, "
+                f"expected [batch, {latent_dim}] (latent_dim in model.json)",
+            )
+        produced = _static_shape(self._generator.get_outputs()[0].shape)
+        accepted = _static_shape(enc_in[0].shape)
+        if produced and accepted and produced != accepted:
+            raise ModelError(
+                name,
+                f"generator produces observations of shape {produced} but the encoder "
+                f"takes {accepted}",
+            )
+        declared = tuple(observation_shape) if observation_shape is not None else None
+        known = produced or accepted
+        if declared and known and declared != known:
+            raise ModelError(
+                name, f"observation_shape {list(declared)} in model.json, ONNX files say {known}"
+            )
+        shape = known or declared
+        if shape is None:
+            raise ModelError(
+                name,
+                "the ONNX files leave the observation shape symbolic; "
+                'add "observation_shape" to model.json',
+            )
+        output_names = [o.name for o in self._encoder.get_outputs()]
+        if logvar_output is not None and logvar_output not in output_names:
+            raise ModelError(
+                name,
+                f"logvar_output {logvar_output!r} is not an output of "
+                f"{self.encoder_path.name} (outputs: {output_names})",
+            )
+        self._encoder_outputs = [output_names[0]] + ([logvar_output] if logvar_output else [])
+        self._encoder_input = enc_in[0].name
+        self._generator_input = gen_in[0].name
+        self.logvar_output = logvar_output
+        self._fingerprint: str | None = None
+        super().__init__(name, latent_dim, code_dims, prior, kind, shape)
+
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            digest = hashlib.sha256(json.dumps(self.contract(), sort_keys=True).encode())
+            for path in (self.encoder_path, self.generator_path):
+                digest.update(path.read_bytes())
+            digest.update(str(self.logvar_output).encode())
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
+
+    @staticmethod
+    def _open(name: str, path: Path, options: ort.SessionOptions) -> ort.InferenceSession:
+        if not path.is_file():
+            raise ModelError(name, f"missing file {path}")
+        try:
+            return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ONNX Runtime raises several unrelated types
+            raise ModelError(name, f"cannot load {path.name}: {_one_line(exc)}") from None
+
+    def _run(self, session, input_name, outputs, values, what):
+        results = []
+        for start in range(0, len(values), self.batch_size):
+            batch = values[start : start + self.batch_size]
+            try:
+                results.append(session.run(outputs, {input_name: batch}))
+            except Exception as exc:
+                raise ModelError(self.name, f"{what} failed: {_one_line(exc)}") from None
+        return [
+            np.concatenate([r[i] for r in results]).astype(np.float32, copy=False)
+            for i in range(len(outputs) if outputs else 1)
+        ]
+
+    def _generate_batch(self, latents: np.ndarray) -> np.ndarray:
+        return self._run(self._generator, self._generator_input, None, latents, "generator")[0]
+
+    def _encode_batch(self, observations, want_logvar):
+        outputs = self._encoder_outputs if want_logvar else self._encoder_outputs[:1]
+        values = self._run(self._encoder, self._encoder_input, outputs, observations, "encoder")
+        return values[0], (values[1] if len(values) > 1 else None)

@@ -1,0 +1,217 @@
+"""PyTorch adapter: rank in-memory ``nn.Module`` pairs, and export them to a zoo folder.
+
+This module imports torch; the rest of the package never does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ModelError
+from ..model import Model, Prior
+from ..zoo import ENCODER_FILE, FORMAT_VERSION, GENERATOR_FILE, METADATA_FILE
+
+LOGVAR_OUTPUT = "logvar"
+
+
+def _split_encoder_output(output: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    if isinstance(output, (tuple, list)):
+        return output[0], (output[1] if len(output) > 1 else None)
+    return output, None
+
+
+class TorchModel(Model):
+    """A model made of two ``torch.nn.Module`` objects, run in eval and inference mode.
+
+    Parameters
+    ----------
+    encoder : nn.Module
+        observations (B, *observation_shape) -> codes (B, E), or a tuple
+        (codes, logvar) for VAEs.
+    generator : nn.Module
+        latents (B, D) -> observations (B, *observation_shape).
+    name, latent_dim, code_dims, prior, kind, observation_shape :
+        See :class:`~modelcentrality.model.Model`.
+    device : str or torch.device
+        "cpu" or "cuda".
+    batch_size : int
+        Rows per forward pass.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        generator: nn.Module,
+        *,
+        name: str,
+        latent_dim: int,
+        code_dims: Sequence[int],
+        prior: Prior,
+        kind: str,
+        observation_shape: Sequence[int],
+        device: str | torch.device = "cpu",
+        batch_size: int = 1024,
+    ) -> None:
+        super().__init__(name, latent_dim, code_dims, prior, kind, observation_shape)
+        self.device = torch.device(device)
+        self.encoder = encoder.to(self.device).eval()
+        self.generator = generator.to(self.device).eval()
+        self.batch_size = int(batch_size)
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256(json.dumps(self.contract(), sort_keys=True).encode())
+        for module in (self.encoder, self.generator):
+            digest.update(type(module).__qualname__.encode())
+            for key, tensor in module.state_dict().items():
+                digest.update(key.encode())
+                digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
+    def _forward(self, module: nn.Module, values: np.ndarray, what: str) -> list[np.ndarray]:
+        outputs: list[list[np.ndarray]] = []
+        with torch.inference_mode():
+            for start in range(0, len(values), self.batch_size):
+                batch = torch.from_numpy(values[start : start + self.batch_size]).to(self.device)
+                try:
+                    result = module(batch)
+                except Exception as exc:
+                    raise ModelError(self.name, f"{what} failed: {exc}") from None
+                parts = result if isinstance(result, (tuple, list)) else (result,)
+                outputs.append([p.detach().float().cpu().numpy() for p in parts])
+        return [np.concatenate([o[i] for o in outputs]) for i in range(len(outputs[0]))]
+
+    def _generate_batch(self, latents: np.ndarray) -> np.ndarray:
+        return self._forward(self.generator, latents, "generator")[0]
+
+    def _encode_batch(self, observations, want_logvar):
+        parts = self._forward(self.encoder, observations, "encoder")
+        return parts[0], (parts[1] if want_logvar and len(parts) > 1 else None)
+
+
+class _EncoderOutputs(nn.Module):
+    """Normalises an encoder to return a tuple, so ONNX outputs get stable names."""
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, x: torch.Tensor):
+        codes, logvar = _split_encoder_output(self.encoder(x))
+        codes = codes.reshape(codes.shape[0], -1)
+        if logvar is None:
+            return (codes,)
+        return codes, logvar.reshape(logvar.shape[0], -1)
+
+
+def _export(module: nn.Module, example: torch.Tensor, path: Path, inputs, outputs) -> None:
+    axes = {name: {0: "batch"} for name in [*inputs, *outputs]}
+    with warnings.catch_warnings():
+        # The TorchScript exporter is deprecated upstream but needs no extra package
+        # (the dynamo exporter requires onnxscript).
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            (example,),
+            str(path),
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def export_model(
+    encoder: nn.Module,
+    generator: nn.Module,
+    out_dir: str | os.PathLike,
+    *,
+    latent_dim: int,
+    code_dims: Sequence[int],
+    prior: Prior,
+    kind: str,
+    observation_shape: Sequence[int],
+    name: str | None = None,
+    extra_metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write a PyTorch encoder/generator pair as a zoo model folder.
+
+    Writes ``encoder.onnx`` (outputs ``codes`` and, if the encoder returns a tuple,
+    ``logvar``), ``generator.onnx`` (output ``observations``) and ``model.json``. The
+    modules are exported on the CPU in eval mode.
+
+    Parameters
+    ----------
+    encoder, generator : nn.Module
+    out_dir : path-like
+        The model folder to create (its name is the model's default name).
+    latent_dim, code_dims, prior, kind, observation_shape :
+        The model contract, recorded in model.json.
+    name : str, optional
+        Stored as "name" in model.json when it differs from the folder name.
+    extra_metadata : dict, optional
+        Extra JSON-serialisable keys for model.json (training settings, scores...).
+
+    Returns
+    -------
+    Path of the model folder.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    encoder = _EncoderOutputs(encoder).cpu().eval()
+    generator = generator.cpu().eval()
+    latents = torch.from_numpy(prior.sample((2, latent_dim), np.random.default_rng(0)))
+    with torch.inference_mode():
+        observations = generator(latents)
+        has_logvar = len(encoder(observations)) > 1
+    if tuple(observations.shape[1:]) != tuple(observation_shape):
+        raise ModelError(
+            name or out_dir.name,
+            f"generator output shape {tuple(observations.shape[1:])} "
+            f"!= observation_shape {tuple(observation_shape)}",
+        )
+    outputs = ["codes", LOGVAR_OUTPUT] if has_logvar else ["codes"]
+    _export(encoder, observations.clone(), out_dir / ENCODER_FILE, ["observations"], outputs)
+    _export(generator, latents, out_dir / GENERATOR_FILE, ["latents"], ["observations"])
+    metadata: dict[str, Any] = dict(extra_metadata or {})
+    metadata.update(
+        {
+            "format": FORMAT_VERSION,
+            "latent_dim": int(latent_dim),
+            "code_dims": [int(c) for c in code_dims],
+            "prior": prior.to_dict(),
+            "kind": kind,
+            "observation_shape": [int(s) for s in observation_shape],
+        }
+    )
+    if has_logvar:
+        metadata["logvar_output"] = LOGVAR_OUTPUT
+    if name is not None and name != out_dir.name:
+        metadata["name"] = name
+    (out_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+    return out_dir
+
+
+def export_torch_model(model: TorchModel, out_dir: str | os.PathLike, **kwargs: Any) -> Path:
+    """Export a :class:`TorchModel` with its own contract; see :func:`export_model`."""
+    return export_model(
+        model.encoder,
+        model.generator,
+        out_dir,
+        latent_dim=model.latent_dim,
+        code_dims=model.code_dims,
+        prior=model.prior,
+        kind=model.kind,
+        observation_shape=model.observation_shape,
+        **kwargs,
+    )

@@ -1,0 +1,32 @@
+"""``modelcentrality inspect``: validate one model folder and show its contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..zoo import load_model, probe_model
+
+
+@click.command("inspect")
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Prior samples to run through the model.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def inspect_command(model_dir, samples, seed, as_json):
+    """Validate MODEL_DIR and print its contract and output ranges on a few samples."""
+    report = probe_model(load_model(model_dir), n=samples, random_state=seed)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    for key, value in report.items():
+        click.echo(f"{key:18} {value}")
+    click.echo("ok: the model satisfies the contract")

@@ -1,0 +1,85 @@
+"""``modelcentrality rank``: rank a zoo folder by ModelCentrality."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..centrality import rank
+from ..votes import PROTOCOLS
+from ..zoo import load_zoo
+from .common import echo_skipped, format_table
+
+_POSITIVE = click.IntRange(min=1)
+
+
+@click.command("rank")
+@click.argument("zoo", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the result JSON here.")
+@click.option(
+    "--protocol",
+    type=click.Choice(sorted(PROTOCOLS)),
+    default="paper",
+    show_default=True,
+    help="FactorVAE protocol: 'paper' (InfoGAN-CR code) or 'disentanglement_lib'.",
+)
+@click.option("--votes", type=_POSITIVE, help="Votes M per model (default: protocol's).")
+@click.option("--group-size", type=click.IntRange(min=2), help="Observations L per vote.")
+@click.option("--scale-samples", type=click.IntRange(min=2), help="Scale-set size S.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--threads", type=_POSITIVE, help="ONNX Runtime intra-op threads per model.")
+@click.option(
+    "--batch-size", type=_POSITIVE, default=1024, show_default=True, help="Rows per ONNX call."
+)
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(path_type=Path),
+    help="Cache finished pairs here: a rerun resumes, a grown zoo computes only new pairs.",
+)
+@click.option("--skip-bad", is_flag=True, help="Skip unusable models instead of stopping.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def rank_command(
+    zoo,
+    output,
+    protocol,
+    votes,
+    group_size,
+    scale_samples,
+    seed,
+    threads,
+    batch_size,
+    cache_dir,
+    skip_bad,
+    quiet,
+):
+    """Rank the models in ZOO (one sub-folder per model) by ModelCentrality.
+
+    Prints a table (rank, name, centrality, self-consistency) best first; with -o also
+    writes JSON with names, scores, ranking, cross, similarity, protocol, seed, version
+    and the skipped models.
+    """
+    models = load_zoo(zoo, skip_bad=skip_bad, batch_size=batch_size, threads=threads)
+    result = rank(
+        models,
+        protocol,
+        seed,
+        votes=votes,
+        group_size=group_size,
+        scale_samples=scale_samples,
+        skip_bad=skip_bad,
+        cache_dir=cache_dir,
+        progress=False if quiet else None,
+    )
+    result.skipped = {**models.skipped, **result.skipped}
+    echo_skipped(result.skipped)
+    self_consistency = result.self_consistency
+    rows = [
+        (place, result.names[i], float(result.scores[i]), float(self_consistency[i]))
+        for place, i in enumerate(result.order, start=1)
+    ]
+    click.echo(format_table(["rank", "name", "centrality", "self-consistency"], rows))
+    if output is not None:
+        result.to_json(output)
+        click.echo(f"wrote {output}", err=True)

@@ -1,0 +1,90 @@
+"""Ground-truth datasets: the interface users know from disentanglement_lib.
+
+A dataset has discrete factors of variation; ``factors`` arrays hold class indices,
+shape (n, num_factors), int64. Observations are channels-first float32 in [0, 1],
+shape (n, *observation_shape), like every model's generator output here.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from ..seeding import check_random_state
+from ..traversal import FactorSource
+
+
+class GroundTruthDataset(ABC):
+    """Base class of datasets with known factors of variation.
+
+    Subclasses set ``factors_num_values``, ``factor_names`` and ``observation_shape`` and
+    implement :meth:`sample_observations_from_factors`.
+    """
+
+    name: str
+    factor_names: tuple[str, ...]
+    factors_num_values: tuple[int, ...]
+    observation_shape: tuple[int, ...]
+
+    @property
+    def num_factors(self) -> int:
+        return len(self.factors_num_values)
+
+    def sample_factors(self, num: int, random_state: Any = None) -> np.ndarray:
+        """Factor indices drawn uniformly and independently, shape (num, num_factors)."""
+        rng = check_random_state(random_state)
+        return np.stack(
+            [rng.integers(0, n, size=num, dtype=np.int64) for n in self.factors_num_values],
+            axis=1,
+        ).reshape(num, self.num_factors)
+
+    @abstractmethod
+    def sample_observations_from_factors(
+        self, factors: np.ndarray, random_state: Any = None
+    ) -> np.ndarray:
+        """Observations for given factor indices, shape (n, *observation_shape), float32."""
+
+    def sample_observations(self, num: int, random_state: Any = None) -> np.ndarray:
+        rng = check_random_state(random_state)
+        return self.sample_observations_from_factors(self.sample_factors(num, rng), rng)
+
+    def sample(self, num: int, random_state: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """(factors (num, num_factors), observations (num, *observation_shape))."""
+        rng = check_random_state(random_state)
+        factors = self.sample_factors(num, rng)
+        return factors, self.sample_observations_from_factors(factors, rng)
+
+
+class DatasetFactors(FactorSource):
+    """A ground-truth dataset as a FactorVAE factor source (the supervised metric).
+
+    A vote on factor k draws L factor vectors uniformly and sets factor k of all of
+    them to one uniformly drawn value. Draws are factor indices.
+    """
+
+    kind = "data"
+
+    def __init__(self, dataset: GroundTruthDataset) -> None:
+        self.dataset = dataset
+        self.num_factors = dataset.num_factors
+        self.observation_shape = tuple(dataset.observation_shape)
+
+    def draw_groups(
+        self, factors: np.ndarray, group_size: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        n_votes = len(factors)
+        draws = self.dataset.sample_factors(n_votes * group_size, rng).reshape(
+            n_votes, group_size, self.num_factors
+        )
+        sizes = np.asarray(self.dataset.factors_num_values)[factors]
+        fixed = rng.integers(0, sizes)
+        draws[np.arange(n_votes), :, factors] = fixed[:, None]
+        return draws.reshape(n_votes * group_size, self.num_factors)
+
+    def draw_scale_set(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self.dataset.sample_factors(n, rng)
+
+    def render(self, draws: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return self.dataset.sample_observations_from_factors(draws, rng)

@@ -1,0 +1,298 @@
+"""The FactorVAE vote engine (Kim & Mnih 2018; SPEC section 3).
+
+A *vote* is a group of L observations in which one factor k is held fixed. Encoding the
+group, dividing by the per-dim scale and taking the dim with the smallest variance gives
+a pair (d*, k). The vote table counts these pairs, the majority-vote classifier maps each
+dim to its most frequent factor, and the score is the fraction of votes it gets right.
+
+Two protocols are defined: ``"paper"`` (the InfoGAN-CR code) and
+``"disentanglement_lib"``. Everything here works on small arrays (per-vote group
+variances), so it is shared by ModelCentrality and the supervised FactorVAE metric.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numba
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How FactorVAE votes are drawn and scored.
+
+    Attributes
+    ----------
+    name : str
+    votes : int or None
+        Votes used to fit the majority-vote classifier. None: 500 for GAN sources and
+        1000 for VAE sources (the paper's settings).
+    eval_votes : int
+        Extra votes the classifier is scored on. 0: scored on its own training votes.
+    group_size : int
+        L, observations per vote.
+    scale_samples : int
+        S, observations used for the per-dim scale.
+    factor_order : {"round_robin", "uniform"}
+        Factor of vote v: ``v mod K``, or drawn uniformly at random.
+    prune_std : float or None
+        Dims whose global std is below this never vote (disentanglement_lib prunes on
+        ``sqrt(variance) >= 0.05``); if all are pruned the score is 0. None: no pruning.
+    """
+
+    name: str
+    votes: int | None
+    eval_votes: int
+    group_size: int
+    scale_samples: int
+    factor_order: Literal["round_robin", "uniform"]
+    prune_std: float | None
+
+    def __post_init__(self) -> None:
+        if self.votes is not None and self.votes < 1:
+            raise ValueError(f"votes must be >= 1, got {self.votes}")
+        if self.eval_votes < 0:
+            raise ValueError(f"eval_votes must be >= 0, got {self.eval_votes}")
+        if self.group_size < 2:
+            raise ValueError(f"group size must be >= 2, got {self.group_size}")
+        if self.scale_samples < 2:
+            raise ValueError(f"scale samples must be >= 2, got {self.scale_samples}")
+        if self.factor_order not in ("round_robin", "uniform"):
+            raise ValueError(f"unknown factor order {self.factor_order!r}")
+
+    def train_votes_for(self, kind: str) -> int:
+        """Number of training votes for a factor source of the given kind."""
+        if self.votes is not None:
+            return self.votes
+        return 1000 if kind == "vae" else 500
+
+    def with_overrides(
+        self,
+        votes: int | None = None,
+        group_size: int | None = None,
+        scale_samples: int | None = None,
+    ) -> Protocol:
+        """A copy with any non-None field replaced."""
+        changes = {
+            key: value
+            for key, value in (
+                ("votes", votes),
+                ("group_size", group_size),
+                ("scale_samples", scale_samples),
+            )
+            if value is not None
+        }
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "votes": self.votes,
+            "eval_votes": self.eval_votes,
+            "group_size": self.group_size,
+            "scale_samples": self.scale_samples,
+            "factor_order": self.factor_order,
+            "prune_std": self.prune_std,
+        }
+
+
+PAPER = Protocol(
+    name="paper",
+    votes=None,
+    eval_votes=0,
+    group_size=100,
+    scale_samples=73_728,
+    factor_order="round_robin",
+    prune_std=None,
+)
+DISENTANGLEMENT_LIB = Protocol(
+    name="disentanglement_lib",
+    votes=10_000,
+    eval_votes=5_000,
+    group_size=64,
+    scale_samples=10_000,
+    factor_order="uniform",
+    prune_std=0.05,
+)
+PROTOCOLS = {p.name: p for p in (PAPER, DISENTANGLEMENT_LIB)}
+
+
+def get_protocol(protocol: str | Protocol) -> Protocol:
+    """Look a protocol up by name ("paper" or "disentanglement_lib")."""
+    if isinstance(protocol, Protocol):
+        return protocol
+    try:
+        return PROTOCOLS[protocol]
+    except KeyError:
+        raise ValueError(
+            f"unknown protocol {protocol!r}; choose from {sorted(PROTOCOLS)}"
+        ) from None
+
+
+def vote_factors(n_votes: int, n_factors: int, order: str, rng: np.random.Generator) -> np.ndarray:
+    """Factor index of every vote, shape (n_votes,), int64."""
+    if order == "round_robin":
+        return np.arange(n_votes, dtype=np.int64) % n_factors
+    return rng.integers(0, n_factors, size=n_votes, dtype=np.int64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _winning_dims(group_var: np.ndarray, scale_var: np.ndarray, active: np.ndarray) -> np.ndarray:
+    n_votes, n_dims = group_var.shape
+    winners = np.full(n_votes, -1, dtype=np.int64)
+    for v in range(n_votes):
+        best = np.inf
+        for d in range(n_dims):
+            if active[d]:
+                ratio = group_var[v, d] / scale_var[d]
+                if ratio < best:
+                    best = ratio
+                    winners[v] = d
+    return winners
+
+
+def winning_dims(
+    group_var: np.ndarray, scale_std: np.ndarray, prune_std: float | None = None
+) -> np.ndarray:
+    """The dim d* of every vote: argmin over dims of within-group variance / scale^2.
+
+    Parameters
+    ----------
+    group_var : ndarray of shape (n_votes, E)
+        Variance of each encoder dim inside each vote's group.
+    scale_std : ndarray of shape (E,)
+        Std of each dim over the scale set.
+    prune_std : float or None
+        Dims with ``scale_std < prune_std`` never win. Dims with zero scale never win
+        either (they carry no information, and 0/0 would be undefined).
+
+    Returns
+    -------
+    ndarray of shape (n_votes,), int64
+        Winning dim per vote. With pruning, -1 where no dim is eligible (the vote is
+        dropped, as in disentanglement_lib). Without pruning, such votes go to dim 0, as
+        the reference code's argmin over 0/0 does: an uninformative encoder scores at
+        chance level.
+    """
+    scale_std = np.asarray(scale_std, dtype=np.float64)
+    active = scale_std > 0
+    if prune_std is not None:
+        active &= scale_std >= prune_std
+    winners = _winning_dims(np.ascontiguousarray(group_var, dtype=np.float64), scale_std**2, active)
+    if prune_std is None:
+        winners[winners < 0] = 0
+    return winners
+
+
+def vote_table(dims: np.ndarray, factors: np.ndarray, n_dims: int, n_factors: int) -> np.ndarray:
+    """Count votes: table[d, k] = number of votes won by dim d while factor k was fixed.
+
+    Votes with ``dims == -1`` (no eligible dim) are dropped.
+
+    Returns
+    -------
+    ndarray of shape (n_dims, n_factors), int64
+    """
+    keep = dims >= 0
+    flat = dims[keep] * n_factors + factors[keep]
+    return np.bincount(flat, minlength=n_dims * n_factors).reshape(n_dims, n_factors)
+
+
+def majority_classifier(table: np.ndarray) -> np.ndarray:
+    """Factor assigned to each dim: the column with most votes (ties: lowest index).
+
+    Returns
+    -------
+    ndarray of shape (n_dims,), int64
+    """
+    return np.argmax(table, axis=1)
+
+
+def table_score(train_table: np.ndarray, eval_table: np.ndarray | None = None) -> float:
+    """Accuracy of the majority-vote classifier fit on ``train_table``.
+
+    Scored on ``eval_table`` when given (disentanglement_lib), else on the training
+    votes themselves (paper). An empty table scores 0.
+    """
+    target = train_table if eval_table is None else eval_table
+    total = target.sum()
+    if total == 0:
+        return 0.0
+    classifier = majority_classifier(train_table)
+    return float(target[np.arange(target.shape[0]), classifier].sum() / total)
+
+
+def revised_table_score(table: np.ndarray) -> float:
+    """The paper's "revised" score: only the K largest row maxima count.
+
+    A representation cannot win by having more dims than factors.
+    """
+    total = table.sum()
+    if total == 0:
+        return 0.0
+    n_factors = table.shape[1]
+    row_max = np.sort(table.max(axis=1))[::-1]
+    return float(row_max[:n_factors].sum() / total)
+
+
+@dataclass(frozen=True)
+class VoteResult:
+    """Outcome of one encoder on one factor source.
+
+    Attributes
+    ----------
+    score : float
+        FactorVAE score (eval votes when the protocol has them).
+    revised_score : float
+        Revised score of the table the score is computed on.
+    train_table : ndarray of shape (E, K)
+    eval_table : ndarray of shape (E, K) or None
+    scale_std : ndarray of shape (E,)
+    """
+
+    score: float
+    revised_score: float
+    train_table: np.ndarray
+    eval_table: np.ndarray | None
+    scale_std: np.ndarray
+
+
+def score_votes(
+    group_var: np.ndarray,
+    scale_std: np.ndarray,
+    factors: np.ndarray,
+    n_factors: int,
+    n_train: int,
+    prune_std: float | None = None,
+) -> VoteResult:
+    """Score one encoder from its per-vote group variances.
+
+    Parameters
+    ----------
+    group_var : ndarray of shape (n_votes, E)
+        Within-group variance per vote and dim; the first ``n_train`` votes train the
+        classifier, the rest (if any) evaluate it.
+    scale_std : ndarray of shape (E,)
+    factors : ndarray of shape (n_votes,)
+        Factor held fixed in each vote.
+    n_factors : int
+        K, number of factors of the source.
+    n_train : int
+    prune_std : float or None
+    """
+    n_dims = group_var.shape[1]
+    dims = winning_dims(group_var, scale_std, prune_std)
+    train = vote_table(dims[:n_train], factors[:n_train], n_dims, n_factors)
+    evaluation = None
+    if len(factors) > n_train:
+        evaluation = vote_table(dims[n_train:], factors[n_train:], n_dims, n_factors)
+    scored = train if evaluation is None else evaluation
+    return VoteResult(
+        score=table_score(train, evaluation),
+        revised_score=revised_table_score(scored),
+        train_table=train,
+        eval_table=evaluation,
+        scale_std=np.asarray(scale_std, dtype=np.float64),
+    )

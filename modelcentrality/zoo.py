@@ -1,0 +1,258 @@
+"""The zoo folder format (version 1) and loading it.
+
+::
+
+    ZOO/
+      <name>/
+        model.json       metadata, see below
+        encoder.onnx     observations (B, *obs) -> codes (B, E) [, log-variance (B, E)]
+        generator.onnx   latents (B, D) -> observations (B, *obs)
+
+``model.json``::
+
+    {
+      "format": 1,
+      "latent_dim": 10,
+      "code_dims": [0, 1, 2, 3, 4],
+      "prior": {"type": "uniform", "low": -1, "high": 1},
+      "kind": "gan",
+      "logvar_output": "logvar",          # optional: name of the encoder's log-variance output
+      "observation_shape": [1, 64, 64],   # optional: only if the ONNX shapes are symbolic
+      "name": "infogan_cr_s0"             # optional: defaults to the folder name
+    }
+
+Other keys (training settings, scores...) are kept by writers and ignored here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .adapters.onnx_runtime import OnnxModel
+from .errors import ModelCentralityError, ModelError, ZooError
+from .model import KINDS, Model, Prior
+
+FORMAT_VERSION = 1
+METADATA_FILE = "model.json"
+ENCODER_FILE = "encoder.onnx"
+GENERATOR_FILE = "generator.onnx"
+_REQUIRED = ("format", "latent_dim", "code_dims", "prior", "kind")
+
+
+class Zoo(list):
+    """A list of models that also records which folders were skipped and why.
+
+    Attributes
+    ----------
+    skipped : dict of str to str
+        Model name -> one-line reason, for models left out by ``skip_bad=True``.
+    """
+
+    def __init__(self, models: Sequence[Model] = (), skipped: dict[str, str] | None = None):
+        super().__init__(models)
+        self.skipped: dict[str, str] = dict(skipped or {})
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def read_metadata(model_dir: str | os.PathLike) -> dict[str, Any]:
+    """Read and validate ``model.json``; raise ModelError naming the problem."""
+    model_dir = Path(model_dir)
+    name = model_dir.name
+    path = model_dir / METADATA_FILE
+    if not path.is_file():
+        raise ModelError(name, f"missing {METADATA_FILE} in {model_dir}")
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(name, f"{METADATA_FILE} is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ModelError(name, f"{METADATA_FILE} must hold a JSON object")
+    missing = [key for key in _REQUIRED if key not in meta]
+    if missing:
+        raise ModelError(name, f"{METADATA_FILE} lacks required keys {missing}")
+    if meta["format"] != FORMAT_VERSION:
+        raise ModelError(
+            name, f"{METADATA_FILE} has format {meta['format']!r}; this version reads format 1"
+        )
+    if not _is_int(meta["latent_dim"]) or meta["latent_dim"] < 1:
+        raise ModelError(name, f"latent_dim must be a positive integer, got {meta['latent_dim']!r}")
+    codes = meta["code_dims"]
+    if not isinstance(codes, list) or not codes or not all(_is_int(c) for c in codes):
+        raise ModelError(name, f"code_dims must be a non-empty list of integers, got {codes!r}")
+    if meta["kind"] not in KINDS:
+        raise ModelError(name, f"kind must be 'gan' or 'vae', got {meta['kind']!r}")
+    try:
+        Prior.from_dict(meta["prior"])
+    except ValueError as exc:
+        raise ModelError(name, f"bad prior in {METADATA_FILE}: {exc}") from None
+    shape = meta.get("observation_shape")
+    if shape is not None and (
+        not isinstance(shape, list) or not shape or not all(_is_int(s) and s > 0 for s in shape)
+    ):
+        raise ModelError(
+            name, f"observation_shape must be a list of positive integers, got {shape!r}"
+        )
+    logvar = meta.get("logvar_output")
+    if logvar is not None and not isinstance(logvar, str):
+        raise ModelError(name, f"logvar_output must be a string, got {logvar!r}")
+    return meta
+
+
+def load_model(
+    model_dir: str | os.PathLike, *, batch_size: int = 1024, threads: int | None = None
+) -> Model:
+    """Load one model folder through the ONNX Runtime adapter.
+
+    Parameters
+    ----------
+    model_dir : path-like
+        Folder holding model.json, encoder.onnx and generator.onnx.
+    batch_size : int
+        Rows per ONNX Runtime call.
+    threads : int, optional
+        ONNX Runtime intra-op threads per session.
+    """
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelError(model_dir.name, f"no such model folder: {model_dir}")
+    meta = read_metadata(model_dir)
+    name = str(meta.get("name") or model_dir.name)
+    return OnnxModel(
+        model_dir / ENCODER_FILE,
+        model_dir / GENERATOR_FILE,
+        name=name,
+        latent_dim=meta["latent_dim"],
+        code_dims=meta["code_dims"],
+        prior=Prior.from_dict(meta["prior"]),
+        kind=meta["kind"],
+        logvar_output=meta.get("logvar_output"),
+        observation_shape=meta.get("observation_shape"),
+        batch_size=batch_size,
+        threads=threads,
+    )
+
+
+def model_folders(zoo_dir: str | os.PathLike) -> list[Path]:
+    """Sub-folders of a zoo that look like models (hidden folders are ignored), sorted."""
+    zoo_dir = Path(zoo_dir)
+    if not zoo_dir.is_dir():
+        raise ZooError(f"zoo folder not found: {zoo_dir}")
+    if (zoo_dir / METADATA_FILE).is_file():
+        raise ZooError(f"{zoo_dir} is a single model folder; pass the folder that contains it")
+    return sorted(p for p in zoo_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+
+def load_zoo(
+    zoo_dir: str | os.PathLike,
+    *,
+    skip_bad: bool = False,
+    batch_size: int = 1024,
+    threads: int | None = None,
+) -> Zoo:
+    """Load every model folder of a zoo, in name order.
+
+    Parameters
+    ----------
+    zoo_dir : path-like
+    skip_bad : bool
+        Leave unusable models out (recorded in ``Zoo.skipped``) instead of raising.
+    batch_size, threads :
+        Passed to :func:`load_model`.
+
+    Returns
+    -------
+    Zoo
+        A list of models with a ``skipped`` dict.
+    """
+    zoo = Zoo()
+    for folder in model_folders(zoo_dir):
+        try:
+            zoo.append(load_model(folder, batch_size=batch_size, threads=threads))
+        except ModelCentralityError as exc:
+            if not skip_bad:
+                raise
+            zoo.skipped[getattr(exc, "model", folder.name)] = getattr(exc, "problem", str(exc))
+    names = Counter(m.name for m in zoo)
+    duplicated = sorted(n for n, c in names.items() if c > 1)
+    if duplicated:
+        raise ZooError(f"{zoo_dir}: several folders declare the model name(s) {duplicated}")
+    return zoo
+
+
+def probe_model(model: Model, n: int = 8, random_state: int = 0) -> dict[str, Any]:
+    """Run a model on a few prior samples and report shapes and output ranges.
+
+    Raises ModelError when the generator or encoder fails or returns NaN/inf.
+    """
+    latents = model.sample_prior(n, random_state)
+    observations = model.generate(latents)
+    codes, logvar = model.encode_with_logvar(observations)
+    report = {
+        "name": model.name,
+        "kind": model.kind,
+        "latent_dim": model.latent_dim,
+        "code_dims": list(model.code_dims),
+        "prior": model.prior.to_dict(),
+        "observation_shape": list(model.observation_shape),
+        "encoding_dim": int(codes.shape[1]),
+        "observation_range": [float(observations.min()), float(observations.max())],
+        "code_range": [float(codes.min()), float(codes.max())],
+    }
+    if logvar is not None:
+        report["logvar_range"] = [float(logvar.min()), float(logvar.max())]
+    return report
+
+
+def screen_models(
+    models: Sequence[Model], *, skip_bad: bool = False
+) -> tuple[list[Model], dict[str, str]]:
+    """Check that models can be cross-evaluated before any long computation.
+
+    Every model is probed (see :func:`probe_model`) and all must share one observation
+    shape, so that every encoder accepts every generator's output. When shapes
+    disagree, the most common shape wins and the others are the bad ones.
+
+    Returns
+    -------
+    models : list of Model
+        The usable models, in the given order.
+    skipped : dict of str to str
+        Name -> reason, only when ``skip_bad`` (otherwise the first problem raises).
+    """
+    skipped: dict[str, str] = {}
+    names = Counter(m.name for m in models)
+    duplicated = sorted(n for n, c in names.items() if c > 1)
+    if duplicated:
+        raise ZooError(f"model names must be unique; repeated: {duplicated}")
+
+    def reject(model: Model, problem: str) -> None:
+        if not skip_bad:
+            raise ModelError(model.name, problem)
+        skipped[model.name] = problem
+
+    shapes = Counter(m.observation_shape for m in models)
+    majority = shapes.most_common(1)[0][0] if shapes else None
+    good = []
+    for model in models:
+        if model.observation_shape != majority:
+            reject(
+                model,
+                f"observation shape {model.observation_shape} does not match the zoo's "
+                f"{majority}: its encoder cannot read the other generators' outputs",
+            )
+            continue
+        try:
+            probe_model(model)
+        except ModelError as exc:
+            reject(model, exc.problem)
+            continue
+        good.append(model)
+    return good, skipped
