@@ -10,20 +10,20 @@ similarity to the others. The best-disentangled model is the most central one.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from . import __version__
+from .backends import Backend, LocalBackend
 from .cache import PairCache
 from .errors import ZooError
 from .files import write_json
 from .model import Model
 from .progress import ProgressBar
-from .scoring import factorvae_votes, source_observation_count
-from .seeding import keyed_rng
+from .scoring import source_observation_count
 from .traversal import GeneratedFactors
 from .votes import Protocol, VoteResult, get_protocol
 from .zoo import screen_models
@@ -135,7 +135,7 @@ def rank(
     skip_bad: bool = False,
     cache_dir: str | os.PathLike | None = None,
     progress: bool | None = None,
-    on_source_done: Callable[[str], None] | None = None,
+    backend: Backend | None = None,
 ) -> RankResult:
     """Rank models by ModelCentrality.
 
@@ -159,8 +159,8 @@ def rank(
         an interrupted run resumes, and adding a model computes only its new pairs.
     progress : bool or None
         Progress bar on stderr; None shows it only on a terminal.
-    on_source_done : callable, optional
-        Called with a model's name after all its pairs as a source are finished.
+    backend : Backend, optional
+        Where the (source, encoders) tasks run; default :class:`LocalBackend`.
 
     Returns
     -------
@@ -192,20 +192,15 @@ def rank(
         source_observation_count(GeneratedFactors(models[i]), protocol) * len(todo[i])
         for i in range(n)
     )
+
+    def finished(i: int, j: int, result: VoteResult) -> None:
+        results[i][j] = result
+        if cache:
+            cache.store(models[i], models[j], result)
+
+    tasks = [(i, missing) for i, missing in enumerate(todo) if missing]
     with ProgressBar(total, "ranking", enabled=progress) as bar:
-        for i, source_model in enumerate(models):
-            if todo[i]:
-                source = GeneratedFactors(source_model)
-                encoders = [models[j].encode for j in todo[i]]
-                computed = factorvae_votes(
-                    source, encoders, protocol, keyed_rng(seed, source_model.name), bar.update
-                )
-                for j, result in zip(todo[i], computed):
-                    results[i][j] = result
-                    if cache:
-                        cache.store(source_model, models[j], result)
-            if on_source_done is not None:
-                on_source_done(source_model.name)
+        (backend or LocalBackend()).run(models, tasks, protocol, seed, finished, bar.update)
 
     cross = np.array([[r.score for r in row] for row in results])
     revised = np.array([[r.revised_score for r in row] for row in results])

@@ -181,7 +181,7 @@ def test_result_json_has_documented_keys(synthetic_zoo_master, tmp_path):
 
 
 def test_cache_resumes_and_grows_zoo(synthetic_zoo, tmp_path, monkeypatch):
-    import modelcentrality.centrality as centrality
+    import modelcentrality.backends as backends
 
     cache = tmp_path / "cache"
     spare = tmp_path / "spare"
@@ -189,13 +189,13 @@ def test_cache_resumes_and_grows_zoo(synthetic_zoo, tmp_path, monkeypatch):
     first = rank(load_zoo(synthetic_zoo), cache_dir=cache, **FAST)
 
     calls = []
-    real = centrality.factorvae_votes
+    real = backends.factorvae_votes
 
     def counting(source, encoders, *args, **kwargs):
         calls.append((source.model.name, len(encoders)))
         return real(source, encoders, *args, **kwargs)
 
-    monkeypatch.setattr(centrality, "factorvae_votes", counting)
+    monkeypatch.setattr(backends, "factorvae_votes", counting)
     again = rank(load_zoo(synthetic_zoo), cache_dir=cache, **FAST)
     assert calls == []
     np.testing.assert_array_equal(again.cross, first.cross)
