@@ -25,6 +25,7 @@ from .model import Model
 from .progress import ProgressBar
 from .scoring import source_observation_count
 from .traversal import GeneratedFactors
+from .uncertainty import CentralityUncertainty, centrality_uncertainty
 from .votes import Protocol, VoteResult, get_protocol
 from .zoo import screen_models
 
@@ -50,6 +51,8 @@ class RankResult:
     seed : int
     skipped : dict of str to str
         Models left out (name -> reason).
+    uncertainty : CentralityUncertainty or None
+        Bootstrap intervals (``scores_ci``) and top-model probabilities (``p_top``).
     """
 
     names: list[str]
@@ -60,6 +63,17 @@ class RankResult:
     protocol: Protocol
     seed: int
     skipped: dict[str, str] = field(default_factory=dict)
+    uncertainty: CentralityUncertainty | None = None
+
+    @property
+    def scores_ci(self) -> np.ndarray | None:
+        """Bootstrap interval of each score, shape (N, 2), or None."""
+        return None if self.uncertainty is None else self.uncertainty.scores_ci
+
+    @property
+    def p_top(self) -> np.ndarray | None:
+        """Probability that each model is the most central one, shape (N,), or None."""
+        return None if self.uncertainty is None else self.uncertainty.p_top
 
     @property
     def order(self) -> np.ndarray:
@@ -83,7 +97,7 @@ class RankResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (the CLI's output file)."""
-        return {
+        payload = {
             "names": list(self.names),
             "scores": self.scores.tolist(),
             "ranking": self.ranking,
@@ -96,6 +110,14 @@ class RankResult:
             "skipped": dict(self.skipped),
             "version": __version__,
         }
+        if self.uncertainty is not None:
+            payload["scores_ci"] = self.uncertainty.scores_ci.tolist()
+            payload["p_top"] = self.uncertainty.p_top.tolist()
+            payload["bootstrap"] = {
+                "replicates": self.uncertainty.n_boot,
+                "confidence": self.uncertainty.confidence,
+            }
+        return payload
 
     def to_json(self, path: str | os.PathLike) -> None:
         """Write :meth:`to_dict` as JSON (atomically)."""
@@ -136,6 +158,7 @@ def rank(
     cache_dir: str | os.PathLike | None = None,
     progress: bool | None = None,
     backend: Backend | None = None,
+    bootstrap: int = 200,
 ) -> RankResult:
     """Rank models by ModelCentrality.
 
@@ -161,6 +184,8 @@ def rank(
         Progress bar on stderr; None shows it only on a terminal.
     backend : Backend, optional
         Where the (source, encoders) tasks run; default :class:`LocalBackend`.
+    bootstrap : int
+        Bootstrap replicates for ``scores_ci`` (95%) and ``p_top``; 0 skips them.
 
     Returns
     -------
@@ -214,4 +239,7 @@ def rank(
         protocol=protocol,
         seed=seed,
         skipped=skipped,
+        uncertainty=centrality_uncertainty(results, bootstrap, random_state=seed)
+        if bootstrap
+        else None,
     )

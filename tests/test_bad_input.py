@@ -149,7 +149,7 @@ def test_rank_and_inspect_happy_path(synthetic_zoo, tmp_path, capsys):
     status, stdout, err = run_cli(capsys, "rank", synthetic_zoo, "-o", out, *FAST_ARGS)
     assert status == 0, err
     header = stdout.splitlines()[0].split()
-    assert header == ["rank", "name", "centrality", "self-consistency"]
+    assert header == ["rank", "name", "centrality", "95%", "interval", "p_top", "self-consistency"]
     assert json.loads(out.read_text())["protocol"]["votes"] == 60
     status, stdout, _ = run_cli(capsys, "inspect", synthetic_zoo / "m00_e0.10", "--json")
     assert status == 0

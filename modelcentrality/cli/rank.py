@@ -38,6 +38,13 @@ _POSITIVE = click.IntRange(min=1)
     type=click.Path(path_type=Path),
     help="Cache finished pairs here: a rerun resumes, a grown zoo computes only new pairs.",
 )
+@click.option(
+    "--bootstrap",
+    type=click.IntRange(min=0),
+    default=200,
+    show_default=True,
+    help="Bootstrap replicates for the 95% intervals and p_top (0: none).",
+)
 @click.option("--skip-bad", is_flag=True, help="Skip unusable models instead of stopping.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def rank_command(
@@ -51,14 +58,16 @@ def rank_command(
     threads,
     batch_size,
     cache_dir,
+    bootstrap,
     skip_bad,
     quiet,
 ):
     """Rank the models in ZOO (one sub-folder per model) by ModelCentrality.
 
-    Prints a table (rank, name, centrality, self-consistency) best first; with -o also
-    writes JSON with names, scores, ranking, cross, similarity, protocol, seed, version
-    and the skipped models.
+    Prints a table best first: rank, name, centrality, its bootstrap 95% interval,
+    p_top (probability of being the most central model) and self-consistency. With -o
+    also writes JSON with names, scores, scores_ci, p_top, ranking, cross, similarity,
+    protocol, seed, version and the skipped models.
     """
     models = load_zoo(zoo, skip_bad=skip_bad, batch_size=batch_size, threads=threads)
     result = rank(
@@ -71,15 +80,23 @@ def rank_command(
         skip_bad=skip_bad,
         cache_dir=cache_dir,
         progress=False if quiet else None,
+        bootstrap=bootstrap,
     )
     result.skipped = {**models.skipped, **result.skipped}
     echo_skipped(result.skipped)
     self_consistency = result.self_consistency
-    rows = [
-        (place, result.names[i], float(result.scores[i]), float(self_consistency[i]))
-        for place, i in enumerate(result.order, start=1)
-    ]
-    click.echo(format_table(["rank", "name", "centrality", "self-consistency"], rows))
+    headers = ["rank", "name", "centrality"]
+    if result.uncertainty is not None:
+        headers += ["95% interval", "p_top"]
+    headers.append("self-consistency")
+    rows = []
+    for place, i in enumerate(result.order, start=1):
+        row = [place, result.names[i], float(result.scores[i])]
+        if result.uncertainty is not None:
+            low, high = result.scores_ci[i]
+            row += [f"{low:.4f}-{high:.4f}", f"{result.p_top[i]:.3f}"]
+        rows.append([*row, float(self_consistency[i])])
+    click.echo(format_table(headers, rows))
     if output is not None:
         result.to_json(output)
         click.echo(f"wrote {output}", err=True)

@@ -1,0 +1,128 @@
+"""Bootstrap uncertainty of ModelCentrality scores from the pairs' vote tables.
+
+The randomness of a centrality score comes from the finite number of votes per pair.
+Each pair's votes are resampled within each factor (a stratified bootstrap: the number
+of votes per factor is fixed by the protocol's round-robin or kept as drawn), the
+majority-vote classifier is refit on the resampled training votes, and the pair is
+rescored. Repeating this for every pair gives bootstrap replicates of the whole cross
+matrix, hence of every centrality score and of which model comes out on top.
+
+A refit majority classifier overfits its resample a little more than the original
+fit, so raw replicates sit above the estimate (most for pairs whose votes split between
+dims). Replicates are therefore shifted by the bootstrap estimate of that bias before
+intervals and top-model probabilities are read off them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .seeding import check_random_state
+from .votes import VoteResult
+
+
+def _resample_table(table: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Stratified bootstrap of a vote table (E, K) -> replicates (n_boot, E, K)."""
+    replicates = np.zeros((n_boot, *table.shape), dtype=np.int64)
+    for k in range(table.shape[1]):
+        column = table[:, k]
+        total = int(column.sum())
+        if total:
+            replicates[:, :, k] = rng.multinomial(total, column / total, size=n_boot)
+    return replicates
+
+
+def _replicate_scores(train: np.ndarray, evaluation: np.ndarray) -> np.ndarray:
+    """Majority-vote accuracy per replicate; train/eval are (B, E, K) -> (B,)."""
+    classifier = train.argmax(axis=2)
+    correct = np.take_along_axis(evaluation, classifier[:, :, None], axis=2)[:, :, 0].sum(axis=1)
+    total = evaluation.sum(axis=(1, 2))
+    return np.divide(correct, total, out=np.zeros(len(total)), where=total > 0)
+
+
+def bootstrap_cross(
+    results: Sequence[Sequence[VoteResult]], n_boot: int = 200, random_state: Any = 0
+) -> np.ndarray:
+    """Bootstrap replicates of the cross matrix.
+
+    Parameters
+    ----------
+    results : N x N nested sequence of VoteResult
+        ``results[i][j]``: encoder j on source i.
+    n_boot : int
+    random_state : int, Generator or None
+
+    Returns
+    -------
+    ndarray of shape (n_boot, N, N)
+    """
+    rng = check_random_state(random_state)
+    n = len(results)
+    cross = np.empty((n_boot, n, n))
+    for i in range(n):
+        for j in range(n):
+            result = results[i][j]
+            train = _resample_table(result.train_table, n_boot, rng)
+            if result.eval_table is None:
+                evaluation = train
+            else:
+                evaluation = _resample_table(result.eval_table, n_boot, rng)
+            cross[:, i, j] = _replicate_scores(train, evaluation)
+    return cross
+
+
+def _centrality(cross: np.ndarray) -> np.ndarray:
+    """Centrality of stacked cross matrices (B, N, N) -> (B, N)."""
+    n = cross.shape[1]
+    similarity = (cross + cross.transpose(0, 2, 1)) / 2
+    diagonal = np.diagonal(similarity, axis1=1, axis2=2)
+    return (similarity.sum(axis=2) - diagonal) / (n - 1)
+
+
+@dataclass(frozen=True)
+class CentralityUncertainty:
+    """Bootstrap summary.
+
+    Attributes
+    ----------
+    scores_ci : ndarray of shape (N, 2)
+        Percentile interval of each centrality score.
+    p_top : ndarray of shape (N,)
+        Fraction of replicates in which each model has the highest centrality.
+    std : ndarray of shape (N,)
+        Bootstrap standard error of each centrality score.
+    confidence : float
+    n_boot : int
+    """
+
+    scores_ci: np.ndarray
+    p_top: np.ndarray
+    std: np.ndarray
+    confidence: float
+    n_boot: int
+
+
+def centrality_uncertainty(
+    results: Sequence[Sequence[VoteResult]],
+    n_boot: int = 200,
+    confidence: float = 0.95,
+    random_state: Any = 0,
+) -> CentralityUncertainty:
+    """Bootstrap confidence intervals and top-model probabilities; see module docs."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if n_boot < 2:
+        raise ValueError(f"n_boot must be >= 2, got {n_boot}")
+    replicates = _centrality(bootstrap_cross(results, n_boot, random_state))
+    estimate = _centrality(np.array([[[r.score for r in row] for row in results]]))[0]
+    scores = replicates - (replicates.mean(axis=0) - estimate)
+    n = len(estimate)
+    tail = (1 - confidence) / 2 * 100
+    interval = np.percentile(scores, [tail, 100 - tail], axis=0).T
+    winners = scores.argmax(axis=1)
+    p_top = np.bincount(winners, minlength=n) / n_boot
+    return CentralityUncertainty(interval, p_top, scores.std(axis=0, ddof=1), confidence, n_boot)
