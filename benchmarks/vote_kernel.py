@@ -22,11 +22,12 @@ def numpy_winners(group_var, scale_std, prune_std):
     return np.argmin(ratio, axis=1)
 
 
-def best_time(function, repeats=7):
+def best_time(winners, group_var, scale, prune, factors, repeats=7):
+    """Best of several timings of winners + vote table."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        function()
+        vote_table(winners(group_var, scale, prune), factors, group_var.shape[1], 5)
         times.append(time.perf_counter() - start)
     return min(times)
 
@@ -48,12 +49,8 @@ def main() -> None:
         np.testing.assert_array_equal(
             winning_dims(group_var, scale, prune), numpy_winners(group_var, scale, prune)
         )
-        numba_s = best_time(
-            lambda: vote_table(winning_dims(group_var, scale, prune), factors, n_dims, 5)
-        )
-        numpy_s = best_time(
-            lambda: vote_table(numpy_winners(group_var, scale, prune), factors, n_dims, 5)
-        )
+        numba_s = best_time(winning_dims, group_var, scale, prune, factors)
+        numpy_s = best_time(numpy_winners, group_var, scale, prune, factors)
         rows.append(
             {
                 "votes": n_votes,

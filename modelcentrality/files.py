@@ -16,6 +16,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp creates the file private (0600); results are meant to be shared.
+        os.chmod(tmp, 0o644)
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()

@@ -12,8 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ModelCentralityError
 from ..seeding import check_random_state
 from ..traversal import FactorSource
+
+
+class DatasetError(ModelCentralityError, ValueError):
+    """A dataset file, spec or argument is unusable; the message names it and the problem."""
 
 
 class GroundTruthDataset(ABC):
@@ -31,6 +36,34 @@ class GroundTruthDataset(ABC):
     @property
     def num_factors(self) -> int:
         return len(self.factors_num_values)
+
+    def check_factors(self, factors: Any) -> np.ndarray:
+        """Validate factor class indices; returns them as int64, shape (n, num_factors).
+
+        Raises
+        ------
+        ValueError
+            If ``factors`` is not a 2-D integer array with one column per factor, or a
+            value lies outside ``[0, factors_num_values[k])``.
+        """
+        array = np.asarray(factors)
+        if array.ndim != 2 or array.shape[1] != self.num_factors:
+            raise ValueError(
+                f"{self.name}: factors must have shape (n, {self.num_factors}), got {array.shape}"
+            )
+        if array.dtype.kind not in "iu":
+            raise ValueError(
+                f"{self.name}: factors must be integer class indices, got dtype {array.dtype}"
+            )
+        sizes = np.asarray(self.factors_num_values)
+        bad = (array < 0) | (array >= sizes)
+        if bad.any():
+            row, column = np.argwhere(bad)[0]
+            raise ValueError(
+                f"{self.name}: factor '{self.factor_names[column]}' must lie in "
+                f"[0, {sizes[column]}), got {array[row, column]} (row {row})"
+            )
+        return array.astype(np.int64, copy=False)
 
     def sample_factors(self, num: int, random_state: Any = None) -> np.ndarray:
         """Factor indices drawn uniformly and independently, shape (num, num_factors)."""

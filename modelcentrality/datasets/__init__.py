@@ -1,0 +1,62 @@
+"""Ground-truth datasets (dSprites and variants) with known factors of variation.
+
+:func:`get_dataset` turns a name into a dataset: ``"dsprites"``, ``"color_dsprites"`` or
+``"noisy_dsprites"`` render the images procedurally; ``"NAME:PATH"`` reads the official
+``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz`` at PATH instead.
+"""
+
+from __future__ import annotations
+
+from .base import DatasetError, DatasetFactors, GroundTruthDataset
+from .dsprites import DSprites
+from .variants import ColorDSprites, NoisyDSprites
+
+#: Dataset names accepted by :func:`get_dataset`.
+DATASETS: dict[str, type[DSprites]] = {
+    "dsprites": DSprites,
+    "color_dsprites": ColorDSprites,
+    "noisy_dsprites": NoisyDSprites,
+}
+
+
+def get_dataset(spec: str) -> GroundTruthDataset:
+    """A dataset from its name, optionally followed by ``:PATH`` to the official file.
+
+    Parameters
+    ----------
+    spec : str
+        ``"dsprites"``, ``"color_dsprites"``, ``"noisy_dsprites"``, or one of them as
+        ``"NAME:PATH"`` (e.g. ``"dsprites:data/dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"``).
+
+    Raises
+    ------
+    DatasetError
+        Unknown name (the message lists the known ones), empty path, or an unusable file.
+    """
+    if not isinstance(spec, str):
+        raise DatasetError(f"dataset spec must be a string, got {spec!r}")
+    name, has_path, path = spec.partition(":")
+    cls = DATASETS.get(name.strip().lower())
+    if cls is None:
+        known = ", ".join(DATASETS)
+        raise DatasetError(
+            f"unknown dataset '{spec}': known datasets are {known} "
+            "(each also as NAME:PATH to the official dSprites .npz)"
+        )
+    if not has_path:
+        return cls()
+    if not path.strip():
+        raise DatasetError(f"dataset '{spec}': empty path after ':'")
+    return cls.from_npz(path.strip())
+
+
+__all__ = [
+    "DATASETS",
+    "ColorDSprites",
+    "DSprites",
+    "DatasetError",
+    "DatasetFactors",
+    "GroundTruthDataset",
+    "NoisyDSprites",
+    "get_dataset",
+]
