@@ -23,7 +23,7 @@ from .errors import ZooError
 from .files import write_json
 from .model import Model
 from .progress import ProgressBar
-from .scoring import source_observation_count
+from .scoring import VOTE_BLOCK, source_observation_count
 from .traversal import GeneratedFactors
 from .uncertainty import CentralityUncertainty, centrality_uncertainty
 from .votes import Protocol, VoteResult, get_protocol
@@ -53,6 +53,12 @@ class RankResult:
         Models left out (name -> reason).
     uncertainty : CentralityUncertainty or None
         Bootstrap intervals (``scores_ci``) and top-model probabilities (``p_top``).
+    votes : ndarray of shape (N, N) or None
+        Training votes of source i behind ``cross[i, j]``.
+    encoder_passes : int
+        Observations encoded by this call (cached pairs cost nothing).
+    precision : float or None
+        The target standard error of the precision-targeted mode, if used.
     """
 
     names: list[str]
@@ -64,6 +70,9 @@ class RankResult:
     seed: int
     skipped: dict[str, str] = field(default_factory=dict)
     uncertainty: CentralityUncertainty | None = None
+    votes: np.ndarray | None = None
+    encoder_passes: int = 0
+    precision: float | None = None
 
     @property
     def scores_ci(self) -> np.ndarray | None:
@@ -109,6 +118,9 @@ class RankResult:
             "seed": self.seed,
             "skipped": dict(self.skipped),
             "version": __version__,
+            "votes": None if self.votes is None else self.votes.tolist(),
+            "encoder_passes": self.encoder_passes,
+            "precision": self.precision,
         }
         if self.uncertainty is not None:
             payload["scores_ci"] = self.uncertainty.scores_ci.tolist()
@@ -146,6 +158,121 @@ def centrality_scores(cross: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return similarity, off_diagonal / (n - 1)
 
 
+class _PairEvaluator:
+    """Computes cross cells at given vote counts, once each, through cache and backend."""
+
+    def __init__(self, models, protocol, seed, cache_dir, backend, progress, scale_per_vote):
+        self.models = models
+        self.protocol = protocol
+        self.scale_per_vote = scale_per_vote
+        self.seed = seed
+        self.cache_dir = cache_dir
+        self.backend = backend or LocalBackend()
+        self.progress = progress
+        self.memo: dict[tuple[int, int, int], VoteResult] = {}
+        self.encoder_passes = 0
+
+    def protocol_for(self, votes: int) -> Protocol:
+        """The protocol at a given vote count; S follows the votes when scale_per_vote."""
+        if not self.scale_per_vote:
+            return self.protocol.with_overrides(votes=votes)
+        scale = min(
+            self.protocol.scale_samples, max(MIN_SCALE_SAMPLES, self.scale_per_vote * votes)
+        )
+        return self.protocol.with_overrides(votes=votes, scale_samples=scale)
+
+    def evaluate(self, votes: np.ndarray, label: str) -> list[list[VoteResult]]:
+        """Results for every pair (i, j) with ``votes[i, j]`` training votes of source i."""
+        models, n = self.models, len(self.models)
+        for count in np.unique(votes):
+            protocol = self.protocol_for(int(count))
+            cache = PairCache(self.cache_dir, protocol, self.seed) if self.cache_dir else None
+            tasks = []
+            for i in range(n):
+                missing = []
+                for j in np.flatnonzero(votes[i] == count):
+                    key = (i, int(j), int(count))
+                    if key in self.memo:
+                        continue
+                    cached = cache.load(models[i], models[j]) if cache else None
+                    if cached is None:
+                        missing.append(int(j))
+                    else:
+                        self.memo[key] = cached
+                if missing:
+                    tasks.append((i, missing))
+            if not tasks:
+                continue
+            total = sum(
+                source_observation_count(GeneratedFactors(models[i]), protocol) * len(js)
+                for i, js in tasks
+            )
+            self.encoder_passes += total
+
+            def finished(i: int, j: int, result: VoteResult, count=int(count), cache=cache):
+                self.memo[(i, j, count)] = result
+                if cache:
+                    cache.store(models[i], models[j], result)
+
+            with ProgressBar(total, label, enabled=self.progress) as bar:
+                self.backend.run(models, tasks, protocol, self.seed, finished, bar.update)
+        return [[self.memo[(i, j, int(votes[i, j]))] for j in range(n)] for i in range(n)]
+
+
+#: In the precision-targeted mode, unless the caller fixes S, the scale set holds this
+#: many observations per training vote (at least MIN_SCALE_SAMPLES, at most the
+#: protocol's S): a std estimated from S samples is off by about 1/sqrt(2 S), which
+#: stays well below the vote noise of M votes at this ratio.
+SCALE_SAMPLES_PER_VOTE = 20
+MIN_SCALE_SAMPLES = 2_000
+#: Training votes per source in the precision-targeted mode's first round.
+PILOT_VOTES = 100
+
+
+def _round_up(votes: np.ndarray) -> np.ndarray:
+    return (-(-votes // VOTE_BLOCK) * VOTE_BLOCK).astype(np.int64)
+
+
+def _budget_votes(
+    evaluator: _PairEvaluator,
+    full: np.ndarray,
+    precision: float,
+    refine_top: bool,
+    n_boot: int,
+) -> tuple[np.ndarray, list[list[VoteResult]]]:
+    """Vote counts per pair that reach ``precision``, and the results at those counts.
+
+    Round 1 gives every pair ``PILOT_VOTES``. While some centrality's bootstrap standard
+    error exceeds ``precision``, every pair's votes grow by the factor that the 1/sqrt(M)
+    law predicts for the worst model. Then, with ``refine_top``, pairs that involve a
+    model whose interval overlaps the leader's double their votes until the leader's
+    p_top reaches 0.95. Votes never exceed ``full`` (the protocol's own count), so the
+    result can only approach, never exceed, the full protocol's cost.
+    """
+    n = len(full)
+    votes = np.minimum(_round_up(np.full((n, n), PILOT_VOTES)), full)
+    for round_number in range(1, 12):
+        results = evaluator.evaluate(votes, f"round {round_number}")
+        uncertainty = centrality_uncertainty(results, n_boot, random_state=evaluator.seed)
+        worst = float(uncertainty.std.max())
+        if worst > precision:
+            grown = _round_up(np.ceil(votes * 1.1 * (worst / precision) ** 2).astype(np.int64))
+            new_votes = np.minimum(grown, full)
+        elif refine_top and uncertainty.p_top.max() < 0.95:
+            estimate = np.array([[r.score for r in row] for row in results])
+            leader = int(np.argmax(centrality_scores(estimate)[1]))
+            low, high = uncertainty.scores_ci.T
+            contenders = high >= low[leader]
+            involved = contenders[:, None] | contenders[None, :]
+            new_votes = np.where(involved, np.minimum(votes * 2, full), votes)
+        else:
+            return votes, results
+        if np.array_equal(new_votes, votes):
+            return votes, results
+        votes = new_votes
+    return votes, results
+
+
 def rank(
     models: Sequence[Model],
     protocol: str | Protocol = "paper",
@@ -154,6 +281,8 @@ def rank(
     votes: int | None = None,
     group_size: int | None = None,
     scale_samples: int | None = None,
+    precision: float | None = None,
+    refine_top: bool = True,
     skip_bad: bool = False,
     cache_dir: str | os.PathLike | None = None,
     progress: bool | None = None,
@@ -173,7 +302,17 @@ def rank(
         Seed. Each model's generated sets are drawn from a generator keyed by this seed
         and the model's name, so they do not depend on the zoo's order or size.
     votes, group_size, scale_samples : int, optional
-        Override the protocol's M, L and S.
+        Override the protocol's M, L and S. With ``precision``, ``votes`` caps the votes
+        per pair, and S (unless given) grows with the votes: 20 per vote, from 2,000 up
+        to the protocol's S.
+    precision : float, optional
+        Precision-targeted mode: choose votes per pair from the data so that every
+        centrality's bootstrap standard error is at most this (e.g. 0.005). Votes are
+        drawn in fixed blocks, so a pair with m votes uses exactly the first m votes of
+        the full protocol's draw.
+    refine_top : bool
+        In precision-targeted mode, also spend more votes where they decide the top
+        of the ranking (until the leader's p_top reaches 0.95 or votes are exhausted).
     skip_bad : bool
         Leave out models that fail the pre-flight checks (recorded in ``skipped``)
         instead of raising.
@@ -185,13 +324,18 @@ def rank(
     backend : Backend, optional
         Where the (source, encoders) tasks run; default :class:`LocalBackend`.
     bootstrap : int
-        Bootstrap replicates for ``scores_ci`` (95%) and ``p_top``; 0 skips them.
+        Bootstrap replicates for ``scores_ci`` (95%) and ``p_top``; 0 skips them
+        (the precision-targeted mode always uses at least 100 internally).
 
     Returns
     -------
     RankResult
     """
-    protocol = get_protocol(protocol).with_overrides(votes, group_size, scale_samples)
+    if precision is not None and not precision > 0:
+        raise ValueError(f"precision must be > 0, got {precision}")
+    protocol = get_protocol(protocol).with_overrides(
+        group_size=group_size, scale_samples=scale_samples
+    )
     seed = int(random_state)
     models, skipped = screen_models(list(models), skip_bad=skip_bad)
     if len(models) < 2:
@@ -200,46 +344,35 @@ def rank(
             + (f" ({len(skipped)} skipped)" if skipped else "")
         )
     n = len(models)
-    cache = PairCache(cache_dir, protocol, seed) if cache_dir is not None else None
-    results: list[list[VoteResult | None]] = [[None] * n for _ in range(n)]
-    todo: list[list[int]] = []
-    for i, source_model in enumerate(models):
-        missing = []
-        for j, encoder_model in enumerate(models):
-            cached = cache.load(source_model, encoder_model) if cache else None
-            if cached is None:
-                missing.append(j)
-            else:
-                results[i][j] = cached
-        todo.append(missing)
-
-    total = sum(
-        source_observation_count(GeneratedFactors(models[i]), protocol) * len(todo[i])
-        for i in range(n)
-    )
-
-    def finished(i: int, j: int, result: VoteResult) -> None:
-        results[i][j] = result
-        if cache:
-            cache.store(models[i], models[j], result)
-
-    tasks = [(i, missing) for i, missing in enumerate(todo) if missing]
-    with ProgressBar(total, "ranking", enabled=progress) as bar:
-        (backend or LocalBackend()).run(models, tasks, protocol, seed, finished, bar.update)
+    full = np.array([votes or protocol.train_votes_for(m.kind) for m in models])
+    full = np.repeat(full[:, None], n, axis=1)
+    scale_per_vote = SCALE_SAMPLES_PER_VOTE if precision is not None and not scale_samples else 0
+    evaluator = _PairEvaluator(models, protocol, seed, cache_dir, backend, progress, scale_per_vote)
+    if precision is None:
+        vote_counts = full
+        results = evaluator.evaluate(vote_counts, "ranking")
+    else:
+        vote_counts, results = _budget_votes(
+            evaluator, full, precision, refine_top, max(bootstrap, 100)
+        )
 
     cross = np.array([[r.score for r in row] for row in results])
     revised = np.array([[r.revised_score for r in row] for row in results])
     similarity, scores = centrality_scores(cross)
+    uniform_votes = len(np.unique(vote_counts)) == 1
     return RankResult(
         names=[m.name for m in models],
         scores=scores,
         cross=cross,
         similarity=similarity,
         revised_cross=revised,
-        protocol=protocol,
+        protocol=evaluator.protocol_for(int(vote_counts[0, 0])) if uniform_votes else protocol,
         seed=seed,
         skipped=skipped,
         uncertainty=centrality_uncertainty(results, bootstrap, random_state=seed)
         if bootstrap
         else None,
+        votes=vote_counts,
+        encoder_passes=evaluator.encoder_passes,
+        precision=precision,
     )

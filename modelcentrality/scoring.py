@@ -21,6 +21,8 @@ Encoder = Callable[[np.ndarray], np.ndarray]
 
 #: Observations rendered and encoded at once. Fixed, so results never depend on it.
 CHUNK_OBSERVATIONS = 4096
+#: Votes drawn per independent random block (see ``_draw_votes``).
+VOTE_BLOCK = 100
 
 
 class _RunningMoments:
@@ -47,6 +49,38 @@ class _RunningMoments:
 
     def std(self) -> np.ndarray:
         return np.sqrt(self.m2 / (self.count - 1))
+
+
+def _draw_votes(
+    source: FactorSource, protocol: Protocol, n_votes: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Factors (n_votes,) and group draws (n_votes * L, P), drawn in fixed-size blocks.
+
+    Block b always comes from its own generator and is drawn whole, so the first m votes
+    of a run with more votes are exactly the votes of a run with m votes: a budget that
+    grows reuses (and reproduces) what a smaller one drew.
+    """
+    n_blocks = -(-n_votes // VOTE_BLOCK)
+    factors, draws = [], []
+    for block in range(n_blocks):
+        block_rng = np.random.default_rng([seed, block])
+        block_factors = vote_factors(
+            VOTE_BLOCK,
+            source.num_factors,
+            protocol.factor_order,
+            block_rng,
+            offset=block * VOTE_BLOCK,
+        )
+        factors.append(block_factors)
+        draws.append(source.draw_groups(block_factors, protocol.group_size, block_rng))
+    if not n_blocks:
+        return np.zeros(0, dtype=np.int64), source.draw_groups(
+            np.zeros(0, dtype=np.int64), protocol.group_size, np.random.default_rng(seed)
+        )
+    return (
+        np.concatenate(factors)[:n_votes],
+        np.concatenate(draws)[: n_votes * protocol.group_size],
+    )
 
 
 def source_observation_count(source: FactorSource, protocol: Protocol) -> int:
@@ -86,10 +120,13 @@ def factorvae_votes(
     n_train = protocol.train_votes_for(source.kind)
     n_votes = n_train + protocol.eval_votes
     group_size = protocol.group_size
-    factors = vote_factors(n_votes, source.num_factors, protocol.factor_order, rng)
-    group_draws = source.draw_groups(factors, group_size, rng)
-    scale_draws = source.draw_scale_set(protocol.scale_samples, rng)
-    render_rng = np.random.default_rng(rng.integers(2**63))
+    scale_seed, train_seed, eval_seed, render_seed = rng.integers(2**63, size=4)
+    train_factors, train_draws = _draw_votes(source, protocol, n_train, train_seed)
+    eval_factors, eval_draws = _draw_votes(source, protocol, protocol.eval_votes, eval_seed)
+    factors = np.concatenate([train_factors, eval_factors])
+    group_draws = np.concatenate([train_draws, eval_draws])
+    scale_draws = source.draw_scale_set(protocol.scale_samples, np.random.default_rng(scale_seed))
+    render_rng = np.random.default_rng(render_seed)
 
     moments = [_RunningMoments() for _ in encoders]
     for start in range(0, len(scale_draws), CHUNK_OBSERVATIONS):

@@ -131,10 +131,15 @@ def get_protocol(protocol: str | Protocol) -> Protocol:
         ) from None
 
 
-def vote_factors(n_votes: int, n_factors: int, order: str, rng: np.random.Generator) -> np.ndarray:
-    """Factor index of every vote, shape (n_votes,), int64."""
+def vote_factors(
+    n_votes: int, n_factors: int, order: str, rng: np.random.Generator, offset: int = 0
+) -> np.ndarray:
+    """Factor index of every vote, shape (n_votes,), int64.
+
+    ``offset`` is the index of the first vote, so round-robin continues across blocks.
+    """
     if order == "round_robin":
-        return np.arange(n_votes, dtype=np.int64) % n_factors
+        return (np.arange(n_votes, dtype=np.int64) + offset) % n_factors
     return rng.integers(0, n_factors, size=n_votes, dtype=np.int64)
 
 
