@@ -25,6 +25,10 @@ def _static_shape(shape: Sequence) -> tuple[int, ...] | None:
     return None
 
 
+def _describe(source: Path | bytes, role: str) -> str:
+    return source.name if isinstance(source, Path) else f"the {role} (ONNX bytes)"
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= 300 else text[:297] + "..."
@@ -35,9 +39,11 @@ class OnnxModel(Model):
 
     Parameters
     ----------
-    encoder_path, generator_path : path-like
-        ONNX files. The encoder's first output is the code estimate (B, E); the generator
-        maps (B, D) latents to (B, *observation_shape).
+    encoder_path, generator_path : path-like or bytes
+        ONNX files, or their contents (a model rebuilt where the files are not reachable,
+        e.g. on a Ray worker; the ``*_path`` attribute is then None). The encoder's first
+        output is the code estimate (B, E); the generator maps (B, D) latents to
+        (B, *observation_shape).
     name, latent_dim, code_dims, prior, kind :
         See :class:`~modelcentrality.model.Model`.
     logvar_output : str, optional
@@ -52,8 +58,8 @@ class OnnxModel(Model):
 
     def __init__(
         self,
-        encoder_path: str | os.PathLike,
-        generator_path: str | os.PathLike,
+        encoder_path: str | os.PathLike | bytes,
+        generator_path: str | os.PathLike | bytes,
         *,
         name: str,
         latent_dim: int,
@@ -67,16 +73,19 @@ class OnnxModel(Model):
     ) -> None:
         if batch_size < 1:
             raise ModelError(name, f"batch size must be >= 1, got {batch_size}")
-        self.encoder_path = Path(encoder_path)
-        self.generator_path = Path(generator_path)
+        encoder = encoder_path if isinstance(encoder_path, bytes) else Path(encoder_path)
+        generator = generator_path if isinstance(generator_path, bytes) else Path(generator_path)
+        self._sources = (encoder, generator)
+        self.encoder_path = encoder if isinstance(encoder, Path) else None
+        self.generator_path = generator if isinstance(generator, Path) else None
         self.batch_size = int(batch_size)
         options = ort.SessionOptions()
         options.log_severity_level = 3
         if threads is not None:
             options.intra_op_num_threads = int(threads)
             options.inter_op_num_threads = 1
-        self._encoder = self._open(name, self.encoder_path, options)
-        self._generator = self._open(name, self.generator_path, options)
+        self._encoder = self._open(name, encoder, "encoder", options)
+        self._generator = self._open(name, generator, "generator", options)
 
         gen_in = self._generator.get_inputs()
         enc_in = self._encoder.get_inputs()
@@ -86,7 +95,7 @@ class OnnxModel(Model):
         if len(gen_shape) != 2 or (isinstance(gen_shape[1], int) and gen_shape[1] != latent_dim):
             raise ModelError(
                 name,
-                f"{self.generator_path.name} takes input of shape {gen_shape}, "
+                f"{_describe(generator, 'generator')} takes input of shape {gen_shape}, "
                 f"expected [batch, {latent_dim}] (latent_dim in model.json)",
             )
         produced = _static_shape(self._generator.get_outputs()[0].shape)
@@ -115,7 +124,7 @@ class OnnxModel(Model):
             raise ModelError(
                 name,
                 f"logvar_output {logvar_output!r} is not an output of "
-                f"{self.encoder_path.name} (outputs: {output_names})",
+                f"{_describe(encoder, 'encoder')} (outputs: {output_names})",
             )
         self._encoder_outputs = [output_names[0]] + ([logvar_output] if logvar_output else [])
         self._encoder_input = enc_in[0].name
@@ -127,20 +136,30 @@ class OnnxModel(Model):
     def fingerprint(self) -> str:
         if self._fingerprint is None:
             digest = hashlib.sha256(json.dumps(self.contract(), sort_keys=True).encode())
-            for path in (self.encoder_path, self.generator_path):
-                digest.update(path.read_bytes())
+            for content in self.onnx_bytes():
+                digest.update(content)
             digest.update(str(self.logvar_output).encode())
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
 
+    def onnx_bytes(self) -> tuple[bytes, bytes]:
+        """The serialized encoder and generator (read from their files when built from files)."""
+        encoder, generator = (s if isinstance(s, bytes) else s.read_bytes() for s in self._sources)
+        return encoder, generator
+
     @staticmethod
-    def _open(name: str, path: Path, options: ort.SessionOptions) -> ort.InferenceSession:
-        if not path.is_file():
-            raise ModelError(name, f"missing file {path}")
+    def _open(
+        name: str, source: Path | bytes, role: str, options: ort.SessionOptions
+    ) -> ort.InferenceSession:
+        if isinstance(source, Path) and not source.is_file():
+            raise ModelError(name, f"missing file {source}")
+        model = source if isinstance(source, bytes) else str(source)
         try:
-            return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # ONNX Runtime raises several unrelated types
-            raise ModelError(name, f"cannot load {path.name}: {_one_line(exc)}") from None
+            raise ModelError(
+                name, f"cannot load {_describe(source, role)}: {_one_line(exc)}"
+            ) from None
 
     def _run(self, session, input_name, outputs, values, what):
         results = []

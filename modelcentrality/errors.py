@@ -23,6 +23,10 @@ class ModelError(ModelCentralityError):
         self.problem = problem
         super().__init__(f"model '{model}': {problem}")
 
+    def __reduce__(self):
+        # Rebuild from both arguments, so the error survives pickling (e.g. from a Ray worker).
+        return (type(self), (self.model, self.problem))
+
 
 class ZooError(ModelCentralityError):
     """The zoo as a whole is unusable (missing folder, too few valid models...)."""

@@ -12,7 +12,7 @@ from modelcentrality import load_zoo, rank
 from modelcentrality.adapters.pytorch import TorchModel, export_torch_model
 from modelcentrality.centrality import centrality_scores
 from modelcentrality.model import Prior
-from modelcentrality.synthetic import SyntheticWorld, mixing_matrix, write_synthetic_model
+from modelcentrality.synthetic import SyntheticWorld, mixing_matrix
 
 
 def test_disentangled_models_take_the_top_places(synthetic_zoo_master):

@@ -53,8 +53,14 @@ def _register() -> None:
     from .inspect import inspect_command
     from .rank import rank_command
     from .synthetic import synthetic_command
+    from .udr import udr_command
 
-    for command in (rank_command, inspect_command, synthetic_command):
+    for command in (
+        rank_command,
+        inspect_command,
+        synthetic_command,
+        udr_command,
+    ):
         cli.add_command(command)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -45,6 +46,24 @@ _POSITIVE = click.IntRange(min=1)
     show_default=True,
     help="Bootstrap replicates for the 95% intervals and p_top (0: none).",
 )
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where the cross-evaluation runs: this process, or Ray tasks (pip install ray).",
+)
+@click.option(
+    "--address",
+    help="Ray cluster to join ('auto': the one `ray start` runs on this node). "
+    "Default: start Ray on this machine.",
+)
+@click.option(
+    "--ray-load",
+    type=click.Choice(["path", "bytes"]),
+    help="How Ray workers get the ONNX files: 'path' (the zoo is on a filesystem shared by "
+    "all nodes; default) or 'bytes' (shipped through Ray's object store).",
+)
 @click.option("--skip-bad", is_flag=True, help="Skip unusable models instead of stopping.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def rank_command(
@@ -59,6 +78,9 @@ def rank_command(
     batch_size,
     cache_dir,
     bootstrap,
+    backend,
+    address,
+    ray_load,
     skip_bad,
     quiet,
 ):
@@ -68,20 +90,32 @@ def rank_command(
     p_top (probability of being the most central model) and self-consistency. With -o
     also writes JSON with names, scores, scores_ci, p_top, ranking, cross, similarity,
     protocol, seed, version and the skipped models.
+
+    With --backend ray, each model's row of the cross matrix is one Ray task (--threads
+    then sets the CPUs per task, default 1); the result is the same as the local run's.
     """
+    runner = None
+    if backend == "ray":
+        from ..ray_backend import RayBackend
+
+        runner = RayBackend(address, load=ray_load or "path", cpus_per_task=threads or 1)
+    elif address is not None or ray_load is not None:
+        raise click.UsageError("--address and --ray-load need --backend ray")
     models = load_zoo(zoo, skip_bad=skip_bad, batch_size=batch_size, threads=threads)
-    result = rank(
-        models,
-        protocol,
-        seed,
-        votes=votes,
-        group_size=group_size,
-        scale_samples=scale_samples,
-        skip_bad=skip_bad,
-        cache_dir=cache_dir,
-        progress=False if quiet else None,
-        bootstrap=bootstrap,
-    )
+    with runner or contextlib.nullcontext():
+        result = rank(
+            models,
+            protocol,
+            seed,
+            votes=votes,
+            group_size=group_size,
+            scale_samples=scale_samples,
+            skip_bad=skip_bad,
+            cache_dir=cache_dir,
+            progress=False if quiet else None,
+            bootstrap=bootstrap,
+            backend=runner,
+        )
     result.skipped = {**models.skipped, **result.skipped}
     echo_skipped(result.skipped)
     self_consistency = result.self_consistency

@@ -1,0 +1,157 @@
+"""The Ray backend gives exactly the local backend's results, on a local Ray instance."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+from conftest import FAST
+
+from modelcentrality import ModelCentralityError, ModelError, Prior, load_zoo, rank
+from modelcentrality.adapters.onnx_runtime import OnnxModel
+from modelcentrality.backends import LocalBackend
+from modelcentrality.cli import main
+from modelcentrality.model import Model
+from modelcentrality.ray_backend import RayBackend, import_ray
+from modelcentrality.scoring import source_observation_count
+from modelcentrality.traversal import GeneratedFactors
+from modelcentrality.votes import get_protocol
+
+# modelcentrality.ray_backend imports ray lazily, so the imports above work without it.
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_instance():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def local_result(synthetic_zoo_master):
+    return rank(load_zoo(synthetic_zoo_master), random_state=5, bootstrap=0, **FAST)
+
+
+@pytest.mark.parametrize("load", ["path", "bytes"])
+def test_same_cross_matrix_as_local_backend(synthetic_zoo_master, local_result, load, tmp_path):
+    backend = RayBackend(load=load)
+    result = rank(
+        load_zoo(synthetic_zoo_master),
+        random_state=5,
+        bootstrap=0,
+        cache_dir=tmp_path,
+        backend=backend,
+        **FAST,
+    )
+    np.testing.assert_array_equal(result.cross, local_result.cross)
+    np.testing.assert_array_equal(result.revised_cross, local_result.revised_cross)
+    assert result.ranking == local_result.ranking
+    # Every pair was checkpointed as its task finished.
+    assert len(list(tmp_path.glob("*/*.npz"))) == len(result.names) ** 2
+    # The instance this test module started is left running.
+    assert ray.is_initialized()
+
+
+def test_partial_tasks_report_pairs_and_progress(synthetic_zoo_master):
+    models = load_zoo(synthetic_zoo_master)[:4]
+    protocol = get_protocol("paper").with_overrides(**FAST)
+    tasks = [(0, [0, 2]), (3, [1])]
+
+    def collect(backend):
+        pairs, progress = {}, []
+        backend.run(
+            models, tasks, protocol, 2, lambda i, j, r: pairs.update({(i, j): r}), progress.append
+        )
+        return pairs, progress
+
+    local_pairs, local_progress = collect(LocalBackend())
+    ray_pairs, ray_progress = collect(RayBackend(load="bytes"))
+    assert set(ray_pairs) == {(0, 0), (0, 2), (3, 1)}
+    for key, result in local_pairs.items():
+        assert ray_pairs[key].score == result.score
+        np.testing.assert_array_equal(ray_pairs[key].train_table, result.train_table)
+    # One progress report per task (in finishing order): its observations x encoders.
+    per_source = [source_observation_count(GeneratedFactors(m), protocol) for m in models]
+    assert sorted(ray_progress) == sorted([2 * per_source[0], per_source[3]])
+    assert sum(ray_progress) == sum(local_progress)
+
+
+def test_onnx_model_from_bytes_matches_files(synthetic_zoo_master):
+    model = load_zoo(synthetic_zoo_master)[0]
+    rebuilt = OnnxModel(
+        *model.onnx_bytes(),
+        name=model.name,
+        latent_dim=model.latent_dim,
+        code_dims=model.code_dims,
+        prior=model.prior,
+        kind=model.kind,
+    )
+    assert rebuilt.encoder_path is None and rebuilt.generator_path is None
+    assert rebuilt.fingerprint() == model.fingerprint()
+    latents = model.sample_prior(16, random_state=0)
+    np.testing.assert_array_equal(
+        rebuilt.encode(rebuilt.generate(latents)), model.encode(model.generate(latents))
+    )
+    with pytest.raises(ModelError, match=r"cannot load the encoder \(ONNX bytes\)"):
+        OnnxModel(
+            b"not onnx",
+            model.onnx_bytes()[1],
+            name="x",
+            latent_dim=6,
+            code_dims=[0],
+            prior=model.prior,
+            kind="gan",
+        )
+
+
+class _NumpyModel(Model):
+    """An in-memory model: not distributable."""
+
+    def __init__(self):
+        super().__init__("in_memory", 2, [0, 1], Prior("uniform"), "gan", (2,))
+
+    def _generate_batch(self, latents):
+        return latents
+
+    def _encode_batch(self, observations, want_logvar):
+        return observations, None
+
+
+def test_only_onnx_models_can_be_distributed(synthetic_zoo_master):
+    models = [*load_zoo(synthetic_zoo_master)[:2], _NumpyModel()]
+    protocol = get_protocol("paper").with_overrides(**FAST)
+    with pytest.raises(ModelCentralityError, match="only distribute ONNX models.*in_memory"):
+        RayBackend().run(models, [(0, [1, 2])], protocol, 0, lambda *a: None)
+
+
+def test_missing_file_on_worker_names_the_model(synthetic_zoo):
+    models = load_zoo(synthetic_zoo)[:3]
+    # The driver's sessions are loaded; the workers will not find this file.
+    (synthetic_zoo / models[1].name / "encoder.onnx").unlink()
+    with pytest.raises(ModelError, match=f"model '{models[1].name}'.*same path on every node"):
+        rank(models, bootstrap=0, backend=RayBackend(load="path"), **FAST)
+    assert ray.is_initialized()
+
+
+def test_cli_ray_backend_matches_local(synthetic_zoo_master, tmp_path):
+    outputs = {}
+    for name, extra in (("local", []), ("ray", ["--backend", "ray", "--ray-load", "bytes"])):
+        out = tmp_path / f"{name}.json"
+        args = ["rank", str(synthetic_zoo_master), "-o", str(out), "--quiet", "--bootstrap", "0"]
+        args += ["--votes", str(FAST["votes"]), "--scale-samples", str(FAST["scale_samples"])]
+        assert main(args + extra) == 0
+        outputs[name] = json.loads(out.read_text())
+    assert outputs["ray"]["cross"] == outputs["local"]["cross"]
+    assert outputs["ray"]["ranking"] == outputs["local"]["ranking"]
+
+
+def test_ray_options_need_ray_backend(synthetic_zoo_master, capsys):
+    assert main(["rank", str(synthetic_zoo_master), "--address", "auto"]) == 2
+    assert "--address and --ray-load need --backend ray" in capsys.readouterr().err
+
+
+def test_missing_ray_is_a_one_line_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(ModelCentralityError, match=r"pip install 'modelcentrality\[ray\]'"):
+        import_ray()
