@@ -40,6 +40,18 @@ _POSITIVE = click.IntRange(min=1)
     help="Cache finished pairs here: a rerun resumes, a grown zoo computes only new pairs.",
 )
 @click.option(
+    "--precision",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Precision-targeted mode: choose votes per pair (and S) so that every "
+    "centrality's bootstrap standard error is at most this, e.g. 0.005; --votes caps it.",
+)
+@click.option(
+    "--refine-top/--no-refine-top",
+    default=True,
+    show_default=True,
+    help="With --precision, also spend votes where they decide the top of the ranking.",
+)
+@click.option(
     "--bootstrap",
     type=click.IntRange(min=0),
     default=200,
@@ -77,6 +89,8 @@ def rank_command(
     threads,
     batch_size,
     cache_dir,
+    precision,
+    refine_top,
     bootstrap,
     backend,
     address,
@@ -110,6 +124,8 @@ def rank_command(
             votes=votes,
             group_size=group_size,
             scale_samples=scale_samples,
+            precision=precision,
+            refine_top=refine_top,
             skip_bad=skip_bad,
             cache_dir=cache_dir,
             progress=False if quiet else None,

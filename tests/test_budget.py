@@ -1,0 +1,55 @@
+"""Precision-targeted vote budget and prefix-consistent vote blocks."""
+
+import json
+
+import numpy as np
+
+from modelcentrality import load_zoo, rank
+from modelcentrality.cli import main
+from modelcentrality.scoring import factorvae_votes
+from modelcentrality.traversal import GeneratedFactors
+from modelcentrality.votes import PAPER
+
+
+def test_fewer_votes_are_a_prefix_of_more_votes(synthetic_zoo_master):
+    zoo = load_zoo(synthetic_zoo_master)
+    source = GeneratedFactors(zoo[5])
+    encoders = [m.encode for m in zoo]
+    few = factorvae_votes(source, encoders, PAPER.with_overrides(votes=150, scale_samples=2000), 4)
+    many = factorvae_votes(source, encoders, PAPER.with_overrides(votes=400, scale_samples=2000), 4)
+    for small, large in zip(few, many):
+        assert small.train_table.sum() == 150 and large.train_table.sum() == 400
+        # Every vote of the small run is among the large run's votes.
+        assert np.all(small.train_table <= large.train_table)
+
+
+def test_budget_reaches_precision_cheaply_and_selects_a_good_model(synthetic_zoo_master):
+    zoo = load_zoo(synthetic_zoo_master)
+    budget = rank(zoo, precision=0.01, refine_top=False)
+    full_protocol_passes = 64 * (500 * 100 + 73_728)
+    assert budget.selected.endswith("_e0.10")
+    assert budget.uncertainty.std.max() <= 0.01
+    assert np.all(budget.votes <= 500)
+    assert budget.encoder_passes * 5 < full_protocol_passes
+
+
+def test_tighter_precision_spends_more_votes(synthetic_zoo_master):
+    zoo = load_zoo(synthetic_zoo_master)
+    loose = rank(zoo, precision=0.02, refine_top=False, bootstrap=100)
+    tight = rank(zoo, precision=0.004, refine_top=False, bootstrap=100)
+    assert tight.votes.min() > loose.votes.max()
+    assert tight.uncertainty.std.max() <= 0.004
+    assert tight.encoder_passes > loose.encoder_passes
+
+
+def test_votes_cap_the_budget_and_cli_reports_it(synthetic_zoo, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    status = main([
+        "rank", str(synthetic_zoo), "--precision", "0.0001", "--votes", "200",
+        "--no-refine-top", "--bootstrap", "100", "--quiet", "-o", str(out),
+    ])
+    assert status == 0, capsys.readouterr().err
+    payload = json.loads(out.read_text())
+    assert payload["precision"] == 0.0001
+    assert np.array(payload["votes"]).max() == 200
+    assert payload["encoder_passes"] > 0
