@@ -50,16 +50,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _register() -> None:
+    from .evaluate import evaluate_command
     from .inspect import inspect_command
     from .rank import rank_command
     from .synthetic import synthetic_command
+    from .train import train_command, train_zoo_command
     from .udr import udr_command
 
     for command in (
         rank_command,
         inspect_command,
         synthetic_command,
+        evaluate_command,
         udr_command,
+        train_command,
+        train_zoo_command,
     ):
         cli.add_command(command)
 

@@ -1,0 +1,223 @@
+"""InfoGAN-CR (Lin et al., ICML 2020) on 64x64 images, as in SPEC section 6.
+
+One iteration, in the order of the public code, all on the same latents:
+
+1. CR discriminator step (only once the regulariser is on): cross-entropy of "which code
+   do the two images share" on pairs from :func:`sample_cr_pairs`.
+2. Discriminator step: BCE(real, fake) + q_weight * Q loss on the fake images.
+3. ``generator_steps`` generator steps: -log D(G(z)) + q_weight * Q loss
+   + alpha * CR cross-entropy.
+
+The Q loss is the negative log-likelihood of the codes under N(Q(x), 1) without its
+constant: 0.5 * squared error summed over codes, averaged over the batch.
+
+alpha is 0 before iteration ``cr_start`` and ``cr_weight`` from then on; at ``cr_start``
+the CR discriminator and its optimiser are re-initialised and the model as it stands
+(after ``cr_start`` iterations) is exported as "InfoGAN (modified)". The public code also
+trains the CR discriminator while alpha is 0, but that network is re-initialised before
+it can influence the generator, so the steps are skipped here (same models, less work).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..adapters.pytorch import export_model
+from ..model import Prior
+from .networks import (
+    CodeEncoder,
+    Discriminator,
+    Generator,
+    build_infogan_networks,
+    frozen_copy,
+    new_cr_discriminator,
+)
+from .presets import InfoGANCRConfig
+from .training import OBSERVATION_SHAPE, DataFn, Trainer, seeded_torch
+
+PRIOR = Prior("uniform", -1.0, 1.0)
+#: Variant names recorded in model.json.
+VARIANT_CR = "InfoGAN-CR"
+VARIANT_MODIFIED = "InfoGAN (modified)"
+
+
+def sample_latents(n: int, latent_dim: int, rng: np.random.Generator) -> np.ndarray:
+    """Latents from the U(-1, 1) prior, float32 (n, latent_dim)."""
+    return PRIOR.sample((n, latent_dim), rng)
+
+
+def sample_cr_pairs(
+    n: int, num_codes: int, num_noise: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Latent pairs for the contrastive regulariser (gap 0).
+
+    For each row a code k is picked uniformly; both latents share code k's value and all
+    noise dims, and every other code is drawn independently for each latent.
+
+    Returns
+    -------
+    z1, z2 : ndarray, float32 (n, num_codes + num_noise)
+    shared : ndarray, int64 (n,)
+        The shared code k of each pair (the CR discriminator's label).
+    """
+    shared = rng.integers(0, num_codes, size=n)
+    z1 = sample_latents(n, num_codes + num_noise, rng)
+    z2 = sample_latents(n, num_codes + num_noise, rng)
+    z2[:, num_codes:] = z1[:, num_codes:]
+    rows = np.arange(n)
+    z2[rows, shared] = z1[rows, shared]
+    return z1, z2, shared.astype(np.int64)
+
+
+def q_loss(estimates: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """Unit-variance Gaussian NLL of the codes without its constant, batch mean."""
+    return 0.5 * (estimates - codes).pow(2).sum(dim=1).mean()
+
+
+class InfoGANCRTrainer(Trainer):
+    """Trains one InfoGAN-CR model.
+
+    Parameters
+    ----------
+    config : InfoGANCRConfig
+    data : DataFn
+        Source of real images.
+    seed : int
+    modified_dir : path-like, optional
+        Where to export the "InfoGAN (modified)" model when the regulariser starts
+        (skipped if None or if ``cr_start`` is 0 or >= ``iterations``).
+    """
+
+    method = "infogan-cr"
+
+    def __init__(
+        self,
+        config: InfoGANCRConfig,
+        data: DataFn,
+        seed: int,
+        modified_dir: str | os.PathLike | None = None,
+    ) -> None:
+        super().__init__(config, data, seed)
+        self.modified_dir = None if modified_dir is None else Path(modified_dir)
+        self.latent_dim = config.num_codes + config.num_noise
+        with seeded_torch(self.seed, 0):
+            generator, discriminator, cr = build_infogan_networks(
+                config.num_codes, config.num_noise, config.init_std
+            )
+        self.modules = {"generator": generator, "discriminator": discriminator, "cr": cr}
+        betas = (config.beta1, config.beta2)
+        self.optimizers = {
+            "generator": torch.optim.Adam(
+                generator.parameters(), lr=config.lr_generator, betas=betas
+            ),
+            "discriminator": torch.optim.Adam(
+                discriminator.parameters(), lr=config.lr_discriminator, betas=betas
+            ),
+            "cr": self._cr_optimizer(cr),
+        }
+        for module in self.modules.values():
+            module.train()
+
+    def _cr_optimizer(self, cr: torch.nn.Module) -> torch.optim.Optimizer:
+        betas = (self.config.beta1, self.config.beta2)
+        return torch.optim.Adam(cr.parameters(), lr=self.config.lr_cr, betas=betas)
+
+    @property
+    def alpha(self) -> float:
+        """Weight of the CR loss in the generator loss at the current iteration."""
+        return self.config.cr_weight if self.step >= self.config.cr_start else 0.0
+
+    def before_step(self) -> bool:
+        config = self.config
+        if self.step != config.cr_start or config.cr_start == 0:
+            return False
+        if self.modified_dir is not None:
+            self.export(self.modified_dir, {})
+        with seeded_torch(self.seed, 1):
+            cr = new_cr_discriminator(config.num_codes, config.init_std).train()
+        self.modules["cr"].load_state_dict(cr.state_dict())
+        self.optimizers["cr"] = self._cr_optimizer(self.modules["cr"])
+        return True
+
+    def train_step(self, rng: np.random.Generator) -> dict[str, float]:
+        config = self.config
+        generator = self.modules["generator"]
+        discriminator = self.modules["discriminator"]
+        cr = self.modules["cr"]
+        batch, k = config.batch_size, config.num_codes
+        real = torch.from_numpy(self.data(batch, rng))
+        z = torch.from_numpy(sample_latents(batch, self.latent_dim, rng))
+        codes = z[:, :k]
+        alpha = self.alpha
+        losses: dict[str, float] = {}
+        if alpha > 0:
+            z1, z2, shared = (
+                torch.from_numpy(a) for a in sample_cr_pairs(batch, k, config.num_noise, rng)
+            )
+            with torch.no_grad():
+                pairs = torch.cat([generator(z1), generator(z2)], dim=1)
+            loss_cr = F.cross_entropy(cr(pairs), shared)
+            self._update("cr", loss_cr)
+            losses["cr_d"] = loss_cr.item()
+
+        with torch.no_grad():
+            fake = generator(z)
+        real_logit, _ = discriminator(real)
+        fake_logit, estimates = discriminator(fake)
+        loss_gan = F.softplus(-real_logit).mean() + F.softplus(fake_logit).mean()
+        loss_q = q_loss(estimates, codes)
+        self._update("discriminator", loss_gan + config.q_weight * loss_q)
+        losses["d"] = loss_gan.item()
+        losses["q"] = loss_q.item()
+
+        discriminator.requires_grad_(False)
+        cr.requires_grad_(False)
+        try:
+            for _ in range(config.generator_steps):
+                fake_logit, estimates = discriminator(generator(z))
+                loss_g = F.softplus(-fake_logit).mean()
+                loss = loss_g + config.q_weight * q_loss(estimates, codes)
+                if alpha > 0:
+                    pairs = torch.cat([generator(z1), generator(z2)], dim=1)
+                    loss_cr_g = F.cross_entropy(cr(pairs), shared)
+                    loss = loss + alpha * loss_cr_g
+                self._update("generator", loss)
+        finally:
+            discriminator.requires_grad_(True)
+            cr.requires_grad_(True)
+        losses["g"] = loss_g.item()
+        if alpha > 0:
+            losses["cr_g"] = loss_cr_g.item()
+        return losses
+
+    def _update(self, name: str, loss: torch.Tensor) -> None:
+        optimizer = self.optimizers[name]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def variant(self) -> str:
+        return VARIANT_CR if self.step > self.config.cr_start else VARIANT_MODIFIED
+
+    def export(self, out_dir: str | os.PathLike, extra_metadata: dict[str, Any]) -> Path:
+        """Export encoder = trunk + Q head (the K code estimates), generator = G (sigmoid
+        output), prior U(-1, 1), code dims 0..K-1, kind "gan"."""
+        k = self.config.num_codes
+        training = {**self.metadata(), "variant": self.variant(), **extra_metadata}
+        return export_model(
+            CodeEncoder(frozen_copy(self.modules["discriminator"], lambda: Discriminator(k))),
+            frozen_copy(self.modules["generator"], lambda: Generator(self.latent_dim)),
+            out_dir,
+            latent_dim=self.latent_dim,
+            code_dims=list(range(k)),
+            prior=PRIOR,
+            kind="gan",
+            observation_shape=OBSERVATION_SHAPE,
+            extra_metadata={"training": training},
+        )

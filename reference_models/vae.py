@@ -1,0 +1,152 @@
+"""FactorVAE (Kim & Mnih, ICML 2018) and beta-VAE (Higgins et al., ICLR 2017) trainers.
+
+Both use a Gaussian encoder, a Bernoulli decoder and a N(0, I) prior over ``latent_dim``
+dims; the loss per image is the reconstruction cross-entropy summed over pixels plus the
+KL divergence summed over dims, averaged over the batch.
+
+- beta-VAE: recon + beta * KL.
+- FactorVAE: recon + KL + gamma * TC, where TC is estimated by a discriminator between
+  samples of q(z) and samples with every dim permuted independently across the batch
+  (the permute-dims trick): TC ~ mean(logit_q - logit_perm). The discriminator steps
+  after the VAE on the same latents (detached) with 0.5 * (CE(q, 0) + CE(perm, 1)).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..adapters.pytorch import export_model
+from ..model import Prior
+from .networks import (
+    SigmoidDecoder,
+    TCDiscriminator,
+    VAEDecoder,
+    VAEEncoder,
+    frozen_copy,
+    init_weights,
+)
+from .presets import FactorVAEConfig
+from .training import OBSERVATION_SHAPE, DataFn, Trainer, seeded_torch
+
+PRIOR = Prior("normal", 0.0, 1.0)
+
+
+def permute_dims(z: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """Permute every column of ``z`` (B, D) independently across the batch.
+
+    The result has the same marginals as ``z`` but independent dims: a sample of the
+    product of q(z)'s marginals.
+    """
+    batch, dims = z.shape
+    order = np.stack([rng.permutation(batch) for _ in range(dims)], axis=1)
+    return torch.gather(z, 0, torch.from_numpy(order))
+
+
+def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, exp(logvar)) || N(0, 1)) summed over dims, batch mean."""
+    return (0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)).sum(dim=1).mean()
+
+
+def bernoulli_nll(logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """Pixel cross-entropy summed over an image, batch mean."""
+    return F.binary_cross_entropy_with_logits(logits, images, reduction="sum") / len(images)
+
+
+class _VAETrainer(Trainer):
+    def __init__(self, config: Any, data: DataFn, seed: int) -> None:
+        super().__init__(config, data, seed)
+        with seeded_torch(self.seed, 0):
+            encoder = VAEEncoder(config.latent_dim)
+            decoder = VAEDecoder(config.latent_dim)
+            init_weights(encoder, config.init_std)
+            init_weights(decoder, config.init_std)
+        self.modules = {"encoder": encoder, "decoder": decoder}
+        params = [*encoder.parameters(), *decoder.parameters()]
+        self.optimizers = {
+            "vae": torch.optim.Adam(params, lr=config.lr, betas=(config.beta1, config.beta2))
+        }
+
+    def _reconstruct(self, rng: np.random.Generator):
+        config = self.config
+        images = torch.from_numpy(self.data(config.batch_size, rng))
+        noise = torch.from_numpy(
+            rng.standard_normal((config.batch_size, config.latent_dim), dtype=np.float32)
+        )
+        mean, logvar = self.modules["encoder"](images)
+        z = mean + torch.exp(0.5 * logvar) * noise
+        recon = bernoulli_nll(self.modules["decoder"](z), images)
+        return z, recon, gaussian_kl(mean, logvar)
+
+    def _update(self, name: str, loss: torch.Tensor) -> None:
+        optimizer = self.optimizers[name]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def export(self, out_dir: str | os.PathLike, extra_metadata: dict[str, Any]) -> Path:
+        """Export encoder -> (mean, logvar), generator = sigmoid(decoder), prior N(0, 1),
+        every dim a code, kind "vae"."""
+        dims = self.config.latent_dim
+        return export_model(
+            frozen_copy(self.modules["encoder"], lambda: VAEEncoder(dims)),
+            SigmoidDecoder(frozen_copy(self.modules["decoder"], lambda: VAEDecoder(dims))),
+            out_dir,
+            latent_dim=dims,
+            code_dims=list(range(dims)),
+            prior=PRIOR,
+            kind="vae",
+            observation_shape=OBSERVATION_SHAPE,
+            extra_metadata={"training": {**self.metadata(), **extra_metadata}},
+        )
+
+
+class BetaVAETrainer(_VAETrainer):
+    """Trains one beta-VAE; see :class:`~.presets.BetaVAEConfig`."""
+
+    method = "beta-vae"
+
+    def train_step(self, rng: np.random.Generator) -> dict[str, float]:
+        _, recon, kl = self._reconstruct(rng)
+        self._update("vae", recon + self.config.beta * kl)
+        return {"recon": recon.item(), "kl": kl.item()}
+
+
+class FactorVAETrainer(_VAETrainer):
+    """Trains one FactorVAE; see :class:`~.presets.FactorVAEConfig`."""
+
+    method = "factorvae"
+
+    def __init__(self, config: FactorVAEConfig, data: DataFn, seed: int) -> None:
+        super().__init__(config, data, seed)
+        with seeded_torch(self.seed, 1):
+            tc = TCDiscriminator(config.latent_dim, config.tc_layers, config.tc_units)
+            init_weights(tc, config.init_std)
+        self.modules["tc"] = tc
+        self.optimizers["tc"] = torch.optim.Adam(
+            tc.parameters(), lr=config.lr_tc, betas=(config.tc_beta1, config.tc_beta2)
+        )
+
+    def train_step(self, rng: np.random.Generator) -> dict[str, float]:
+        tc_net = self.modules["tc"]
+        z, recon, kl = self._reconstruct(rng)
+        tc_net.requires_grad_(False)
+        try:
+            logits = tc_net(z)
+        finally:
+            tc_net.requires_grad_(True)
+        tc = (logits[:, 0] - logits[:, 1]).mean()
+        self._update("vae", recon + kl + self.config.tc_weight * tc)
+
+        z = z.detach()
+        joint = tc_net(z)
+        product = tc_net(permute_dims(z, rng))
+        zeros = torch.zeros(len(z), dtype=torch.int64)
+        loss_tc = 0.5 * (F.cross_entropy(joint, zeros) + F.cross_entropy(product, zeros + 1))
+        self._update("tc", loss_tc)
+        return {"recon": recon.item(), "kl": kl.item(), "tc": tc.item(), "tc_d": loss_tc.item()}

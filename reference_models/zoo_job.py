@@ -1,0 +1,336 @@
+"""Train a zoo of reference models and record their ground-truth scores (``train-zoo``).
+
+A zoo spec (a JSON file, or the name of one in :data:`ZOO_PRESETS`)::
+
+    {
+      "method": "factorvae",                 # infogan-cr | factorvae | beta-vae
+      "preset": "paper",                     # paper | cpu
+      "data": "dsprites",                    # dataset spec, see datasets.get_dataset
+      "seeds": 10,                           # a count (0..n-1) or a list of seeds
+      "grid": {"tc_weight": [1, 10, 20, 40]},  # optional: one model per combination
+      "settings": {},                        # optional: fixed overrides of the preset
+      "scores": ["factorvae_paper", "mig", "dci"],   # optional (default: these three)
+      "score_settings": {"factorvae_paper": {"votes": 500}}   # optional overrides
+    }
+
+Models go to ``ZOO/<name>`` (e.g. ``factorvae_tc_weight10_s3``); InfoGAN-CR's
+"InfoGAN (modified)" models to a zoo of their own, ``ZOO_modified/<name>``, so each zoo
+holds one kind of model. ``ZOO/manifest.json`` lists every model with its settings,
+status and scores, and is rewritten atomically after each model. The job is resumable:
+finished models are skipped (only missing scores are computed), partial ones continue
+from their checkpoints.
+
+Scores (ground truth, computed on the exported ONNX model):
+
+- ``factorvae_paper``: FactorVAE metric, paper protocol (SPEC section 3) with 500 votes
+  for GAN zoos and 1000 for VAE zoos; ``score`` and ``revised_score``.
+- ``mig``, ``dci``: :mod:`modelcentrality.metrics` (disentanglement_lib settings).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelCentralityError
+from ..files import write_json
+from ..progress import ProgressBar
+from ..zoo import METADATA_FILE
+from .presets import CONFIGS, PRESETS, make_config
+
+MANIFEST_FILE = "manifest.json"
+SCORES = ("factorvae_paper", "mig", "dci")
+_SPEC_KEYS = {"method", "preset", "data", "seeds", "grid", "settings", "scores", "score_settings"}
+
+#: Named zoo specs: the paper's zoos (SPEC section 6) and their CPU-sized versions.
+ZOO_PRESETS: dict[str, dict[str, Any]] = {
+    "infogan-cr-paper": {"method": "infogan-cr", "preset": "paper", "seeds": 10},
+    "factorvae-paper": {
+        "method": "factorvae",
+        "preset": "paper",
+        "seeds": 10,
+        "grid": {"tc_weight": [1, 10, 20, 40]},
+    },
+    "infogan-cr-cpu": {"method": "infogan-cr", "preset": "cpu", "seeds": 10},
+    "factorvae-cpu": {
+        "method": "factorvae",
+        "preset": "cpu",
+        "seeds": 10,
+        "grid": {"tc_weight": [1, 10, 20, 40]},
+    },
+}
+
+
+def load_spec(spec: str | os.PathLike | dict[str, Any]) -> dict[str, Any]:
+    """A validated zoo spec from a dict, a preset name or a JSON file path.
+
+    Raises
+    ------
+    ModelCentralityError
+        Unreadable file, unknown keys, or settings that the trainer rejects.
+    """
+    if isinstance(spec, dict):
+        raw = dict(spec)
+    elif str(spec) in ZOO_PRESETS:
+        raw = dict(ZOO_PRESETS[str(spec)])
+    else:
+        path = Path(spec)
+        if not path.is_file():
+            known = ", ".join(ZOO_PRESETS)
+            raise ModelCentralityError(
+                f"zoo spec '{spec}' is neither a JSON file nor a zoo preset ({known})"
+            )
+        try:
+            raw = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelCentralityError(f"cannot read zoo spec {path}: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ModelCentralityError(f"zoo spec {path} must hold a JSON object")
+    unknown = sorted(set(raw) - _SPEC_KEYS)
+    if unknown:
+        raise ModelCentralityError(f"zoo spec: unknown keys {unknown}; known: {sorted(_SPEC_KEYS)}")
+    method = raw.get("method")
+    if method not in CONFIGS:
+        raise ModelCentralityError(f"zoo spec: method must be one of {list(CONFIGS)}")
+    seeds = raw.get("seeds", 1)
+    if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 1:
+        seeds = list(range(seeds))
+    if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) for s in seeds)):
+        raise ModelCentralityError("zoo spec: seeds must be a positive count or a list of ints")
+    grid = raw.get("grid", {})
+    if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
+        raise ModelCentralityError("zoo spec: grid must map setting names to non-empty lists")
+    scores = raw.get("scores", list(SCORES))
+    bad = [s for s in scores if s not in SCORES]
+    if bad:
+        raise ModelCentralityError(f"zoo spec: unknown scores {bad}; known: {list(SCORES)}")
+    result = {
+        "method": method,
+        "preset": raw.get("preset", "paper"),
+        "data": raw.get("data", "dsprites"),
+        "seeds": seeds,
+        "grid": grid,
+        "settings": dict(raw.get("settings", {})),
+        "scores": list(scores),
+        "score_settings": dict(raw.get("score_settings", {})),
+    }
+    if result["preset"] not in PRESETS:
+        raise ModelCentralityError(f"zoo spec: preset must be one of {list(PRESETS)}")
+    for model in model_plan(result):
+        try:
+            make_config(method, result["preset"], model["overrides"])
+        except ValueError as exc:
+            raise ModelCentralityError(f"zoo spec: model {model['name']}: {exc}") from None
+    return result
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def model_plan(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """One entry per model: name, seed and setting overrides, in a stable order."""
+    keys = list(spec["grid"])
+    plan = []
+    for values in itertools.product(*(spec["grid"][k] for k in keys)):
+        grid_point = dict(zip(keys, values))
+        tag = "".join(f"_{k}{_fmt(v)}" for k, v in grid_point.items())
+        for seed in spec["seeds"]:
+            plan.append(
+                {
+                    "name": f"{spec['method'].replace('-', '_')}{tag}_s{seed}",
+                    "seed": seed,
+                    "grid": grid_point,
+                    "overrides": {**spec["settings"], **grid_point},
+                }
+            )
+    return plan
+
+
+def score_model(
+    model_dir: str | os.PathLike,
+    data: str,
+    scores: list[str],
+    score_settings: dict[str, Any],
+    have: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Ground-truth scores of an exported model (keys already in ``have`` are kept)."""
+    from ..datasets import DatasetFactors, get_dataset
+    from ..scoring import factorvae_score
+    from ..votes import get_protocol
+    from ..zoo import load_model
+
+    model = load_model(model_dir)
+    dataset = get_dataset(data)
+    result = dict(have or {})
+    if "factorvae_paper" in scores and "factorvae_paper" not in result:
+        votes = 1000 if model.kind == "vae" else 500
+        overrides = {"votes": votes, **score_settings.get("factorvae_paper", {})}
+        protocol = dataclasses.replace(get_protocol("paper"), **overrides)
+        vote = factorvae_score(model.encode, DatasetFactors(dataset), protocol, random_state=0)
+        result["factorvae_paper"] = {
+            "score": float(vote.score),
+            "revised_score": float(vote.revised_score),
+            "votes": protocol.votes,
+        }
+    metrics = [s for s in scores if s in ("mig", "dci") and s not in result]
+    if metrics:
+        from ..metrics import evaluate
+
+        settings = {m: score_settings[m] for m in metrics if m in score_settings}
+        values = evaluate(model.encode, dataset, metrics, random_state=0, settings=settings)
+        for name, value in values.items():
+            result[name] = {k: float(v) for k, v in value.items()}
+    return result
+
+
+def _train_one(job: dict[str, Any]) -> dict[str, Any]:
+    """Worker: train (or resume) one model, then score it. Returns its manifest entry."""
+    import torch
+
+    from .train import train_model
+
+    torch.set_num_threads(job["threads"])
+    torch.use_deterministic_algorithms(True)
+    entry = job["entry"]
+    out = Path(job["out"])
+    if not (out / METADATA_FILE).exists():
+        train_model(
+            job["method"],
+            out,
+            preset=job["preset"],
+            overrides=entry["overrides"],
+            seed=entry["seed"],
+            data=job["data"],
+            resume=True,
+            modified_dir=job["modified"],
+            progress=False,
+        )
+    meta = json.loads((out / METADATA_FILE).read_text())
+    if meta.get("training", {}).get("settings") != job["settings"]:
+        raise ModelCentralityError(f"{out} was trained with other settings than the zoo spec")
+    entry = {**entry, "status": "done", "folder": str(out)}
+    entry["scores"] = score_model(
+        out, job["data"], job["scores"], job["score_settings"], entry.get("scores")
+    )
+    modified = Path(job["modified"]) if job["modified"] else None
+    if modified is not None and (modified / METADATA_FILE).exists():
+        entry["modified_folder"] = str(modified)
+        entry["modified_scores"] = score_model(
+            modified,
+            job["data"],
+            job["scores"],
+            job["score_settings"],
+            entry.get("modified_scores"),
+        )
+    return entry
+
+
+def train_zoo(
+    spec: str | os.PathLike | dict[str, Any],
+    zoo_dir: str | os.PathLike,
+    *,
+    jobs: int = 1,
+    threads: int = 1,
+    progress: bool | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Train every model of a zoo spec (resumably) and write ``ZOO/manifest.json``.
+
+    Parameters
+    ----------
+    spec : dict, zoo preset name or JSON path
+    zoo_dir : path-like
+    jobs : int
+        Models trained at once, each in its own process (1: in this process).
+    threads : int
+        Torch threads per model.
+    progress : bool or None
+        Models-done bar on stderr (None: only on a terminal).
+    log : callable, optional
+        Receives one line per finished model.
+
+    Returns
+    -------
+    dict
+        The manifest.
+    """
+    spec = load_spec(spec)
+    if jobs < 1 or threads < 1:
+        raise ValueError("jobs and threads must be >= 1")
+    zoo_dir = Path(zoo_dir)
+    modified_zoo = zoo_dir.with_name(zoo_dir.name + "_modified")
+    manifest_path = zoo_dir / MANIFEST_FILE
+    previous: dict[str, Any] = {}
+    if manifest_path.is_file():
+        old = json.loads(manifest_path.read_text())
+        if old.get("spec") != spec:
+            raise ModelCentralityError(
+                f"{manifest_path} was written for another zoo spec; use another folder"
+            )
+        previous = {m["name"]: m for m in old.get("models", [])}
+    entries: dict[str, dict[str, Any]] = {}
+    jobs_list = []
+    for model in model_plan(spec):
+        config = make_config(spec["method"], spec["preset"], model["overrides"])
+        entry = {
+            **model,
+            "method": spec["method"],
+            "settings": dataclasses.asdict(config),
+            "status": "pending",
+            **{k: v for k, v in previous.get(model["name"], {}).items() if "scores" in k},
+        }
+        entries[model["name"]] = entry
+        jobs_list.append(
+            {
+                "entry": entry,
+                "out": str(zoo_dir / model["name"]),
+                "modified": (
+                    str(modified_zoo / model["name"]) if spec["method"] == "infogan-cr" else None
+                ),
+                "method": spec["method"],
+                "preset": spec["preset"],
+                "data": spec["data"],
+                "settings": entry["settings"],
+                "scores": spec["scores"],
+                "score_settings": spec["score_settings"],
+                "threads": threads,
+            }
+        )
+
+    def save() -> dict[str, Any]:
+        manifest = {"spec": spec, "models": list(entries.values())}
+        write_json(manifest_path, manifest)
+        return manifest
+
+    save()
+    bar = ProgressBar(len(jobs_list), label="train-zoo", enabled=progress)
+
+    def finished(entry: dict[str, Any]) -> None:
+        entries[entry["name"]] = entry
+        save()
+        bar.update(1, entry["name"])
+        if log is not None:
+            score = entry["scores"].get("factorvae_paper", {}).get("score")
+            log(f"{entry['name']}: done" + ("" if score is None else f", FactorVAE {score:.3f}"))
+
+    with bar:
+        if jobs == 1:
+            for job in jobs_list:
+                finished(_train_one(job))
+        else:
+            context = get_context("spawn")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+                futures = [pool.submit(_train_one, job) for job in jobs_list]
+                for future in as_completed(futures):
+                    finished(future.result())
+    return save()
