@@ -148,7 +148,8 @@ def metric_settings(
         info = METRIC_INFO[name]
         values = info.settings(**settings.get(name, {}))
         for key in info.sample_keys:
-            values[key] = scaled_count(values[key], samples_scale)
+            # At least 2: a variance or a classifier needs two samples.
+            values[key] = scaled_count(values[key], samples_scale, minimum=2)
         resolved[name] = values
     return resolved
 
