@@ -1,0 +1,196 @@
+"""Speed of ModelCentrality against the encoder ceiling and a naive pipeline.
+
+Run: ``python benchmarks/speed.py [--sizes 5 10 20] [--naive-sizes 5 10] [--votes 20]
+[--scale-samples 2000]``. Writes benchmarks/results/speed.json and
+benchmarks/results/speed_scaling.png.
+
+Models are dSprites-architecture InfoGAN-CR networks (generator: FC 128, FC 1024, three
+4x4 stride-2 deconvs and an output deconv to 1x64x64; encoder: four 4x4 stride-2 convs
+32-32-64-64, FC 128, Q head 128 -> 5) with random weights, exported to ONNX; the speed of
+a forward pass does not depend on the weights.
+
+a. ceiling: observations per second of one encoder under ONNX Runtime, best over batch
+   sizes and thread counts;
+b. achieved: encoder passes per second of wall time during a full ``rank`` (which also
+   pays for the generator passes and the vote arithmetic), as a fraction of (a);
+c. wall time of ``rank`` for several N, and of a naive pipeline that mirrors the
+   original code: for every ordered pair, a fresh scale set and fresh vote groups are
+   generated from model i and encoded by model j one group of L observations at a time;
+d. the exponent of time ~ N^p fitted over the sizes, and peak RSS of this process.
+The paper protocol (500 votes x 100 + 73,728 per pair) is out of reach at these N on a
+laptop, so both pipelines run the same reduced protocol (given on the command line);
+the per-pair cost of either pipeline is linear in votes x L + S.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from common import RESULTS, save_result
+
+from modelcentrality import load_zoo, rank
+from modelcentrality.adapters.pytorch import export_model
+from modelcentrality.model import Prior
+from modelcentrality.reference_models.networks import CodeEncoder, Discriminator, Generator
+from modelcentrality.votes import PAPER, score_votes, vote_factors
+
+ZOO = Path(__file__).resolve().parent.parent / "build" / "speed-zoo"
+
+
+def make_zoo(n_models: int) -> Path:
+    """dSprites-architecture random models m000..m{n-1}, reused between runs."""
+    for index in range(n_models):
+        folder = ZOO / f"m{index:03d}"
+        if (folder / "model.json").is_file():
+            continue
+        torch.manual_seed(index)
+        export_model(
+            CodeEncoder(Discriminator(5)),
+            Generator(10),
+            folder,
+            latent_dim=10,
+            code_dims=range(5),
+            prior=Prior("uniform"),
+            kind="gan",
+            observation_shape=(1, 64, 64),
+        )
+    return ZOO
+
+
+def ceiling(zoo: Path) -> dict:
+    """Best encoder throughput over batch sizes and thread counts."""
+    observations = (np.random.default_rng(0).random((4096, 1, 64, 64)) > 0.9).astype(np.float32)
+    rows = []
+    for threads in (1, 2):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        session = ort.InferenceSession(
+            str(zoo / "m000" / "encoder.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+        for batch in (100, 256, 1024, 4096):
+            session.run(None, {"observations": observations[:batch]})
+            start = time.perf_counter()
+            done = 0
+            while time.perf_counter() - start < 2.0:
+                for first in range(0, len(observations), batch):
+                    session.run(None, {"observations": observations[first : first + batch]})
+                done += len(observations)
+            rate = done / (time.perf_counter() - start)
+            rows.append({"threads": threads, "batch_size": batch, "obs_per_s": round(rate)})
+            print(f"ceiling: threads {threads} batch {batch:>5}: {rate:8.0f} obs/s")
+    best = max(rows, key=lambda row: row["obs_per_s"])
+    return {"best": best, "sweep": rows}
+
+
+def naive_rank(models, votes: int, group_size: int, scale_samples: int, seed: int) -> np.ndarray:
+    """The original code's loop: per pair, fresh sets, one encoder call per group."""
+    n = len(models)
+    cross = np.zeros((n, n))
+    rng = np.random.default_rng(seed)
+    for i, source in enumerate(models):
+        k = source.num_codes
+        for j, encoder in enumerate(models):
+            scale_obs = source.generate(source.sample_prior(scale_samples, rng))
+            scale_std = encoder.encode(scale_obs).std(axis=0)
+            factors = vote_factors(votes, k, "round_robin", rng)
+            group_var = []
+            for factor in factors:
+                latents = source.sample_prior(group_size, rng)
+                latents[:, source.code_dims[factor]] = latents[0, source.code_dims[factor]]
+                codes = encoder.encode(source.generate(latents))
+                group_var.append(codes.var(axis=0))
+            cross[i, j] = score_votes(np.array(group_var), scale_std, factors, k, votes).score
+    return cross
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[5, 10, 20])
+    parser.add_argument("--naive-sizes", type=int, nargs="+", default=[5, 10])
+    parser.add_argument("--votes", type=int, default=20)
+    parser.add_argument("--scale-samples", type=int, default=2000)
+    args = parser.parse_args()
+    group_size = PAPER.group_size
+    zoo = make_zoo(max(args.sizes + args.naive_sizes))
+    limits = ceiling(zoo)
+    all_models = load_zoo(zoo)
+    per_pair = args.votes * group_size + args.scale_samples
+    rows = []
+    for n_models in sorted(set(args.sizes) | set(args.naive_sizes)):
+        models = all_models[:n_models]
+        row: dict = {"models": n_models, "observations_per_pair": per_pair}
+        if n_models in args.sizes:
+            start = time.perf_counter()
+            result = rank(models, votes=args.votes, scale_samples=args.scale_samples,
+                          bootstrap=0, progress=False)
+            seconds = time.perf_counter() - start
+            row.update(
+                engine_s=round(seconds, 2),
+                encoder_passes=result.encoder_passes,
+                achieved_obs_per_s=round(result.encoder_passes / seconds),
+                fraction_of_ceiling=round(
+                    result.encoder_passes / seconds / limits["best"]["obs_per_s"], 3
+                ),
+            )
+        if n_models in args.naive_sizes:
+            start = time.perf_counter()
+            naive_rank(models, args.votes, group_size, args.scale_samples, 0)
+            row["naive_s"] = round(time.perf_counter() - start, 2)
+        if "engine_s" in row and "naive_s" in row:
+            row["speedup"] = round(row["naive_s"] / row["engine_s"], 2)
+        rows.append(row)
+        print(row)
+    timed = [r for r in rows if "engine_s" in r]
+    exponent = None
+    if len(timed) >= 2:
+        exponent = float(np.polyfit(np.log([r["models"] for r in timed]),
+                                    np.log([r["engine_s"] for r in timed]), 1)[0])
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    paper_pair = 500 * group_size + PAPER.scale_samples
+    payload = {
+        "protocol": {"votes": args.votes, "group_size": group_size,
+                     "scale_samples": args.scale_samples},
+        "ceiling": limits,
+        "rows": rows,
+        "time_exponent": None if exponent is None else round(exponent, 3),
+        "peak_rss_mb": round(peak_mb, 1),
+        "paper_protocol_estimate": {
+            "observations_per_pair": paper_pair,
+            "note": "engine time at the paper protocol ~ engine_s * paper/this observations "
+                    "per pair",
+            "scale_factor": round(paper_pair / per_pair, 2),
+        },
+    }
+    path = save_result("speed", payload)
+    plot(rows, RESULTS / "speed_scaling.png")
+    print(f"time ~ N^{exponent:.2f}, peak RSS {peak_mb:.0f} MB; wrote {path}")
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(5, 4))
+    for key, label in (("engine_s", "modelcentrality"), ("naive_s", "naive (original loop)")):
+        points = [(r["models"], r[key]) for r in rows if key in r]
+        if points:
+            axes.loglog(*zip(*points), "o-", label=label)
+    axes.set_xlabel("models N")
+    axes.set_ylabel("wall time (s)")
+    axes.set_title("Ranking time vs zoo size (same reduced protocol)")
+    axes.legend()
+    axes.grid(True, which="both", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    main()
