@@ -1,11 +1,16 @@
-"""Shared CLI plumbing: tables and skip reports."""
+"""Shared CLI plumbing: tables, skip reports, loading a zoo for a dataset."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
+
+from ..errors import ModelError
+from ..model import Model
+from ..zoo import load_zoo
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -30,3 +35,31 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def echo_skipped(skipped: dict[str, str]) -> None:
     for name, reason in skipped.items():
         click.echo(f"skipped model '{name}': {reason}", err=True)
+
+
+def load_zoo_for_dataset(
+    zoo: Path, dataset: Any, data_spec: str, *, skip_bad: bool, batch_size: int,
+    threads: int | None,
+) -> tuple[list[Model], dict[str, str]]:
+    """Load a zoo and keep the models whose observations have the dataset's shape.
+
+    Shapes are checked for the whole zoo before any model is used, so a mismatch stops
+    a long run before it starts. Returns the usable models and name -> skip reason
+    (mismatches raise instead unless ``skip_bad``).
+    """
+    models = load_zoo(zoo, skip_bad=skip_bad, batch_size=batch_size, threads=threads)
+    skipped = dict(models.skipped)
+    expected = tuple(dataset.observation_shape)
+    usable = []
+    for model in models:
+        if model.observation_shape == expected:
+            usable.append(model)
+            continue
+        problem = (
+            f"observation shape {model.observation_shape} does not match dataset "
+            f"'{data_spec}' shape {expected}"
+        )
+        if not skip_bad:
+            raise ModelError(model.name, problem)
+        skipped[model.name] = problem
+    return usable, skipped

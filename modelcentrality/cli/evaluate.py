@@ -9,13 +9,12 @@ import click
 
 from .. import __version__
 from ..datasets import get_dataset
-from ..errors import ModelCentralityError, ModelError
+from ..errors import ModelCentralityError
 from ..files import write_json
 from ..metrics import METRIC_INFO, check_metric_names, evaluate, metric_settings
 from ..metrics.dci import PREDICTORS
 from ..votes import PROTOCOLS
-from ..zoo import load_zoo
-from .common import echo_skipped, format_table
+from .common import echo_skipped, format_table, load_zoo_for_dataset
 
 _POSITIVE = click.IntRange(min=1)
 
@@ -114,23 +113,9 @@ def evaluate_command(
         overrides["dci"] = {"predictor": dci_predictor, "n_jobs": jobs}
     settings = metric_settings(metrics, samples_scale, overrides)
     dataset = get_dataset(data_spec)
-    models = load_zoo(zoo, skip_bad=skip_bad, batch_size=batch_size, threads=threads)
-    skipped = dict(models.skipped)
-    expected = tuple(dataset.observation_shape)
-    usable = []
-    # Shapes are checked for the whole zoo first: a mismatch stops the run before hours
-    # are spent on the models in front of it.
-    for model in models:
-        if model.observation_shape == expected:
-            usable.append(model)
-            continue
-        problem = (
-            f"observation shape {model.observation_shape} does not match dataset "
-            f"'{data_spec}' shape {expected}"
-        )
-        if not skip_bad:
-            raise ModelError(model.name, problem)
-        skipped[model.name] = problem
+    usable, skipped = load_zoo_for_dataset(
+        zoo, dataset, data_spec, skip_bad=skip_bad, batch_size=batch_size, threads=threads
+    )
     results = {}
     for position, model in enumerate(usable, start=1):
         if not quiet:

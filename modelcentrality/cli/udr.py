@@ -8,11 +8,10 @@ import click
 
 from .. import __version__
 from ..datasets import get_dataset
-from ..errors import ModelCentralityError, ModelError, ZooError
+from ..errors import ModelCentralityError, ZooError
 from ..files import write_json
 from ..udr import METHODS, encode_representation, udr_scores
-from ..zoo import load_zoo
-from .common import echo_skipped, format_table
+from .common import echo_skipped, format_table, load_zoo_for_dataset
 
 _POSITIVE = click.IntRange(min=1)
 
@@ -67,19 +66,13 @@ def udr_command(
     pairwise matrix, the informative dims, method, samples, seed and version.
     """
     dataset = get_dataset(data_spec)
-    models = load_zoo(zoo, skip_bad=skip_bad, batch_size=batch_size, threads=threads)
-    skipped = dict(models.skipped)
-    expected = tuple(dataset.observation_shape)
+    models, skipped = load_zoo_for_dataset(
+        zoo, dataset, data_spec, skip_bad=skip_bad, batch_size=batch_size, threads=threads
+    )
     observations = dataset.sample_observations(samples, seed)
     names, reps, kls = [], [], []
     for model in models:
         try:
-            if model.observation_shape != expected:
-                raise ModelError(
-                    model.name,
-                    f"observation shape {model.observation_shape} does not match dataset "
-                    f"'{data_spec}' shape {expected}",
-                )
             codes, kl = encode_representation(model, observations, batch_size)
         except ModelCentralityError as exc:
             if not skip_bad:
