@@ -12,6 +12,28 @@ from ..errors import ModelError
 from ..model import Model
 from ..zoo import load_zoo
 
+POSITIVE = click.IntRange(min=1)
+
+output_option = click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Write the result JSON here."
+)
+data_option = click.option(
+    "--data",
+    "data_spec",
+    default="dsprites",
+    show_default=True,
+    help="Dataset: dsprites, color_dsprites, noisy_dsprites, or NAME:PATH to the official .npz.",
+)
+threads_option = click.option(
+    "--threads", type=POSITIVE, help="ONNX Runtime intra-op threads per model."
+)
+batch_size_option = click.option(
+    "--batch-size", type=POSITIVE, default=1024, show_default=True, help="Rows per ONNX call."
+)
+skip_bad_option = click.option(
+    "--skip-bad", is_flag=True, help="Skip unusable models instead of stopping."
+)
+
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """Plain aligned text table; floats are shown with 4 decimals."""
@@ -38,7 +60,12 @@ def echo_skipped(skipped: dict[str, str]) -> None:
 
 
 def load_zoo_for_dataset(
-    zoo: Path, dataset: Any, data_spec: str, *, skip_bad: bool, batch_size: int,
+    zoo: Path,
+    dataset: Any,
+    data_spec: str,
+    *,
+    skip_bad: bool,
+    batch_size: int,
     threads: int | None,
 ) -> tuple[list[Model], dict[str, str]]:
     """Load a zoo and keep the models whose observations have the dataset's shape.

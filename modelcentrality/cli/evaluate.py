@@ -14,9 +14,17 @@ from ..files import write_json
 from ..metrics import METRIC_INFO, check_metric_names, evaluate, metric_settings
 from ..metrics.dci import PREDICTORS
 from ..votes import PROTOCOLS
-from .common import echo_skipped, format_table, load_zoo_for_dataset
-
-_POSITIVE = click.IntRange(min=1)
+from .common import (
+    POSITIVE,
+    batch_size_option,
+    data_option,
+    echo_skipped,
+    format_table,
+    load_zoo_for_dataset,
+    output_option,
+    skip_bad_option,
+    threads_option,
+)
 
 
 def _parse_metrics(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
@@ -40,13 +48,7 @@ def _columns(metrics: list[str]) -> list[tuple[str, str, str]]:
 
 @click.command("evaluate")
 @click.argument("zoo", type=click.Path(path_type=Path))
-@click.option(
-    "--data",
-    "data_spec",
-    default="dsprites",
-    show_default=True,
-    help="Dataset: dsprites, color_dsprites, noisy_dsprites, or NAME:PATH to the official .npz.",
-)
+@data_option
 @click.option(
     "--metrics",
     default=",".join(METRIC_INFO),
@@ -77,13 +79,11 @@ def _columns(metrics: list[str]) -> list[tuple[str, str, str]]:
     help="DCI classifiers: disentanglement_lib's gradient boosted trees, or faster random "
     "forests (different numbers).",
 )
-@click.option("--jobs", type=_POSITIVE, default=1, show_default=True, help="Parallel DCI fits.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the result JSON here.")
-@click.option("--threads", type=_POSITIVE, help="ONNX Runtime intra-op threads per model.")
-@click.option(
-    "--batch-size", type=_POSITIVE, default=1024, show_default=True, help="Rows per ONNX call."
-)
-@click.option("--skip-bad", is_flag=True, help="Skip unusable models instead of stopping.")
+@click.option("--jobs", type=POSITIVE, default=1, show_default=True, help="Parallel DCI fits.")
+@output_option
+@threads_option
+@batch_size_option
+@skip_bad_option
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 def evaluate_command(
     zoo,

@@ -10,14 +10,20 @@ import click
 from ..centrality import rank
 from ..votes import PROTOCOLS
 from ..zoo import load_zoo
-from .common import echo_skipped, format_table
-
-_POSITIVE = click.IntRange(min=1)
+from .common import (
+    POSITIVE,
+    batch_size_option,
+    echo_skipped,
+    format_table,
+    output_option,
+    skip_bad_option,
+    threads_option,
+)
 
 
 @click.command("rank")
 @click.argument("zoo", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the result JSON here.")
+@output_option
 @click.option(
     "--protocol",
     type=click.Choice(sorted(PROTOCOLS)),
@@ -25,14 +31,12 @@ _POSITIVE = click.IntRange(min=1)
     show_default=True,
     help="FactorVAE protocol: 'paper' (InfoGAN-CR code) or 'disentanglement_lib'.",
 )
-@click.option("--votes", type=_POSITIVE, help="Votes M per model (default: protocol's).")
+@click.option("--votes", type=POSITIVE, help="Votes M per model (default: protocol's).")
 @click.option("--group-size", type=click.IntRange(min=2), help="Observations L per vote.")
 @click.option("--scale-samples", type=click.IntRange(min=2), help="Scale-set size S.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-@click.option("--threads", type=_POSITIVE, help="ONNX Runtime intra-op threads per model.")
-@click.option(
-    "--batch-size", type=_POSITIVE, default=1024, show_default=True, help="Rows per ONNX call."
-)
+@threads_option
+@batch_size_option
 @click.option(
     "--cache",
     "cache_dir",
@@ -76,7 +80,7 @@ _POSITIVE = click.IntRange(min=1)
     help="How Ray workers get the ONNX files: 'path' (the zoo is on a filesystem shared by "
     "all nodes; default) or 'bytes' (shipped through Ray's object store).",
 )
-@click.option("--skip-bad", is_flag=True, help="Skip unusable models instead of stopping.")
+@skip_bad_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def rank_command(
     zoo,

@@ -11,20 +11,22 @@ from ..datasets import get_dataset
 from ..errors import ModelCentralityError, ZooError
 from ..files import write_json
 from ..udr import METHODS, encode_representation, udr_scores
-from .common import echo_skipped, format_table, load_zoo_for_dataset
-
-_POSITIVE = click.IntRange(min=1)
+from .common import (
+    POSITIVE,
+    batch_size_option,
+    data_option,
+    echo_skipped,
+    format_table,
+    load_zoo_for_dataset,
+    output_option,
+    skip_bad_option,
+    threads_option,
+)
 
 
 @click.command("udr")
 @click.argument("zoo", type=click.Path(path_type=Path))
-@click.option(
-    "--data",
-    "data_spec",
-    default="dsprites",
-    show_default=True,
-    help="Dataset: dsprites, color_dsprites, noisy_dsprites, or NAME:PATH to the official .npz.",
-)
+@data_option
 @click.option(
     "--method",
     type=click.Choice(METHODS),
@@ -47,13 +49,11 @@ _POSITIVE = click.IntRange(min=1)
     show_default=True,
     help="Lasso penalty.",
 )
-@click.option("--jobs", type=_POSITIVE, default=1, show_default=True, help="Parallel Lasso fits.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the result JSON here.")
-@click.option("--threads", type=_POSITIVE, help="ONNX Runtime intra-op threads per model.")
-@click.option(
-    "--batch-size", type=_POSITIVE, default=1024, show_default=True, help="Rows per ONNX call."
-)
-@click.option("--skip-bad", is_flag=True, help="Skip unusable models instead of stopping.")
+@click.option("--jobs", type=POSITIVE, default=1, show_default=True, help="Parallel Lasso fits.")
+@output_option
+@threads_option
+@batch_size_option
+@skip_bad_option
 def udr_command(
     zoo, data_spec, method, samples, seed, alpha, jobs, output, threads, batch_size, skip_bad
 ):
