@@ -239,8 +239,8 @@ def _budget_votes(
     precision: float,
     refine_top: bool,
     n_boot: int,
-) -> tuple[np.ndarray, list[list[VoteResult]]]:
-    """Vote counts per pair that reach ``precision``, and the results at those counts.
+) -> tuple[np.ndarray, list[list[VoteResult]], CentralityUncertainty]:
+    """Vote counts per pair that reach ``precision``, the results and their bootstrap.
 
     Round 1 gives every pair ``PILOT_VOTES``. While some centrality's bootstrap standard
     error exceeds ``precision``, every pair's votes grow by the factor that the 1/sqrt(M)
@@ -266,11 +266,11 @@ def _budget_votes(
             involved = contenders[:, None] | contenders[None, :]
             new_votes = np.where(involved, np.minimum(votes * 2, full), votes)
         else:
-            return votes, results
+            return votes, results, uncertainty
         if np.array_equal(new_votes, votes):
-            return votes, results
+            return votes, results, uncertainty
         votes = new_votes
-    return votes, results
+    return votes, results, uncertainty
 
 
 def rank(
@@ -324,8 +324,9 @@ def rank(
     backend : Backend, optional
         Where the (source, encoders) tasks run; default :class:`LocalBackend`.
     bootstrap : int
-        Bootstrap replicates for ``scores_ci`` (95%) and ``p_top``; 0 skips them
-        (the precision-targeted mode always uses at least 100 internally).
+        Bootstrap replicates for ``scores_ci`` (95%) and ``p_top``; 0 skips them. The
+        precision-targeted mode bootstraps every round with at least 100 replicates and
+        reports its last round's.
 
     Returns
     -------
@@ -351,10 +352,15 @@ def rank(
     if precision is None:
         vote_counts = full
         results = evaluator.evaluate(vote_counts, "ranking")
+        uncertainty = (
+            centrality_uncertainty(results, bootstrap, random_state=seed) if bootstrap else None
+        )
     else:
-        vote_counts, results = _budget_votes(
+        # The last round's bootstrap already describes the final results.
+        vote_counts, results, uncertainty = _budget_votes(
             evaluator, full, precision, refine_top, max(bootstrap, 100)
         )
+        uncertainty = uncertainty if bootstrap else None
 
     cross = np.array([[r.score for r in row] for row in results])
     revised = np.array([[r.revised_score for r in row] for row in results])
@@ -369,9 +375,7 @@ def rank(
         protocol=evaluator.protocol_for(int(vote_counts[0, 0])) if uniform_votes else protocol,
         seed=seed,
         skipped=skipped,
-        uncertainty=centrality_uncertainty(results, bootstrap, random_state=seed)
-        if bootstrap
-        else None,
+        uncertainty=uncertainty,
         votes=vote_counts,
         encoder_passes=evaluator.encoder_passes,
         precision=precision,
