@@ -9,11 +9,18 @@ because each source's draws depend only on the seed and the source model's name.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
+from typing import Any
 
+from .errors import ModelCentralityError
 from .model import Model
-from .scoring import factorvae_votes
+from .model_transport import check_shippable, model_spec, open_models
+from .scoring import factorvae_votes, source_observation_count
 from .seeding import keyed_rng
 from .traversal import GeneratedFactors
 from .votes import Protocol, VoteResult
@@ -46,7 +53,17 @@ def evaluate_source(
 
 
 class Backend(ABC):
-    """Runs source tasks and reports each finished pair."""
+    """Runs source tasks and reports each finished pair.
+
+    A backend is also a context manager, for those that hold resources (a cluster
+    connection) across several :meth:`run` calls; the default holds none.
+    """
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
 
     @abstractmethod
     def run(
@@ -64,8 +81,9 @@ class Backend(ABC):
 class LocalBackend(Backend):
     """Runs tasks one after another in this process.
 
-    Each encoder call already uses all cores through ONNX Runtime's intra-op threads
-    (``--threads``), so running tasks side by side would only compete for them.
+    Works with any :class:`~modelcentrality.model.Model`. Encoder calls use ONNX
+    Runtime's intra-op threads, but generating the sets and counting the votes run on
+    one core; :class:`ProcessBackend` keeps every core busy.
     """
 
     def run(self, models, tasks, protocol, seed, on_pair, progress=None) -> None:
@@ -74,3 +92,102 @@ class LocalBackend(Backend):
             results = evaluate_source(models[i], encoders, protocol, seed, progress)
             for j, result in zip(encoder_indices, results):
                 on_pair(i, j, result)
+
+
+def default_jobs() -> int:
+    """Worker processes for this machine: the CPUs this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_worker_specs: dict[int, dict[str, Any]] = {}
+_worker_threads = 1
+
+
+def _init_worker(specs: dict[int, dict[str, Any]], threads: int) -> None:
+    global _worker_threads
+    _worker_specs.clear()
+    _worker_specs.update(specs)
+    _worker_threads = threads
+
+
+def _worker_task(source: int, encoders: list[int], protocol: Protocol, seed: int):
+    specs = {index: _worker_specs[index] for index in (source, *encoders)}
+    models = open_models(specs, _worker_threads)
+    return evaluate_source(models[source], [models[j] for j in encoders], protocol, seed)
+
+
+class ProcessBackend(Backend):
+    """Runs source tasks side by side in worker processes on this machine.
+
+    Each worker opens the ONNX models from their files (or from bytes, for models built
+    in memory) once and keeps them open for its later tasks. Results are identical to
+    :class:`LocalBackend`'s for a seed.
+
+    Parameters
+    ----------
+    jobs : int, optional
+        Worker processes (default: the CPUs available, :func:`default_jobs`).
+    threads : int, optional
+        ONNX Runtime intra-op threads per worker (default: CPUs // jobs, at least 1), so
+        that jobs x threads matches the cores instead of oversubscribing them.
+
+    Notes
+    -----
+    Only :class:`~modelcentrality.adapters.onnx_runtime.OnnxModel` models can be sent
+    to workers. Workers are started with ``spawn`` (safe with ONNX Runtime's threads) and
+    live for one :meth:`run` call.
+    """
+
+    def __init__(self, jobs: int | None = None, threads: int | None = None) -> None:
+        jobs = default_jobs() if jobs is None else int(jobs)
+        if jobs < 1:
+            raise ValueError(f"jobs must be >= 1, got {jobs}")
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        self.jobs = jobs
+        self.threads = max(1, default_jobs() // jobs) if threads is None else int(threads)
+
+    def run(self, models, tasks, protocol, seed, on_pair, progress=None) -> None:
+        if not tasks:
+            return
+        needed = sorted({index for i, encoders in tasks for index in (i, *encoders)})
+        specs = {}
+        for index in needed:
+            model = models[index]
+            load = "bytes" if getattr(model, "encoder_path", None) is None else "path"
+            check_shippable(model, load, "the process backend")
+            specs[index] = model_spec(model, load)
+        # Longest tasks first, so that no worker is left with a long one at the end.
+        order = sorted(tasks, key=lambda task: -len(task[1]))
+        pool = ProcessPoolExecutor(
+            max_workers=min(self.jobs, len(tasks)),
+            mp_context=get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(specs, self.threads),
+        )
+        pending: dict[Future, SourceTask] = {}
+        try:
+            for i, encoders in order:
+                future = pool.submit(_worker_task, i, list(encoders), protocol, seed)
+                pending[future] = (i, list(encoders))
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    i, encoders = pending.pop(future)
+                    try:
+                        results = future.result()
+                    except BrokenProcessPool:
+                        raise ModelCentralityError(
+                            f"a worker process died while evaluating source model "
+                            f"'{models[i].name}' (out of memory?); finished pairs are kept"
+                        ) from None
+                    for j, result in zip(encoders, results):
+                        on_pair(i, j, result)
+                    if progress is not None:
+                        count = source_observation_count(GeneratedFactors(models[i]), protocol)
+                        progress(count * len(encoders))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -1,9 +1,10 @@
 """Run ModelCentrality's source tasks on a Ray cluster (optional: ``pip install ray``).
 
 Each source task (one model's generated sets encoded by a list of encoders) becomes one
-Ray task. The worker rebuilds the ONNX models it needs, either from their files on a
+Ray task. The worker opens the ONNX models it needs, either from their files on a
 filesystem that every node mounts at the same path (``load="path"``) or from the file
-contents, put once per model in Ray's object store (``load="bytes"``). Results are
+contents, put once per model in Ray's object store (``load="bytes"``), and keeps them
+open for its later tasks (:mod:`modelcentrality.model_transport`). Results are
 identical to :class:`~modelcentrality.backends.LocalBackend`'s for a seed, since each
 source's draws depend only on the seed and the source model's name.
 """
@@ -12,15 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
-from .adapters.onnx_runtime import OnnxModel
 from .backends import Backend, PairCallback, SourceTask, evaluate_source
-from .errors import ModelCentralityError, ModelError
-from .model import Model, Prior
+from .errors import ModelCentralityError
+from .model import Model
+from .model_transport import check_shippable, model_spec, open_models
 from .scoring import source_observation_count
 from .traversal import GeneratedFactors
 from .votes import Protocol, VoteResult
@@ -38,65 +37,6 @@ def import_ray() -> Any:
     return ray
 
 
-def _check_distributable(model: Model, load: str) -> None:
-    if not isinstance(model, OnnxModel):
-        raise ModelCentralityError(
-            f"the Ray backend can only distribute ONNX models (OnnxModel, e.g. from load_zoo); "
-            f"model '{model.name}' is a {type(model).__name__}: export it to the zoo folder "
-            f"format or use the local backend"
-        )
-    if load == "path" and (model.encoder_path is None or model.generator_path is None):
-        raise ModelError(model.name, "was built from ONNX bytes, not files: use load='bytes'")
-
-
-def _model_spec(model: OnnxModel, load: str, ray: Any) -> dict[str, Any]:
-    """What a worker needs to rebuild ``model``: its contract and where its ONNX files are."""
-    if load == "path":
-        # Workers run in other folders: send absolute paths.
-        files: Any = (str(model.encoder_path.resolve()), str(model.generator_path.resolve()))
-    else:
-        try:
-            files = ray.put(model.onnx_bytes())
-        except OSError as exc:
-            raise ModelError(model.name, f"cannot read its ONNX files: {exc}") from None
-    return {
-        "contract": model.contract(),
-        "logvar_output": model.logvar_output,
-        "batch_size": model.batch_size,
-        "load": load,
-        "files": files,
-    }
-
-
-def _rebuild(spec: dict[str, Any], threads: int) -> OnnxModel:
-    contract = spec["contract"]
-    files = spec["files"]
-    if spec["load"] == "bytes":
-        import ray
-
-        files = ray.get(files)
-    else:
-        missing = [path for path in files if not Path(path).is_file()]
-        if missing:
-            raise ModelError(
-                contract["name"],
-                f"missing file {missing[0]} on Ray node {socket.gethostname()}: load='path' "
-                f"needs the zoo at the same path on every node (or use load='bytes')",
-            )
-    return OnnxModel(
-        *files,
-        name=contract["name"],
-        latent_dim=contract["latent_dim"],
-        code_dims=contract["code_dims"],
-        prior=Prior.from_dict(contract["prior"]),
-        kind=contract["kind"],
-        logvar_output=spec["logvar_output"],
-        observation_shape=contract["observation_shape"],
-        batch_size=spec["batch_size"],
-        threads=threads,
-    )
-
-
 def _source_task(
     specs: dict[int, dict[str, Any]],
     source: int,
@@ -105,8 +45,13 @@ def _source_task(
     seed: int,
     threads: int,
 ) -> list[VoteResult]:
-    """Body of one Ray task: the cells ``cross[source, encoders]``."""
-    models = {index: _rebuild(spec, threads) for index, spec in specs.items()}
+    """Body of one Ray task: the cells ``cross[source, encoders]``.
+
+    Ray reuses its worker processes, so the models stay open between tasks.
+    """
+    import ray
+
+    models = open_models(specs, threads, resolve=ray.get)
     return evaluate_source(models[source], [models[j] for j in encoders], protocol, seed)
 
 
@@ -210,12 +155,14 @@ class RayBackend(Backend):
             return
         needed = sorted({index for i, encoders in tasks for index in (i, *encoders)})
         for index in needed:
-            _check_distributable(models[index], self.load)
+            check_shippable(models[index], self.load, "the Ray backend")
         ray = self._ray
         started = self._connect()
         pending: dict[Any, SourceTask] = {}
         try:
-            specs = {index: _model_spec(models[index], self.load, ray) for index in needed}
+            specs = {
+                index: model_spec(models[index], self.load, put=ray.put) for index in needed
+            }
             remote = ray.remote(_source_task).options(num_cpus=self.cpus_per_task)
             for i, encoders in tasks:
                 task_specs = {index: specs[index] for index in {i, *encoders}}

@@ -138,13 +138,17 @@ def _fmt(value: Any) -> str:
 
 
 def model_plan(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """One entry per model: name, seed and setting overrides, in a stable order."""
+    """One entry per model: name, seed and setting overrides, in a stable order.
+
+    Seed-major: the job trains every grid point for the first seed before the second
+    seed, so a zoo stopped part-way already spans all settings.
+    """
     keys = list(spec["grid"])
     plan = []
-    for values in itertools.product(*(spec["grid"][k] for k in keys)):
-        grid_point = dict(zip(keys, values))
-        tag = "".join(f"_{k}{_fmt(v)}" for k, v in grid_point.items())
-        for seed in spec["seeds"]:
+    for seed in spec["seeds"]:
+        for values in itertools.product(*(spec["grid"][k] for k in keys)):
+            grid_point = dict(zip(keys, values))
+            tag = "".join(f"_{k}{_fmt(v)}" for k, v in grid_point.items())
             plan.append(
                 {
                     "name": f"{spec['method'].replace('-', '_')}{tag}_s{seed}",

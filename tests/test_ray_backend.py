@@ -129,7 +129,7 @@ def test_missing_file_on_worker_names_the_model(synthetic_zoo):
     models = load_zoo(synthetic_zoo)[:3]
     # The driver's sessions are loaded; the workers will not find this file.
     (synthetic_zoo / models[1].name / "encoder.onnx").unlink()
-    with pytest.raises(ModelError, match=f"model '{models[1].name}'.*same path on every node"):
+    with pytest.raises(ModelError, match=f"model '{models[1].name}'.*same path on every worker"):
         rank(models, bootstrap=0, backend=RayBackend(load="path"), **FAST)
     assert ray.is_initialized()
 

@@ -366,8 +366,8 @@ def test_zoo_job_trains_scores_and_resumes(tmp_path):
     names = [m["name"] for m in manifest["models"]]
     assert names == [
         "beta_vae_beta1_s0",
-        "beta_vae_beta1_s1",
         "beta_vae_beta4_s0",
+        "beta_vae_beta1_s1",
         "beta_vae_beta4_s1",
     ]
     for entry in manifest["models"]:

@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _register() -> None:
     from .evaluate import evaluate_command
+    from .half import half_weights_command
     from .inspect import inspect_command
     from .rank import rank_command
     from .synthetic import synthetic_command
@@ -65,6 +66,7 @@ def _register() -> None:
         udr_command,
         train_command,
         train_zoo_command,
+        half_weights_command,
     ):
         cli.add_command(command)
 

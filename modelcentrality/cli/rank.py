@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import click
 
+from ..backends import LocalBackend, ProcessBackend
 from ..centrality import rank
 from ..votes import PROTOCOLS
 from ..zoo import load_zoo
@@ -67,7 +67,16 @@ from .common import (
     type=click.Choice(["local", "ray"]),
     default="local",
     show_default=True,
-    help="Where the cross-evaluation runs: this process, or Ray tasks (pip install ray).",
+    help="Where the cross-evaluation runs: this machine, or Ray tasks (pip install ray).",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Local backend: source models evaluated at once in worker processes "
+    "(0: one per CPU; 1: in this process). --threads then sets threads per worker "
+    "(default: CPUs / jobs).",
 )
 @click.option(
     "--address",
@@ -97,6 +106,7 @@ def rank_command(
     refine_top,
     bootstrap,
     backend,
+    jobs,
     address,
     ray_load,
     skip_bad,
@@ -109,18 +119,23 @@ def rank_command(
     also writes JSON with names, scores, scores_ci, p_top, ranking, cross, similarity,
     protocol, seed, version and the skipped models.
 
-    With --backend ray, each model's row of the cross matrix is one Ray task (--threads
-    then sets the CPUs per task, default 1); the result is the same as the local run's.
+    With --jobs N (or --backend ray), each model's row of the cross matrix is one task
+    for a worker process (a Ray task); --threads then sets the threads per worker. The
+    result is the same as the single-process run's.
     """
     runner = None
     if backend == "ray":
         from ..ray_backend import RayBackend
 
+        if jobs != 1:
+            raise click.UsageError("--jobs is for the local backend; Ray sizes itself")
         runner = RayBackend(address, load=ray_load or "path", cpus_per_task=threads or 1)
     elif address is not None or ray_load is not None:
         raise click.UsageError("--address and --ray-load need --backend ray")
+    elif jobs != 1:
+        runner = ProcessBackend(jobs or None, threads)
     models = load_zoo(zoo, skip_bad=skip_bad, batch_size=batch_size, threads=threads)
-    with runner or contextlib.nullcontext():
+    with runner or LocalBackend():
         result = rank(
             models,
             protocol,

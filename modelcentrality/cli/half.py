@@ -1,0 +1,26 @@
+"""``modelcentrality half-weights``: store a zoo's ONNX weights in float16."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..half_weights import halve_zoo
+from ..zoo import model_folders
+
+
+@click.command("half-weights")
+@click.argument("zoo", type=click.Path(path_type=Path))
+def half_weights_command(zoo):
+    """Store the weights of every model in ZOO in float16, in place.
+
+    Halves the files; the models still compute in float32 (the weights are cast back
+    when a model loads), so only the weights' rounding changes the outputs. Models
+    already converted are left as they are. Check that scores did not move, e.g. with
+    `modelcentrality evaluate`, before deleting the float32 originals.
+    """
+    if not model_folders(zoo):
+        raise click.UsageError(f"{zoo}: no model folders")
+    for name, count in halve_zoo(zoo).items():
+        click.echo(f"{name}: {count} weight tensors converted" if count else f"{name}: unchanged")
