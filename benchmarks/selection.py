@@ -2,8 +2,14 @@
 
 Run on a zoo with a ground-truth dataset::
 
-    python benchmarks/selection.py --zoo zoos/infogan_cr --data dsprites
+    python benchmarks/selection.py --zoo zoos/infogan_cr --jobs 2
     python benchmarks/selection.py --synthetic            # a zoo with known entanglement
+
+Ground truth of a trained zoo comes from its ``manifest.json`` (written by
+``modelcentrality train-zoo``: FactorVAE paper protocol, MIG, DCI with gradient boosted
+trees), or is computed here (``--ground-truth compute``, DCI with random forests).
+Cross matrices go through the rank cache (``--cache``), so that budget.py and reruns
+reuse every finished pair.
 
 Selectors: ModelCentrality (paper protocol unless --votes/--scale-samples), UDR Lasso,
 UDR Spearman, a uniformly random choice, and the supervised oracle. For each, over R
@@ -12,13 +18,16 @@ score (paper protocol) of the model it selects, with MIG and DCI disentanglement
 model, and Kendall's tau / Spearman's rho between its scores and the ground truth.
 Cross matrices and UDR pair matrices are computed once on the whole zoo; a sub-zoo's
 scores come from their sub-matrices, exactly as ranking the sub-zoo alone would give.
-Writes benchmarks/results/selection_<name>.json and .png.
+Writes benchmarks/results/selection_<name>.json, selection_<name>.png (selector bars)
+and similarity_<name>.png (the zoo's similarity matrix ordered by centrality).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +35,14 @@ from common import RESULTS, save_result
 from scipy.stats import kendalltau, spearmanr
 
 from modelcentrality import load_zoo, rank
+from modelcentrality.backends import ProcessBackend
 from modelcentrality.centrality import centrality_scores
 from modelcentrality.datasets import get_dataset
 from modelcentrality.metrics import evaluate
 from modelcentrality.synthetic import SyntheticDataset, make_synthetic_zoo
 from modelcentrality.udr import encode_representation, udr_scores
 
+CACHE = Path(__file__).resolve().parent.parent / "build" / "bench-cache"
 SELECTORS = ("ModelCentrality", "UDR Lasso", "UDR Spearman", "random", "oracle")
 PUBLISHED = {  # SPEC section 8, Table 3: score of the model each selector picks.
     "InfoGAN-CR": {"UDR Lasso": 0.86, "UDR Spearman": 0.84, "ModelCentrality": 0.92,
@@ -55,6 +66,29 @@ def ground_truth(models, dataset, scale: float, seed: int) -> dict[str, np.ndarr
     return {key: np.array(values) for key, values in columns.items()}
 
 
+def manifest_ground_truth(zoo: Path, names: list[str]) -> dict[str, np.ndarray] | None:
+    """FactorVAE, MIG and DCI of every model from the zoo's train-zoo manifest.
+
+    A ``ZOO_modified`` zoo's scores are the ``modified_scores`` in ``ZOO``'s manifest.
+    None when there is no manifest or a model has no scores in it.
+    """
+    key = "scores"
+    manifest = zoo / "manifest.json"
+    if not manifest.is_file() and zoo.name.endswith("_modified"):
+        manifest = zoo.with_name(zoo.name.removesuffix("_modified")) / "manifest.json"
+        key = "modified_scores"
+    if not manifest.is_file():
+        return None
+    entries = {m["name"]: m.get(key) for m in json.loads(manifest.read_text())["models"]}
+    if any(not entries.get(name) for name in names):
+        return None
+    return {
+        "factorvae": np.array([entries[n]["factorvae_paper"]["score"] for n in names]),
+        "mig": np.array([entries[n]["mig"]["discrete_mig"] for n in names]),
+        "dci": np.array([entries[n]["dci"]["disentanglement"] for n in names]),
+    }
+
+
 def udr_from_pairwise(pairwise: np.ndarray, subset: np.ndarray) -> np.ndarray:
     """UDR scores of a sub-zoo: median over the other members of each model's column."""
     sub = pairwise[np.ix_(subset, subset)]
@@ -69,6 +103,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--votes", type=int)
     parser.add_argument("--scale-samples", type=int)
+    parser.add_argument("--precision", type=float,
+                        help="Rank in the precision-targeted mode instead of the full protocol.")
+    parser.add_argument("--cache", type=Path, default=CACHE, help="Rank cache folder.")
+    parser.add_argument("--jobs", type=int, default=1, help="Worker processes for ranking.")
+    parser.add_argument("--ground-truth", choices=["manifest", "compute"], default="manifest",
+                        help="Take a trained zoo's ground truth from its manifest (when it has "
+                        "every model) or compute it here.")
     parser.add_argument("--udr-samples", type=int, default=1000)
     parser.add_argument("--gt-scale", type=float, default=1.0,
                         help="Multiply the ground-truth metrics' sample counts.")
@@ -88,10 +129,19 @@ def main() -> None:
             name = args.zoo.name
             zoo_path = args.zoo
             dataset = get_dataset(args.data)
-        models = load_zoo(zoo_path)
-        truth = ground_truth(models, dataset, args.gt_scale, args.seed)
+        models = load_zoo(zoo_path, threads=1 if args.jobs > 1 else None)
+        truth = None
+        if not args.synthetic and args.ground_truth == "manifest":
+            truth = manifest_ground_truth(zoo_path, [m.name for m in models])
+        truth_source = "manifest" if truth is not None else "computed"
+        if truth is None:
+            truth = ground_truth(models, dataset, args.gt_scale, args.seed)
+        backend = ProcessBackend(args.jobs) if args.jobs > 1 else None
+        start = time.perf_counter()
         result = rank(models, random_state=args.seed, votes=args.votes,
-                      scale_samples=args.scale_samples, bootstrap=0)
+                      scale_samples=args.scale_samples, precision=args.precision,
+                      cache_dir=None if args.synthetic else args.cache, backend=backend)
+        rank_seconds = time.perf_counter() - start
         observations = dataset.sample_observations(args.udr_samples, args.seed)
         encoded = [encode_representation(m, observations) for m in models]
         pairwise = {
@@ -141,7 +191,16 @@ def main() -> None:
         "zoo": name,
         "models": [m.name for m in models],
         "ground_truth": {k: v.tolist() for k, v in truth.items()},
-        "settings": vars(args) | {"zoo": None if args.zoo is None else str(args.zoo)},
+        "ground_truth_source": truth_source,
+        "protocol": result.protocol.to_dict(),
+        "encoder_passes": int(result.encoder_passes),
+        "rank_seconds_with_cache": round(rank_seconds, 1),
+        "centrality": result.scores.tolist(),
+        "centrality_ci": result.scores_ci.tolist(),
+        "p_top": result.p_top.tolist(),
+        "cross": result.cross.tolist(),
+        "settings": vars(args) | {"zoo": None if args.zoo is None else str(args.zoo),
+                                   "cache": str(args.cache)},
         "repeats": args.repeats,
         "sub_zoo_size": n // 2,
         "summary": summary,
@@ -149,6 +208,7 @@ def main() -> None:
     }
     path = save_result(f"selection_{name}", payload)
     plot(summary, name, RESULTS / f"selection_{name}.png")
+    plot_similarity(result, truth["factorvae"], name, RESULTS / f"similarity_{name}.png")
     print(f"wrote {path}")
 
 
@@ -165,6 +225,29 @@ def plot(summary: dict, name: str, path: Path) -> None:
     axes.set_ylabel("ground-truth FactorVAE\nof the selected model")
     axes.set_title(f"Model selection on the {name} zoo (half-zoo repeats)")
     axes.set_ylim(0, 1.05)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def plot_similarity(result, factorvae: np.ndarray, name: str, path: Path) -> None:
+    """The similarity matrix with rows and columns ordered by centrality, best first."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    order = list(result.order)
+    similarity = result.similarity[np.ix_(order, order)].copy()
+    np.fill_diagonal(similarity, np.nan)
+    labels = [f"{result.names[i]} ({factorvae[i]:.2f})" for i in order]
+    size = 3 + 0.35 * len(order)
+    figure, axes = plt.subplots(figsize=(size + 1.5, size))
+    image = axes.imshow(similarity, cmap="viridis")
+    axes.set_xticks(range(len(order)), labels, rotation=90, fontsize=7)
+    axes.set_yticks(range(len(order)), labels, fontsize=7)
+    axes.set_title(f"{name}: similarity d[i, j], ordered by centrality\n"
+                   "(label: ground-truth FactorVAE)", fontsize=9)
+    figure.colorbar(image, ax=axes, fraction=0.046)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
 
