@@ -1,8 +1,8 @@
 """Speed of ModelCentrality against the encoder ceiling and a naive pipeline.
 
 Run: ``python benchmarks/speed.py [--sizes 5 10 20] [--naive-sizes 5 10] [--votes 20]
-[--scale-samples 2000]``. Writes benchmarks/results/speed.json and
-benchmarks/results/speed_scaling.png.
+[--scale-samples 2000] [--jobs 2] [--name speed]``. Writes benchmarks/results/<name>.json
+and benchmarks/results/<name>_scaling.png.
 
 Models are dSprites-architecture InfoGAN-CR networks (generator: FC 128, FC 1024, three
 4x4 stride-2 deconvs and an output deconv to 1x64x64; encoder: four 4x4 stride-2 convs
@@ -16,7 +16,11 @@ b. achieved: encoder passes per second of wall time during a full ``rank`` (whic
 c. wall time of ``rank`` for several N, and of a naive pipeline that mirrors the
    original code: for every ordered pair, a fresh scale set and fresh vote groups are
    generated from model i and encoded by model j one group of L observations at a time;
-d. the exponent of time ~ N^p fitted over the sizes, and peak RSS of this process.
+d. the exponent of time ~ N^p fitted over the sizes, and peak RSS of this process;
+e. with ``--jobs J``: the same ``rank`` with J worker processes (``--jobs`` of the CLI),
+   one ONNX Runtime thread each, against the single process with all cores' threads.
+The load average of the machine before and after is recorded: other jobs slow all
+pipelines alike but make the ceiling fraction pessimistic.
 The paper protocol (500 votes x 100 + 73,728 per pair) is out of reach at these N on a
 laptop, so both pipelines run the same reduced protocol (given on the command line);
 the per-pair cost of either pipeline is linear in votes x L + S.
@@ -25,6 +29,7 @@ the per-pair cost of either pipeline is linear in votes x L + S.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 from pathlib import Path
@@ -36,6 +41,7 @@ from common import RESULTS, save_result
 
 from modelcentrality import load_zoo, rank
 from modelcentrality.adapters.pytorch import export_model
+from modelcentrality.backends import ProcessBackend
 from modelcentrality.model import Prior
 from modelcentrality.reference_models.networks import CodeEncoder, Discriminator, Generator
 from modelcentrality.votes import PAPER, score_votes, vote_factors
@@ -115,7 +121,11 @@ def main() -> None:
     parser.add_argument("--naive-sizes", type=int, nargs="+", default=[5, 10])
     parser.add_argument("--votes", type=int, default=20)
     parser.add_argument("--scale-samples", type=int, default=2000)
+    parser.add_argument("--jobs", type=int, default=0,
+                        help="Also time rank with this many worker processes (0: no).")
+    parser.add_argument("--name", default="speed", help="Result file name.")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     group_size = PAPER.group_size
     zoo = make_zoo(max(args.sizes + args.naive_sizes))
     limits = ceiling(zoo)
@@ -138,6 +148,13 @@ def main() -> None:
                     result.encoder_passes / seconds / limits["best"]["obs_per_s"], 3
                 ),
             )
+        if n_models in args.sizes and args.jobs > 1:
+            start = time.perf_counter()
+            rank(load_zoo(zoo, threads=1)[:n_models], votes=args.votes,
+                 scale_samples=args.scale_samples, bootstrap=0, progress=False,
+                 backend=ProcessBackend(args.jobs, threads=1))
+            row["engine_jobs_s"] = round(time.perf_counter() - start, 2)
+            row["jobs_speedup"] = round(row["engine_s"] / row["engine_jobs_s"], 2)
         if n_models in args.naive_sizes:
             start = time.perf_counter()
             naive_rank(models, args.votes, group_size, args.scale_samples, 0)
@@ -159,6 +176,9 @@ def main() -> None:
         "ceiling": limits,
         "rows": rows,
         "time_exponent": None if exponent is None else round(exponent, 3),
+        "jobs": args.jobs,
+        "load_average_1_5_15_before": [round(x, 2) for x in load_before],
+        "load_average_1_5_15_after": [round(x, 2) for x in os.getloadavg()],
         "peak_rss_mb": round(peak_mb, 1),
         "paper_protocol_estimate": {
             "observations_per_pair": paper_pair,
@@ -167,9 +187,11 @@ def main() -> None:
             "scale_factor": round(paper_pair / per_pair, 2),
         },
     }
-    path = save_result("speed", payload)
-    plot(rows, RESULTS / "speed_scaling.png")
-    print(f"time ~ N^{exponent:.2f}, peak RSS {peak_mb:.0f} MB; wrote {path}")
+    path = save_result(args.name, payload)
+    plot(rows, RESULTS / f"{args.name}_scaling.png")
+    if exponent is not None:
+        print(f"time ~ N^{exponent:.2f}")
+    print(f"peak RSS {peak_mb:.0f} MB; wrote {path}")
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -179,7 +201,11 @@ def plot(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(5, 4))
-    for key, label in (("engine_s", "modelcentrality"), ("naive_s", "naive (original loop)")):
+    for key, label in (
+        ("engine_s", "modelcentrality"),
+        ("engine_jobs_s", "modelcentrality, worker processes"),
+        ("naive_s", "naive (original loop)"),
+    ):
         points = [(r["models"], r[key]) for r in rows if key in r]
         if points:
             axes.loglog(*zip(*points), "o-", label=label)

@@ -1,0 +1,55 @@
+"""The reference zoos committed under zoos/: valid, small, scored and rankable."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from modelcentrality import load_zoo, rank
+from modelcentrality.zoo import model_folders
+
+ZOOS = Path(__file__).resolve().parents[1] / "zoos"
+BUNDLED = ["infogan_cr", "infogan_cr_modified", "factorvae"]
+SIZE_LIMIT = 40 * 2**20
+
+
+def finished(zoo: str) -> dict[str, dict]:
+    """{model: its scores} from the manifest (InfoGAN (modified): the parent's)."""
+    key = "modified_scores" if zoo.endswith("_modified") else "scores"
+    manifest = ZOOS / zoo.removesuffix("_modified") / "manifest.json"
+    entries = json.loads(manifest.read_text())["models"]
+    return {m["name"]: m[key] for m in entries if m["status"] == "done" and m.get(key)}
+
+
+def test_committed_zoos_fit_the_size_limit():
+    files = [p for p in ZOOS.rglob("*") if p.is_file() and ".checkpoints" not in p.parts]
+    assert sum(p.stat().st_size for p in files) <= SIZE_LIMIT
+
+
+@pytest.mark.parametrize("zoo", BUNDLED)
+def test_every_model_loads_and_is_scored(zoo):
+    folders = model_folders(ZOOS / zoo)
+    scores = finished(zoo)
+    assert {folder.name for folder in folders} == set(scores)
+    models = load_zoo(ZOOS / zoo)
+    assert not models.skipped
+    for name, entry in scores.items():
+        for metric in ("factorvae_paper", "mig", "dci"):
+            assert metric in entry, f"{zoo}/{name} lacks {metric}"
+        assert 0 <= entry["factorvae_paper"]["score"] <= 1
+        for path in (ZOOS / zoo / name).glob("*.onnx"):
+            kinds = {t.data_type for t in onnx.load(str(path)).graph.initializer}
+            assert onnx.TensorProto.FLOAT16 in kinds, f"{path} is not stored in float16"
+    factorvae = [entry["factorvae_paper"]["score"] for entry in scores.values()]
+    if len(factorvae) >= 4:
+        # Selection is only a test of anything if the zoo spans a range of quality.
+        assert max(factorvae) - min(factorvae) >= 0.15
+
+
+def test_bundled_models_rank():
+    models = load_zoo(ZOOS / "infogan_cr")[:3]
+    result = rank(models, votes=10, scale_samples=1000, bootstrap=0, progress=False)
+    assert sorted(result.ranking) == sorted(m.name for m in models)
+    assert np.all((result.scores > 0) & (result.scores <= 1))
