@@ -42,7 +42,9 @@ ZOOS = {
 PRECISIONS = (0.01, 0.005)
 
 
-def compare(zoo_name: str, zoo, backend, cache: Path | None) -> list[dict]:
+def compare(
+    zoo_name: str, zoo, backend, cache: Path | None, precisions: list[float]
+) -> list[dict]:
     """Full paper protocol against every precision target on one zoo."""
     rows = []
     start = time.perf_counter()
@@ -52,7 +54,7 @@ def compare(zoo_name: str, zoo, backend, cache: Path | None) -> list[dict]:
     full_passes = sum(
         source_observation_count(GeneratedFactors(model), paper) * len(zoo) for model in zoo
     )
-    for precision in PRECISIONS:
+    for precision in precisions:
         for refine in (False, True):
             start = time.perf_counter()
             budget = rank(
@@ -85,21 +87,25 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=CACHE,
                         help="Rank cache for the full-protocol runs of trained zoos.")
     parser.add_argument("--jobs", type=int, default=1, help="Worker processes.")
+    parser.add_argument("--precisions", type=float, nargs="+", default=list(PRECISIONS))
+    parser.add_argument("--name", help="Result file name (default: budget or budget_trained).")
     args = parser.parse_args()
     backend = ProcessBackend(args.jobs) if args.jobs > 1 else None
     threads = 1 if args.jobs > 1 else None
     rows = []
     if args.zoo:
         for path in args.zoo:
-            rows += compare(path.name, load_zoo(path, threads=threads), backend, args.cache)
-        name = "budget_trained"
+            zoo = load_zoo(path, threads=threads)
+            rows += compare(path.name, zoo, backend, args.cache, args.precisions)
+        name = args.name or "budget_trained"
     else:
         with tempfile.TemporaryDirectory() as folder:
             for zoo_name, (entanglements, seed) in ZOOS.items():
                 path = Path(folder) / zoo_name
                 make_synthetic_zoo(path, entanglements, random_state=seed)
-                rows += compare(zoo_name, load_zoo(path, threads=threads), backend, None)
-        name = "budget"
+                zoo = load_zoo(path, threads=threads)
+                rows += compare(zoo_name, zoo, backend, None, args.precisions)
+        name = args.name or "budget"
     path = save_result(name, {"rows": rows})
     print(f"wrote {path}")
 
