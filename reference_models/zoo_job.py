@@ -338,3 +338,40 @@ def train_zoo(
                 for future in as_completed(futures):
                     finished(future.result())
     return save()
+
+
+def manifest_table(zoo_dir: str | os.PathLike) -> str:
+    """Markdown table of the finished models in ``ZOO/manifest.json`` and their scores.
+
+    One row per model: its grid settings, then FactorVAE (paper protocol), MIG and DCI
+    disentanglement; InfoGAN-CR zoos add the same for the "InfoGAN (modified)" model.
+    """
+    manifest = json.loads((Path(zoo_dir) / MANIFEST_FILE).read_text())
+    models = manifest["models"]
+    done = [m for m in models if m["status"] == "done"]
+    modified = any("modified_scores" in m for m in done)
+
+    def cells(scores: dict[str, Any]) -> list[str]:
+        return [
+            f"{scores['factorvae_paper']['score']:.3f}",
+            f"{scores['mig']['discrete_mig']:.3f}",
+            f"{scores['dci']['disentanglement']:.3f}",
+        ]
+
+    headers = ["model", "settings", "FactorVAE", "MIG", "DCI"]
+    if modified:
+        headers += ["modified: FactorVAE", "MIG", "DCI"]
+    lines = [
+        f"{Path(zoo_dir).name}: {len(done)} of {len(models)} models of the "
+        f"`{manifest['spec']['method']}` / `{manifest['spec']['preset']}` spec trained",
+        "",
+        "| " + " | ".join(headers) + " |",
+        "|" + "---|" * len(headers),
+    ]
+    for model in done:
+        settings = ", ".join(f"{k}={_fmt(v)}" for k, v in model["grid"].items()) or "-"
+        row = [model["name"], settings, *cells(model["scores"])]
+        if modified:
+            row += cells(model["modified_scores"])
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
