@@ -167,6 +167,27 @@ def test_onnx_and_pytorch_adapters_agree(tmp_path):
     assert set(from_torch.ranking[:2]) == {"torch0", "torch1"}
 
 
+def test_torch_fingerprint_follows_weight_changes(monkeypatch):
+    import modelcentrality.adapters.pytorch as pytorch_adapter
+
+    model = _torch_zoo(1)[0]
+    first = model.fingerprint()
+    hashes = []
+    real_sha256 = pytorch_adapter.hashlib.sha256
+    monkeypatch.setattr(
+        pytorch_adapter.hashlib, "sha256", lambda *a: hashes.append(1) or real_sha256(*a)
+    )
+    assert model.fingerprint() == first
+    assert not hashes  # unchanged weights are not hashed again
+    original = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    with torch.no_grad():
+        model.encoder.bias.add_(1.0)
+    changed = model.fingerprint()
+    assert changed != first and hashes
+    model.encoder.load_state_dict(original)
+    assert model.fingerprint() == first
+
+
 def test_result_json_has_documented_keys(synthetic_zoo_master, tmp_path):
     result = rank(load_zoo(synthetic_zoo_master), random_state=7, **FAST)
     path = tmp_path / "out" / "result.json"
