@@ -26,9 +26,11 @@ from pathlib import Path
 from common import RESULTS, save_result
 
 from modelcentrality.half_weights import halve_model_files
-from modelcentrality.reference_models.zoo_job import score_model
+from modelcentrality.reference_models.zoo_job import manifest_scores, score_model
 
 TOLERANCE = 0.01
+#: The bundled zoos' training and scoring data (their manifests' ``data``).
+DATA = "dsprites"
 SCORES = ["factorvae_paper", "mig"]
 
 
@@ -37,21 +39,6 @@ def files_hash(folder: Path) -> str:
     for name in ("encoder.onnx", "generator.onnx"):
         digest.update((folder / name).read_bytes())
     return digest.hexdigest()
-
-
-def manifest_entries(zoo: Path) -> dict[str, dict]:
-    """{model name: float32 scores} for the finished models of a zoo."""
-    key = "scores"
-    manifest = zoo / "manifest.json"
-    if not manifest.is_file() and zoo.name.endswith("_modified"):
-        manifest = zoo.with_name(zoo.name.removesuffix("_modified")) / "manifest.json"
-        key = "modified_scores"
-    spec = json.loads(manifest.read_text())
-    return {
-        m["name"]: {"scores": m[key], "data": spec["spec"]["data"]}
-        for m in spec["models"]
-        if m.get(key) and (zoo / m["name"] / "model.json").is_file()
-    }
 
 
 def main() -> None:
@@ -63,8 +50,10 @@ def main() -> None:
     previous = json.loads(previous_path.read_text())["models"] if previous_path.is_file() else {}
     models = dict(previous)
     for zoo in args.zoos:
-        for name, entry in manifest_entries(zoo).items():
+        for name, full in manifest_scores(zoo).items():
             folder = zoo / name
+            if not (folder / "model.json").is_file():
+                continue
             key = f"{zoo.name}/{name}"
             digest = files_hash(folder)
             done = models.get(key)
@@ -77,9 +66,8 @@ def main() -> None:
                     size32 = sum(p.stat().st_size for p in copy.glob("*.onnx"))
                     halve_model_files(copy)
                     size16 = sum(p.stat().st_size for p in copy.glob("*.onnx"))
-                    half = score_model(copy, entry["data"], SCORES, {})
+                    half = score_model(copy, DATA, SCORES, {})
                     half_hash = files_hash(copy)
-                full = entry["scores"]
                 done = {
                     "float32_hash": digest,
                     "float16_hash": half_hash,

@@ -25,7 +25,6 @@ and similarity_<name>.png (the zoo's similarity matrix ordered by centrality).
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -39,6 +38,7 @@ from modelcentrality.backends import ProcessBackend
 from modelcentrality.centrality import centrality_scores
 from modelcentrality.datasets import get_dataset
 from modelcentrality.metrics import evaluate
+from modelcentrality.reference_models.zoo_job import manifest_scores
 from modelcentrality.synthetic import SyntheticDataset, make_synthetic_zoo
 from modelcentrality.udr import encode_representation, udr_scores
 
@@ -69,18 +69,10 @@ def ground_truth(models, dataset, scale: float, seed: int) -> dict[str, np.ndarr
 def manifest_ground_truth(zoo: Path, names: list[str]) -> dict[str, np.ndarray] | None:
     """FactorVAE, MIG and DCI of every model from the zoo's train-zoo manifest.
 
-    A ``ZOO_modified`` zoo's scores are the ``modified_scores`` in ``ZOO``'s manifest.
     None when there is no manifest or a model has no scores in it.
     """
-    key = "scores"
-    manifest = zoo / "manifest.json"
-    if not manifest.is_file() and zoo.name.endswith("_modified"):
-        manifest = zoo.with_name(zoo.name.removesuffix("_modified")) / "manifest.json"
-        key = "modified_scores"
-    if not manifest.is_file():
-        return None
-    entries = {m["name"]: m.get(key) for m in json.loads(manifest.read_text())["models"]}
-    if any(not entries.get(name) for name in names):
+    entries = manifest_scores(zoo)
+    if any(name not in entries for name in names):
         return None
     return {
         "factorvae": np.array([entries[n]["factorvae_paper"]["score"] for n in names]),

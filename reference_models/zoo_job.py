@@ -375,3 +375,21 @@ def manifest_table(zoo_dir: str | os.PathLike) -> str:
             row += cells(model["modified_scores"])
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
+
+
+def manifest_scores(zoo_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """{model name: ground-truth scores} of a zoo's finished models, from its manifest.
+
+    A ``ZOO_modified`` zoo (InfoGAN (modified) models) has no manifest of its own: its
+    scores are the ``modified_scores`` in ``ZOO/manifest.json``. Empty when there is no
+    manifest.
+    """
+    zoo_dir = Path(zoo_dir)
+    path, key = zoo_dir / MANIFEST_FILE, "scores"
+    if not path.is_file() and zoo_dir.name.endswith("_modified"):
+        path = zoo_dir.with_name(zoo_dir.name.removesuffix("_modified")) / MANIFEST_FILE
+        key = "modified_scores"
+    if not path.is_file():
+        return {}
+    models = json.loads(path.read_text())["models"]
+    return {m["name"]: m[key] for m in models if m["status"] == "done" and m.get(key)}

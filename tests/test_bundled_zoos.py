@@ -1,6 +1,5 @@
 """The reference zoos committed under zoos/: valid, small, scored and rankable."""
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -8,19 +7,12 @@ import onnx
 import pytest
 
 from modelcentrality import load_zoo, rank
+from modelcentrality.reference_models.zoo_job import manifest_scores
 from modelcentrality.zoo import model_folders
 
 ZOOS = Path(__file__).resolve().parents[1] / "zoos"
 BUNDLED = ["infogan_cr", "infogan_cr_modified", "factorvae"]
 SIZE_LIMIT = 40 * 2**20
-
-
-def finished(zoo: str) -> dict[str, dict]:
-    """{model: its scores} from the manifest (InfoGAN (modified): the parent's)."""
-    key = "modified_scores" if zoo.endswith("_modified") else "scores"
-    manifest = ZOOS / zoo.removesuffix("_modified") / "manifest.json"
-    entries = json.loads(manifest.read_text())["models"]
-    return {m["name"]: m[key] for m in entries if m["status"] == "done" and m.get(key)}
 
 
 def test_committed_zoos_fit_the_size_limit():
@@ -31,7 +23,7 @@ def test_committed_zoos_fit_the_size_limit():
 @pytest.mark.parametrize("zoo", BUNDLED)
 def test_every_model_loads_and_is_scored(zoo):
     folders = model_folders(ZOOS / zoo)
-    scores = finished(zoo)
+    scores = manifest_scores(ZOOS / zoo)
     assert {folder.name for folder in folders} == set(scores)
     models = load_zoo(ZOOS / zoo)
     assert not models.skipped
