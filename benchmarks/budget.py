@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import save_result
+from common import CACHE, save_result
 from scipy.stats import kendalltau
 
 from modelcentrality import load_zoo, rank
@@ -32,8 +32,6 @@ from modelcentrality.scoring import source_observation_count
 from modelcentrality.synthetic import make_synthetic_zoo
 from modelcentrality.traversal import GeneratedFactors
 from modelcentrality.votes import get_protocol
-
-CACHE = Path(__file__).resolve().parent.parent / "build" / "bench-cache"
 
 ZOOS = {
     "two_groups": ([0.1] * 4 + [1.0] * 4, 0),

@@ -13,6 +13,8 @@ from typing import Any
 from modelcentrality.files import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: Rank cache shared by selection.py and budget.py: a pair computed by one is reused.
+CACHE = Path(__file__).resolve().parent.parent / "build" / "bench-cache"
 
 
 def machine() -> dict[str, Any]:

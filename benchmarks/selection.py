@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import RESULTS, save_result
+from common import CACHE, RESULTS, save_result
 from scipy.stats import kendalltau, spearmanr
 
 from modelcentrality import load_zoo, rank
@@ -42,7 +42,6 @@ from modelcentrality.reference_models.zoo_job import manifest_scores
 from modelcentrality.synthetic import SyntheticDataset, make_synthetic_zoo
 from modelcentrality.udr import encode_representation, udr_scores
 
-CACHE = Path(__file__).resolve().parent.parent / "build" / "bench-cache"
 SELECTORS = ("ModelCentrality", "UDR Lasso", "UDR Spearman", "random", "oracle")
 PUBLISHED = {  # SPEC section 8, Table 3: score of the model each selector picks.
     "InfoGAN-CR": {"UDR Lasso": 0.86, "UDR Spearman": 0.84, "ModelCentrality": 0.92,
