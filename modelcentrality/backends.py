@@ -137,8 +137,11 @@ class ProcessBackend(Backend):
     Notes
     -----
     Only :class:`~modelcentrality.adapters.onnx_runtime.OnnxModel` models can be sent
-    to workers. Workers are started with ``spawn`` (safe with ONNX Runtime's threads) and
-    live for one :meth:`run` call.
+    to workers. Workers are started with ``spawn`` (safe with ONNX Runtime's threads).
+    Outside a ``with`` block they live for one :meth:`run` call; inside one (and during
+    :func:`~modelcentrality.rank`, which enters its backend) they stay up, with their
+    open models, across calls on the same models, such as the rounds of the
+    precision-targeted mode.
     """
 
     def __init__(self, jobs: int | None = None, threads: int | None = None) -> None:
@@ -149,26 +152,56 @@ class ProcessBackend(Backend):
             raise ValueError(f"threads must be >= 1, got {threads}")
         self.jobs = jobs
         self.threads = max(1, default_jobs() // jobs) if threads is None else int(threads)
+        self._depth = 0
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_specs: dict[int, dict[str, Any]] | None = None
 
-    def run(self, models, tasks, protocol, seed, on_pair, progress=None) -> None:
-        if not tasks:
-            return
-        needed = sorted({index for i, encoders in tasks for index in (i, *encoders)})
-        specs = {}
-        for index in needed:
-            model = models[index]
-            load = "bytes" if getattr(model, "encoder_path", None) is None else "path"
-            check_shippable(model, load, "the process backend")
-            specs[index] = model_spec(model, load)
-        # Longest tasks first, so that no worker is left with a long one at the end.
-        order = sorted(tasks, key=lambda task: -len(task[1]))
-        pool = ProcessPoolExecutor(
-            max_workers=min(self.jobs, len(tasks)),
+    def __enter__(self) -> ProcessBackend:
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._depth = max(0, self._depth - 1)
+        if self._depth == 0:
+            self._close()
+
+    def _close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
+        self._pool_specs = None
+
+    def _pool_for(self, specs: dict[int, dict[str, Any]], tasks: int) -> ProcessPoolExecutor:
+        """The held pool when it serves these models, else a new one."""
+        if self._pool is not None and self._pool_specs == specs:
+            return self._pool
+        self._close()
+        # A held pool may serve bigger calls later, so it gets every worker at once.
+        workers = self.jobs if self._depth else min(self.jobs, tasks)
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers,
             mp_context=get_context("spawn"),
             initializer=_init_worker,
             initargs=(specs, self.threads),
         )
+        self._pool_specs = specs
+        return self._pool
+
+    def run(self, models, tasks, protocol, seed, on_pair, progress=None) -> None:
+        if not tasks:
+            return
+        # Every model, not only this call's, so that later calls on the same models
+        # find their specs in the held pool's workers.
+        specs = {}
+        for index, model in enumerate(models):
+            load = "bytes" if getattr(model, "encoder_path", None) is None else "path"
+            check_shippable(model, load, "the process backend")
+            specs[index] = model_spec(model, load)
+        pool = self._pool_for(specs, len(tasks))
+        # Longest tasks first, so that no worker is left with a long one at the end.
+        order = sorted(tasks, key=lambda task: -len(task[1]))
         pending: dict[Future, SourceTask] = {}
+        failed = True
         try:
             for i, encoders in order:
                 future = pool.submit(_worker_task, i, list(encoders), protocol, seed)
@@ -186,8 +219,17 @@ class ProcessBackend(Backend):
                         ) from None
                     for j, result in zip(encoders, results):
                         on_pair(i, j, result)
-                    if progress is not None:
-                        count = source_observation_count(GeneratedFactors(models[i]), protocol)
-                        progress(count * len(encoders))
+                    report_progress(progress, models[i], protocol, len(encoders))
+            failed = False
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            # After a failure the workers may still be busy or broken: never reuse them.
+            if failed or not self._depth:
+                self._close()
+
+
+def report_progress(
+    progress: Callable[[int], None] | None, source: Model, protocol: Protocol, encoders: int
+) -> None:
+    """Advance ``progress`` by the encoder passes of one finished source task."""
+    if progress is not None:
+        progress(source_observation_count(GeneratedFactors(source), protocol) * encoders)

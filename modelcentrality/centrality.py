@@ -322,7 +322,9 @@ def rank(
     progress : bool or None
         Progress bar on stderr; None shows it only on a terminal.
     backend : Backend, optional
-        Where the (source, encoders) tasks run; default :class:`LocalBackend`.
+        Where the (source, encoders) tasks run; default :class:`LocalBackend`. It is
+        entered (``with``) for the whole call, so a backend's workers or connection
+        serve every round of the precision-targeted mode.
     bootstrap : int
         Bootstrap replicates for ``scores_ci`` (95%) and ``p_top``; 0 skips them. The
         precision-targeted mode bootstraps every round with at least 100 replicates and
@@ -349,18 +351,21 @@ def rank(
     full = np.repeat(full[:, None], n, axis=1)
     scale_per_vote = SCALE_SAMPLES_PER_VOTE if precision is not None and not scale_samples else 0
     evaluator = _PairEvaluator(models, protocol, seed, cache_dir, backend, progress, scale_per_vote)
-    if precision is None:
-        vote_counts = full
-        results = evaluator.evaluate(vote_counts, "ranking")
-        uncertainty = (
-            centrality_uncertainty(results, bootstrap, random_state=seed) if bootstrap else None
-        )
-    else:
-        # The last round's bootstrap already describes the final results.
-        vote_counts, results, uncertainty = _budget_votes(
-            evaluator, full, precision, refine_top, max(bootstrap, 100)
-        )
-        uncertainty = uncertainty if bootstrap else None
+    with evaluator.backend:
+        if precision is None:
+            vote_counts = full
+            results = evaluator.evaluate(vote_counts, "ranking")
+            uncertainty = (
+                centrality_uncertainty(results, bootstrap, random_state=seed)
+                if bootstrap
+                else None
+            )
+        else:
+            # The last round's bootstrap already describes the final results.
+            vote_counts, results, uncertainty = _budget_votes(
+                evaluator, full, precision, refine_top, max(bootstrap, 100)
+            )
+            uncertainty = uncertainty if bootstrap else None
 
     cross = np.array([[r.score for r in row] for row in results])
     revised = np.array([[r.revised_score for r in row] for row in results])

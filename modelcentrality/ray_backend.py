@@ -16,12 +16,10 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .backends import Backend, PairCallback, SourceTask, evaluate_source
+from .backends import Backend, PairCallback, SourceTask, evaluate_source, report_progress
 from .errors import ModelCentralityError
 from .model import Model
 from .model_transport import check_shippable, model_spec, open_models
-from .scoring import source_observation_count
-from .traversal import GeneratedFactors
 from .votes import Protocol, VoteResult
 
 LOAD_MODES = ("path", "bytes")
@@ -109,13 +107,17 @@ class RayBackend(Backend):
         self.cpus_per_task = int(cpus_per_task)
         self._ray = import_ray()
         self._entered = False
+        self._depth = 0
 
     def __enter__(self) -> RayBackend:
-        self._entered = self._connect()
+        if self._depth == 0:
+            self._entered = self._connect()
+        self._depth += 1
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._entered:
+        self._depth = max(0, self._depth - 1)
+        if self._depth == 0 and self._entered:
             self._entered = False
             self._ray.shutdown()
 
@@ -176,9 +178,7 @@ class RayBackend(Backend):
                 results = self._result(ref, models[i].name)
                 for j, result in zip(encoders, results):
                     on_pair(i, j, result)
-                if progress is not None:
-                    observations = source_observation_count(GeneratedFactors(models[i]), protocol)
-                    progress(observations * len(encoders))
+                report_progress(progress, models[i], protocol, len(encoders))
         finally:
             for ref in pending:
                 # Best effort: free the cluster after a failure or an interrupt.

@@ -118,3 +118,32 @@ def test_cli_jobs_matches_single_process(synthetic_zoo_master, tmp_path):
     assert outputs["two"]["cross"] == outputs["one"]["cross"]
     assert outputs["two"]["ranking"] == outputs["one"]["ranking"]
     assert main(["rank", str(synthetic_zoo_master), "--backend", "ray", "--jobs", "2"]) == 2
+
+
+def test_workers_serve_every_budget_round_and_stop_after(synthetic_zoo_master, monkeypatch):
+    from modelcentrality import backends
+    from modelcentrality.centrality import PILOT_VOTES
+
+    pools = []
+    real_pool = backends.ProcessPoolExecutor
+
+    def counted_pool(*args, **kwargs):
+        pools.append(real_pool(*args, **kwargs))
+        return pools[-1]
+
+    monkeypatch.setattr(backends, "ProcessPoolExecutor", counted_pool)
+    zoo = load_zoo(synthetic_zoo_master)
+    models = [zoo[0], zoo[4], zoo[5]]
+    settings = {"precision": 0.004, "refine_top": False, "bootstrap": 0, "random_state": 2}
+    local = rank(models, **settings)
+    backend = ProcessBackend(jobs=2, threads=1)
+    parallel = rank(models, backend=backend, **settings)
+    # More than one round ran, on one pool, which is shut down when rank returns.
+    assert local.votes.max() > PILOT_VOTES
+    assert len(pools) == 1 and backend._pool is None
+    np.testing.assert_array_equal(parallel.votes, local.votes)
+    np.testing.assert_array_equal(parallel.cross, local.cross)
+    # Outside rank and outside a with block, a call does not keep its workers.
+    protocol = get_protocol("paper").with_overrides(**FAST)
+    backend.run(models, [(0, [1])], protocol, 0, lambda *a: None)
+    assert len(pools) == 2 and backend._pool is None
