@@ -1,7 +1,7 @@
 """Speed of ModelCentrality against the encoder ceiling and a naive pipeline.
 
 Run: ``python benchmarks/speed.py [--sizes 5 10 20] [--naive-sizes 5 10] [--votes 20]
-[--scale-samples 2000] [--jobs 2] [--name speed]``. Writes benchmarks/results/<name>.json
+[--scale-samples 2000] [--jobs 2 [--jobs-sizes 10 20]] [--name speed]``. Writes benchmarks/results/<name>.json
 and benchmarks/results/<name>_scaling.png.
 
 Models are dSprites-architecture InfoGAN-CR networks (generator: FC 128, FC 1024, three
@@ -123,10 +123,13 @@ def main() -> None:
     parser.add_argument("--scale-samples", type=int, default=2000)
     parser.add_argument("--jobs", type=int, default=0,
                         help="Also time rank with this many worker processes (0: no).")
+    parser.add_argument("--jobs-sizes", type=int, nargs="+",
+                        help="Sizes timed with --jobs as well (default: all of --sizes).")
     parser.add_argument("--name", default="speed", help="Result file name.")
     args = parser.parse_args()
     load_before = os.getloadavg()
     group_size = PAPER.group_size
+    jobs_sizes = set(args.sizes if args.jobs_sizes is None else args.jobs_sizes)
     zoo = make_zoo(max(args.sizes + args.naive_sizes))
     limits = ceiling(zoo)
     all_models = load_zoo(zoo)
@@ -148,7 +151,7 @@ def main() -> None:
                     result.encoder_passes / seconds / limits["best"]["obs_per_s"], 3
                 ),
             )
-        if n_models in args.sizes and args.jobs > 1:
+        if n_models in args.sizes and n_models in jobs_sizes and args.jobs > 1:
             start = time.perf_counter()
             rank(load_zoo(zoo, threads=1)[:n_models], votes=args.votes,
                  scale_samples=args.scale_samples, bootstrap=0, progress=False,
