@@ -1,8 +1,8 @@
 """Speed of ModelCentrality against the encoder ceiling and a naive pipeline.
 
 Run: ``python benchmarks/speed.py [--sizes 5 10 20] [--naive-sizes 5 10] [--votes 20]
-[--scale-samples 2000] [--jobs 2 [--jobs-sizes 10 20]] [--name speed]``. Writes benchmarks/results/<name>.json
-and benchmarks/results/<name>_scaling.png.
+[--scale-samples 2000] [--jobs 2 [--jobs-sizes 10 20]] [--name speed]``.
+Writes benchmarks/results/<name>.json and benchmarks/results/<name>_scaling.png.
 
 Models are dSprites-architecture InfoGAN-CR networks (generator: FC 128, FC 1024, three
 4x4 stride-2 deconvs and an output deconv to 1x64x64; encoder: four 4x4 stride-2 convs

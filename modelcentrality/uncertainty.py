@@ -97,6 +97,9 @@ class CentralityUncertainty:
         Bootstrap standard error of each centrality score.
     confidence : float
     n_boot : int
+    replicates : ndarray of shape (n_boot, N)
+        The bias-corrected centrality scores of every bootstrap replicate, e.g. to
+        measure how stable the whole ranking is (Kendall's tau to each replicate).
     """
 
     scores_ci: np.ndarray
@@ -104,6 +107,7 @@ class CentralityUncertainty:
     std: np.ndarray
     confidence: float
     n_boot: int
+    replicates: np.ndarray
 
 
 def centrality_uncertainty(
@@ -125,4 +129,6 @@ def centrality_uncertainty(
     interval = np.percentile(scores, [tail, 100 - tail], axis=0).T
     winners = scores.argmax(axis=1)
     p_top = np.bincount(winners, minlength=n) / n_boot
-    return CentralityUncertainty(interval, p_top, scores.std(axis=0, ddof=1), confidence, n_boot)
+    return CentralityUncertainty(
+        interval, p_top, scores.std(axis=0, ddof=1), confidence, n_boot, scores
+    )
