@@ -209,13 +209,14 @@ def plot(summary: dict, name: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(6, 3.5))
+    figure, axes = plt.subplots(figsize=(7, 3.5))
     means = [summary[s]["factorvae_mean"] for s in SELECTORS]
     stds = [summary[s]["factorvae_std"] for s in SELECTORS]
     axes.bar(SELECTORS, means, yerr=stds, capsize=4, color="tab:blue")
     axes.set_ylabel("ground-truth FactorVAE\nof the selected model")
     axes.set_title(f"Model selection on the {name} zoo (half-zoo repeats)")
     axes.set_ylim(0, 1.05)
+    axes.tick_params(axis="x", labelsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
 
