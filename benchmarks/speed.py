@@ -1,7 +1,7 @@
 """Speed of ModelCentrality against the encoder ceiling and a naive pipeline.
 
 Run: ``python benchmarks/speed.py [--sizes 5 10 20] [--naive-sizes 5 10] [--votes 20]
-[--scale-samples 2000] [--jobs 2 [--jobs-sizes 10 20]] [--name speed]``.
+[--scale-samples 2000] [--jobs 2 [--jobs-sizes 10 20]] [--name speed] [--replot]``.
 Writes benchmarks/results/<name>.json and benchmarks/results/<name>_scaling.png.
 
 Models are dSprites-architecture InfoGAN-CR networks (generator: FC 128, FC 1024, three
@@ -29,6 +29,7 @@ the per-pair cost of either pipeline is linear in votes x L + S.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import time
@@ -126,7 +127,13 @@ def main() -> None:
     parser.add_argument("--jobs-sizes", type=int, nargs="+",
                         help="Sizes timed with --jobs as well (default: all of --sizes).")
     parser.add_argument("--name", default="speed", help="Result file name.")
+    parser.add_argument("--replot", action="store_true",
+                        help="Only redraw <name>_scaling.png from <name>.json.")
     args = parser.parse_args()
+    if args.replot:
+        rows = json.loads((RESULTS / f"{args.name}.json").read_text())["rows"]
+        plot(rows, RESULTS / f"{args.name}_scaling.png")
+        return
     load_before = os.getloadavg()
     group_size = PAPER.group_size
     jobs_sizes = set(args.sizes if args.jobs_sizes is None else args.jobs_sizes)
@@ -212,6 +219,9 @@ def plot(rows: list[dict], path: Path) -> None:
         points = [(r["models"], r[key]) for r in rows if key in r]
         if points:
             axes.loglog(*zip(*points), "o-", label=label)
+    sizes = sorted({r["models"] for r in rows})
+    axes.set_xticks(sizes, [str(n) for n in sizes])
+    axes.set_xticks([], minor=True)
     axes.set_xlabel("models N")
     axes.set_ylabel("wall time (s)")
     axes.set_title("Ranking time vs zoo size (same reduced protocol)")
