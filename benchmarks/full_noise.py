@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 from common import CACHE, save_result
 from scipy.stats import kendalltau
+from selection import manifest_ground_truth
 
 from modelcentrality import load_zoo, rank
 from modelcentrality.backends import ProcessBackend
-from modelcentrality.reference_models.zoo_job import manifest_scores
 
 BOOTSTRAP = 500
 
@@ -50,7 +50,7 @@ def main() -> None:
         full = rank(zoo, random_state=args.seed, bootstrap=args.bootstrap, progress=False,
                     cache_dir=args.cache, backend=backend)
         taus = replicate_taus(full.uncertainty.replicates, full.scores)
-        truth = manifest_scores(path)
+        truth = manifest_ground_truth(path, full.names)
         order = np.argsort(-full.scores)
         row = {
             "zoo": path.name,
@@ -66,9 +66,7 @@ def main() -> None:
                     "centrality": round(float(full.scores[i]), 4),
                     "ci95": [round(float(x), 4) for x in full.uncertainty.scores_ci[i]],
                     "p_top": round(float(full.uncertainty.p_top[i]), 3),
-                    "factorvae": truth.get(full.names[i], {})
-                    .get("factorvae_paper", {})
-                    .get("score"),
+                    "factorvae": None if truth is None else float(truth["factorvae"][i]),
                 }
                 for i in order
             ],

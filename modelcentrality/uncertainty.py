@@ -85,29 +85,41 @@ def _centrality(cross: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class CentralityUncertainty:
-    """Bootstrap summary.
+    """Bootstrap summary: the replicates, and what is read from them.
 
     Attributes
     ----------
-    scores_ci : ndarray of shape (N, 2)
-        Percentile interval of each centrality score.
-    p_top : ndarray of shape (N,)
-        Fraction of replicates in which each model has the highest centrality.
-    std : ndarray of shape (N,)
-        Bootstrap standard error of each centrality score.
-    confidence : float
-    n_boot : int
     replicates : ndarray of shape (n_boot, N)
         The bias-corrected centrality scores of every bootstrap replicate, e.g. to
         measure how stable the whole ranking is (Kendall's tau to each replicate).
+    confidence : float
+        Coverage of ``scores_ci``.
     """
 
-    scores_ci: np.ndarray
-    p_top: np.ndarray
-    std: np.ndarray
-    confidence: float
-    n_boot: int
     replicates: np.ndarray
+    confidence: float
+
+    @property
+    def n_boot(self) -> int:
+        """Number of bootstrap replicates."""
+        return len(self.replicates)
+
+    @property
+    def scores_ci(self) -> np.ndarray:
+        """Percentile interval of each centrality score, shape (N, 2)."""
+        tail = (1 - self.confidence) / 2 * 100
+        return np.percentile(self.replicates, [tail, 100 - tail], axis=0).T
+
+    @property
+    def p_top(self) -> np.ndarray:
+        """Fraction of replicates in which each model is the most central, shape (N,)."""
+        winners = self.replicates.argmax(axis=1)
+        return np.bincount(winners, minlength=self.replicates.shape[1]) / self.n_boot
+
+    @property
+    def std(self) -> np.ndarray:
+        """Bootstrap standard error of each centrality score, shape (N,)."""
+        return self.replicates.std(axis=0, ddof=1)
 
 
 def centrality_uncertainty(
@@ -123,12 +135,4 @@ def centrality_uncertainty(
         raise ValueError(f"n_boot must be >= 2, got {n_boot}")
     replicates = _centrality(bootstrap_cross(results, n_boot, random_state))
     estimate = _centrality(np.array([[[r.score for r in row] for row in results]]))[0]
-    scores = replicates - (replicates.mean(axis=0) - estimate)
-    n = len(estimate)
-    tail = (1 - confidence) / 2 * 100
-    interval = np.percentile(scores, [tail, 100 - tail], axis=0).T
-    winners = scores.argmax(axis=1)
-    p_top = np.bincount(winners, minlength=n) / n_boot
-    return CentralityUncertainty(
-        interval, p_top, scores.std(axis=0, ddof=1), confidence, n_boot, scores
-    )
+    return CentralityUncertainty(replicates - (replicates.mean(axis=0) - estimate), confidence)
