@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 
+from ..contract._model import Model, Prior
 from ..errors import ModelError
-from ..model import Model, Prior
 
 DEFAULT_BATCH_SIZE = 1024
 
@@ -149,6 +151,65 @@ class OnnxModel(Model):
             digest.update(str(self.logvar_output).encode())
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
+
+    def to_spec(self, load: str | None = None, put=None) -> dict[str, Any]:
+        """Files by absolute path (``load="path"``, the default for a model read from
+        files) or the serialized graphs (``"bytes"``); see
+        :meth:`~modelcentrality.contract.Model.to_spec`."""
+        if load is None:
+            load = "path" if self.encoder_path is not None else "bytes"
+        if load == "path":
+            if self.encoder_path is None or self.generator_path is None:
+                raise ModelError(
+                    self.name, "was built from ONNX bytes, not files: use load='bytes'"
+                )
+            files: Any = (str(self.encoder_path.resolve()), str(self.generator_path.resolve()))
+            # Workers live for one job, in which the files do not change: their paths and
+            # the contract identify the model without reading it here.
+            key = json.dumps([files, self.contract()], sort_keys=True)
+        else:
+            try:
+                contents = self.onnx_bytes()
+            except OSError as exc:
+                raise ModelError(self.name, f"cannot read its ONNX files: {exc}") from None
+            files = contents if put is None else put(contents)
+            key = self.fingerprint()
+        return {
+            "key": key,
+            "contract": self.contract(),
+            "logvar_output": self.logvar_output,
+            "batch_size": self.batch_size,
+            "load": load,
+            "files": files,
+        }
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], threads: int, resolve=None) -> OnnxModel:
+        contract = spec["contract"]
+        files = spec["files"]
+        if spec["load"] == "bytes":
+            if resolve is not None:
+                files = resolve(files)
+        else:
+            missing = [path for path in files if not Path(path).is_file()]
+            if missing:
+                raise ModelError(
+                    contract["name"],
+                    f"missing file {missing[0]} on {socket.gethostname()}: load='path' needs "
+                    f"the zoo at the same path on every worker (or use load='bytes')",
+                )
+        return cls(
+            *files,
+            name=contract["name"],
+            latent_dim=contract["latent_dim"],
+            code_dims=contract["code_dims"],
+            prior=Prior.from_dict(contract["prior"]),
+            kind=contract["kind"],
+            logvar_output=spec["logvar_output"],
+            observation_shape=contract["observation_shape"],
+            batch_size=spec["batch_size"],
+            threads=threads,
+        )
 
     def onnx_bytes(self) -> tuple[bytes, bytes]:
         """The serialized encoder and generator (read from their files when built from files)."""

@@ -5,6 +5,7 @@ This module imports torch; the rest of the package never does.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -17,9 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..contract._model import Model, Prior
 from ..errors import ModelError
-from ..model import Model, Prior
-from ..zoo import ENCODER_FILE, FORMAT_VERSION, GENERATOR_FILE, METADATA_FILE
+from ..io._zoo import ENCODER_FILE, FORMAT_VERSION, GENERATOR_FILE, METADATA_FILE
 
 LOGVAR_OUTPUT = "logvar"
 
@@ -46,6 +47,11 @@ class TorchModel(Model):
         "cpu" or "cuda".
     batch_size : int
         Rows per forward pass.
+    native : bool, optional
+        Keep rendered observations on ``device`` when every model of a cross-evaluation
+        shares it (:meth:`~modelcentrality.contract.Model.native_device`). Default: on
+        for accelerators, off for the CPU, where the numpy path gives the same numbers
+        as the ONNX models exported from these modules.
     """
 
     def __init__(
@@ -61,12 +67,49 @@ class TorchModel(Model):
         observation_shape: Sequence[int],
         device: str | torch.device = "cpu",
         batch_size: int = 1024,
+        native: bool | None = None,
     ) -> None:
         super().__init__(name, latent_dim, code_dims, prior, kind, observation_shape)
         self.device = torch.device(device)
         self.encoder = encoder.to(self.device).eval()
         self.generator = generator.to(self.device).eval()
         self.batch_size = int(batch_size)
+        self.native = self.device.type != "cpu" if native is None else bool(native)
+
+    def native_device(self) -> str | None:
+        return str(self.device) if self.native else None
+
+    def to_spec(self, load: str | None = None, put=None) -> dict[str, Any]:
+        """The modules travel by value (on the CPU); ``load`` must be "bytes" or None."""
+        if load == "path":
+            raise ModelError(self.name, "an in-memory PyTorch model has no files: use load='bytes'")
+        modules = tuple(copy.deepcopy(m).cpu() for m in (self.encoder, self.generator))
+        return {
+            "key": self.fingerprint(),
+            "contract": self.contract(),
+            "modules": modules if put is None else put(modules),
+            "device": str(self.device),
+            "batch_size": self.batch_size,
+            "native": self.native,
+        }
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], threads: int, resolve=None) -> TorchModel:
+        modules = spec["modules"] if resolve is None else resolve(spec["modules"])
+        contract = spec["contract"]
+        torch.set_num_threads(int(threads))
+        return cls(
+            *modules,
+            name=contract["name"],
+            latent_dim=contract["latent_dim"],
+            code_dims=contract["code_dims"],
+            prior=Prior.from_dict(contract["prior"]),
+            kind=contract["kind"],
+            observation_shape=contract["observation_shape"],
+            device=spec["device"],
+            batch_size=spec["batch_size"],
+            native=spec["native"],
+        )
 
     def _weights_stamp(self) -> tuple:
         """Identity and in-place version counter of every tensor in both state dicts.
@@ -95,18 +138,23 @@ class TorchModel(Model):
         self._fingerprint_stamp = stamp
         return self._fingerprint
 
-    def _forward(self, module: nn.Module, values: np.ndarray, what: str) -> list[np.ndarray]:
-        outputs: list[list[np.ndarray]] = []
+    def _forward_device(self, module: nn.Module, values: torch.Tensor, what: str):
+        """Batched forward pass; every output stays on the device, as float32."""
+        outputs: list[list[torch.Tensor]] = []
         with torch.inference_mode():
             for start in range(0, len(values), self.batch_size):
-                batch = torch.from_numpy(values[start : start + self.batch_size]).to(self.device)
+                batch = values[start : start + self.batch_size].to(self.device)
                 try:
                     result = module(batch)
                 except Exception as exc:
                     raise ModelError(self.name, f"{what} failed: {exc}") from None
                 parts = result if isinstance(result, (tuple, list)) else (result,)
-                outputs.append([p.detach().float().cpu().numpy() for p in parts])
-        return [np.concatenate([o[i] for o in outputs]) for i in range(len(outputs[0]))]
+                outputs.append([p.detach().float() for p in parts])
+        return [torch.cat([o[i] for o in outputs]) for i in range(len(outputs[0]))]
+
+    def _forward(self, module: nn.Module, values: np.ndarray, what: str) -> list[np.ndarray]:
+        parts = self._forward_device(module, torch.from_numpy(values), what)
+        return [p.cpu().numpy() for p in parts]
 
     def _generate_batch(self, latents: np.ndarray) -> np.ndarray:
         return self._forward(self.generator, latents, "generator")[0]
@@ -114,6 +162,12 @@ class TorchModel(Model):
     def _encode_batch(self, observations, want_logvar):
         parts = self._forward(self.encoder, observations, "encoder")
         return parts[0], (parts[1] if want_logvar and len(parts) > 1 else None)
+
+    def _generate_native(self, latents: np.ndarray) -> torch.Tensor:
+        return self._forward_device(self.generator, torch.from_numpy(latents), "generator")[0]
+
+    def _encode_native(self, observations: torch.Tensor) -> torch.Tensor:
+        return self._forward_device(self.encoder, observations, "encoder")[0]
 
 
 class _EncoderOutputs(nn.Module):

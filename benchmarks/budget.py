@@ -27,11 +27,11 @@ from common import CACHE, save_result
 from scipy.stats import kendalltau
 
 from modelcentrality import load_zoo, rank
-from modelcentrality.backends import ProcessBackend
-from modelcentrality.scoring import source_observation_count
-from modelcentrality.synthetic import make_synthetic_zoo
-from modelcentrality.traversal import GeneratedFactors
-from modelcentrality.votes import get_protocol
+from modelcentrality.engine._scoring import source_observation_count
+from modelcentrality.engine._sources import GeneratedFactors
+from modelcentrality.engine._votes import get_protocol
+from modelcentrality.execution._backends import ProcessBackend
+from modelcentrality.testing._synthetic import make_synthetic_zoo
 
 ZOOS = {
     "two_groups": ([0.1] * 4 + [1.0] * 4, 0),

@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from modelcentrality.files import write_json
+from modelcentrality.io._files import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Rank cache shared by selection.py and budget.py: a pair computed by one is reused.

@@ -25,7 +25,7 @@ from scipy.stats import kendalltau
 from selection import manifest_ground_truth
 
 from modelcentrality import load_zoo, rank
-from modelcentrality.backends import ProcessBackend
+from modelcentrality.execution._backends import ProcessBackend
 
 BOOTSTRAP = 500
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from common import RESULTS, save_result
 
-from modelcentrality.half_weights import halve_model_files
+from modelcentrality.io._half_weights import halve_model_files
 from modelcentrality.reference_models.zoo_job import manifest_scores, score_model
 
 TOLERANCE = 0.01

@@ -29,7 +29,7 @@ def measure(n_models: int) -> dict:
     import numpy as np
 
     from modelcentrality import load_zoo, rank
-    from modelcentrality.synthetic import make_synthetic_zoo
+    from modelcentrality.testing._synthetic import make_synthetic_zoo
 
     with tempfile.TemporaryDirectory() as folder:
         entanglements = np.linspace(0.0, 1.0, n_models)

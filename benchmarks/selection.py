@@ -34,13 +34,13 @@ from common import CACHE, RESULTS, save_result
 from scipy.stats import kendalltau, spearmanr
 
 from modelcentrality import load_zoo, rank
-from modelcentrality.backends import ProcessBackend
-from modelcentrality.centrality import centrality_scores
+from modelcentrality.baselines._udr import encode_representation, udr_scores
 from modelcentrality.datasets import get_dataset
+from modelcentrality.execution._backends import ProcessBackend
 from modelcentrality.metrics import evaluate
 from modelcentrality.reference_models.zoo_job import manifest_scores
-from modelcentrality.synthetic import SyntheticDataset, make_synthetic_zoo
-from modelcentrality.udr import encode_representation, udr_scores
+from modelcentrality.selection._rank import centrality_scores
+from modelcentrality.testing._synthetic import SyntheticDataset, make_synthetic_zoo
 
 SELECTORS = ("ModelCentrality", "UDR Lasso", "UDR Spearman", "random", "oracle")
 PUBLISHED = {  # SPEC section 8, Table 3: score of the model each selector picks.

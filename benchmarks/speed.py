@@ -42,10 +42,10 @@ from common import RESULTS, save_result
 
 from modelcentrality import load_zoo, rank
 from modelcentrality.adapters.pytorch import export_model
-from modelcentrality.backends import ProcessBackend
-from modelcentrality.model import Prior
+from modelcentrality.contract._model import Prior
+from modelcentrality.engine._votes import PAPER, score_votes, vote_factors
+from modelcentrality.execution._backends import ProcessBackend
 from modelcentrality.reference_models.networks import CodeEncoder, Discriminator, Generator
-from modelcentrality.votes import PAPER, score_votes, vote_factors
 
 ZOO = Path(__file__).resolve().parent.parent / "build" / "speed-zoo"
 

@@ -22,7 +22,7 @@ from common import save_result
 from scipy.stats import spearmanr
 from sklearn.linear_model import Lasso
 
-from modelcentrality.udr import relative_strength, udr_scores
+from modelcentrality.baselines._udr import relative_strength, udr_scores
 
 SAMPLES = 1000
 DIMS = 10

@@ -12,7 +12,7 @@ import time
 import numpy as np
 from common import save_result
 
-from modelcentrality.votes import vote_table, winning_dims
+from modelcentrality.engine._votes import vote_table, winning_dims
 
 
 def numpy_winners(group_var, scale_std, prune_std):

@@ -7,29 +7,56 @@ Main entry points:
 - :func:`factorvae_score`: FactorVAE score of one encoder on one factor source.
 - :class:`Model`, :class:`Prior`: the model contract; PyTorch models are wrapped by
   ``modelcentrality.adapters.pytorch.TorchModel``.
+
+Subpackages, by role (see docs/architecture.md): ``contract`` (the model contract),
+``engine`` (votes, streaming reductions, factor sources, centrality and its bootstrap),
+``selection`` (pair evaluator, search strategies, rank), ``execution`` (backends,
+transport, cache), ``io`` (zoo folders, float16 weights), ``baselines`` (UDR),
+``metrics`` and ``datasets`` (supervised evaluation), ``testing`` (synthetic zoos and
+conformance suites), ``cli``.
 """
 
 __version__ = "0.1.0"
 
-from .centrality import RankResult, centrality_scores, rank  # noqa: E402
-from .errors import ModelCentralityError, ModelError, ZooError  # noqa: E402
-from .model import Model, Prior  # noqa: E402
-from .scoring import factorvae_score, factorvae_votes  # noqa: E402
-from .traversal import FactorSource, GeneratedFactors  # noqa: E402
-from .votes import DISENTANGLEMENT_LIB, PAPER, Protocol, get_protocol  # noqa: E402
-from .zoo import Zoo, load_model, load_zoo  # noqa: E402
+from .contract import Model, Prior  # noqa: E402
+from .engine import (  # noqa: E402
+    DISENTANGLEMENT_LIB,
+    PAPER,
+    FactorSource,
+    GeneratedFactors,
+    Protocol,
+    centrality_scores,
+    factorvae_score,
+    factorvae_votes,
+    get_protocol,
+)
+from .errors import ModelCentralityError, ModelError, ParameterError, ZooError  # noqa: E402
+from .io import Zoo, load_model, load_zoo  # noqa: E402
+from .selection import (  # noqa: E402
+    FullSearch,
+    PairEvaluator,
+    PrecisionSearch,
+    RankResult,
+    SearchStrategy,
+    rank,
+)
 
 __all__ = [
     "DISENTANGLEMENT_LIB",
     "PAPER",
     "FactorSource",
+    "FullSearch",
     "GeneratedFactors",
     "Model",
     "ModelCentralityError",
     "ModelError",
+    "PairEvaluator",
+    "ParameterError",
+    "PrecisionSearch",
     "Prior",
     "Protocol",
     "RankResult",
+    "SearchStrategy",
     "Zoo",
     "ZooError",
     "centrality_scores",

@@ -30,3 +30,10 @@ class ModelError(ModelCentralityError):
 
 class ZooError(ModelCentralityError):
     """The zoo as a whole is unusable (missing folder, too few valid models...)."""
+
+
+class ParameterError(ModelCentralityError, ValueError):
+    """A parameter value is out of its valid range or of the wrong type.
+
+    A ``ValueError`` too, so callers that catch ``ValueError`` keep working.
+    """

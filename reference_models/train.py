@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelCentralityError
-from ..zoo import METADATA_FILE
+from ..io._zoo import METADATA_FILE
 from .infogan_cr import InfoGANCRTrainer
 from .presets import make_config
 from .training import DataFn, Trainer, dataset_sampler, run_training

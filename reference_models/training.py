@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._progress import ProgressBar
 from ..errors import ModelCentralityError
-from ..files import atomic_write
-from ..progress import ProgressBar
+from ..io._files import atomic_write
 
 #: Draws ``n`` training observations, float32 (n, 1, 64, 64) in [0, 1], from a Generator.
 DataFn = Callable[[int, np.random.Generator], np.ndarray]

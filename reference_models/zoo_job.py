@@ -39,10 +39,10 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from .._progress import ProgressBar
 from ..errors import ModelCentralityError
-from ..files import write_json
-from ..progress import ProgressBar
-from ..zoo import METADATA_FILE
+from ..io._files import write_json
+from ..io._zoo import METADATA_FILE
 from .presets import CONFIGS, PRESETS, make_config
 
 MANIFEST_FILE = "manifest.json"
@@ -169,9 +169,9 @@ def score_model(
 ) -> dict[str, Any]:
     """Ground-truth scores of an exported model (keys already in ``have`` are kept)."""
     from ..datasets import DatasetFactors, get_dataset
-    from ..scoring import factorvae_score
-    from ..votes import get_protocol
-    from ..zoo import load_model
+    from ..engine._scoring import factorvae_score
+    from ..engine._votes import get_protocol
+    from ..io._zoo import load_model
 
     model = load_model(model_dir)
     dataset = get_dataset(data)

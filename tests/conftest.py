@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from modelcentrality.synthetic import make_synthetic_zoo
+from modelcentrality.testing._synthetic import make_synthetic_zoo
 
 #: A fast protocol for tests: fewer votes and a smaller scale set than the paper's.
 FAST = {"votes": 120, "scale_samples": 3000}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from modelcentrality.cli import main
-from modelcentrality.synthetic import SyntheticWorld, mixing_matrix, write_synthetic_model
+from modelcentrality.testing._synthetic import SyntheticWorld, mixing_matrix, write_synthetic_model
 
 FAST_ARGS = ["--votes", "60", "--scale-samples", "1000", "--quiet"]
 

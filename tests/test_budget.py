@@ -6,9 +6,9 @@ import numpy as np
 
 from modelcentrality import load_zoo, rank
 from modelcentrality.cli import main
-from modelcentrality.scoring import factorvae_votes
-from modelcentrality.traversal import GeneratedFactors
-from modelcentrality.votes import PAPER
+from modelcentrality.engine._scoring import factorvae_votes
+from modelcentrality.engine._sources import GeneratedFactors
+from modelcentrality.engine._votes import PAPER
 
 
 def test_fewer_votes_are_a_prefix_of_more_votes(synthetic_zoo_master):

@@ -7,8 +7,8 @@ import onnx
 import pytest
 
 from modelcentrality import load_zoo, rank
+from modelcentrality.io._zoo import model_folders
 from modelcentrality.reference_models.zoo_job import manifest_scores
-from modelcentrality.zoo import model_folders
 
 ZOOS = Path(__file__).resolve().parents[1] / "zoos"
 BUNDLED = ["infogan_cr", "infogan_cr_modified", "factorvae"]

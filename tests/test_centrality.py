@@ -10,9 +10,9 @@ from conftest import FAST
 
 from modelcentrality import load_zoo, rank
 from modelcentrality.adapters.pytorch import TorchModel, export_torch_model
-from modelcentrality.centrality import centrality_scores
-from modelcentrality.model import Prior
-from modelcentrality.synthetic import SyntheticWorld, mixing_matrix
+from modelcentrality.contract._model import Prior
+from modelcentrality.selection._rank import centrality_scores
+from modelcentrality.testing._synthetic import SyntheticWorld, mixing_matrix
 
 
 def test_disentangled_models_take_the_top_places(synthetic_zoo_master):
@@ -202,7 +202,7 @@ def test_result_json_has_documented_keys(synthetic_zoo_master, tmp_path):
 
 
 def test_cache_resumes_and_grows_zoo(synthetic_zoo, tmp_path, monkeypatch):
-    import modelcentrality.backends as backends
+    import modelcentrality.execution._backends as backends
 
     cache = tmp_path / "cache"
     spare = tmp_path / "spare"

@@ -19,9 +19,9 @@ from modelcentrality.datasets import (
     get_dataset,
 )
 from modelcentrality.datasets.dsprites import NUM_IMAGES, sprite_windows
+from modelcentrality.engine._scoring import factorvae_score
+from modelcentrality.engine._votes import PAPER
 from modelcentrality.errors import ModelCentralityError
-from modelcentrality.scoring import factorvae_score
-from modelcentrality.votes import PAPER
 
 SHAPE, SCALE, ORIENTATION, X, Y = range(5)
 

@@ -6,9 +6,9 @@ import pytest
 
 from modelcentrality import ModelError
 from modelcentrality.cli import main
-from modelcentrality.half_weights import halve_graph_weights, halve_model_files, halve_zoo
-from modelcentrality.model import Prior
-from modelcentrality.zoo import load_model
+from modelcentrality.contract._model import Prior
+from modelcentrality.io._half_weights import halve_graph_weights, halve_model_files, halve_zoo
+from modelcentrality.io._zoo import load_model
 
 NAME = "infogan_like"
 

@@ -13,6 +13,7 @@ from sklearn.metrics import mutual_info_score
 from modelcentrality.cli import main
 from modelcentrality.datasets import get_dataset
 from modelcentrality.datasets.base import GroundTruthDataset
+from modelcentrality.io._zoo import load_model
 from modelcentrality.metrics import (
     METRICS,
     compute_dci,
@@ -24,8 +25,7 @@ from modelcentrality.metrics import (
 from modelcentrality.metrics.dci import completeness, disentanglement
 from modelcentrality.metrics.modularity import modularity
 from modelcentrality.metrics.utils import discrete_mutual_info, histogram_discretize
-from modelcentrality.synthetic import SyntheticWorld, mixing_matrix, write_synthetic_model
-from modelcentrality.zoo import load_model
+from modelcentrality.testing._synthetic import SyntheticWorld, mixing_matrix, write_synthetic_model
 
 
 class ToyDataset(GroundTruthDataset):

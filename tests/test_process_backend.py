@@ -8,12 +8,12 @@ from conftest import FAST
 
 from modelcentrality import ModelCentralityError, ModelError, load_zoo, rank
 from modelcentrality.adapters.onnx_runtime import OnnxModel
-from modelcentrality.backends import LocalBackend, ProcessBackend
 from modelcentrality.cli import main
-from modelcentrality.model_transport import model_spec, open_model
-from modelcentrality.scoring import source_observation_count
-from modelcentrality.traversal import GeneratedFactors
-from modelcentrality.votes import get_protocol
+from modelcentrality.engine._scoring import source_observation_count
+from modelcentrality.engine._sources import GeneratedFactors
+from modelcentrality.engine._votes import get_protocol
+from modelcentrality.execution._backends import LocalBackend, ProcessBackend
+from modelcentrality.execution._transport import model_spec, open_model
 
 
 def test_same_results_and_checkpoints_as_single_process(synthetic_zoo_master, tmp_path):
@@ -24,7 +24,7 @@ def test_same_results_and_checkpoints_as_single_process(synthetic_zoo_master, tm
         random_state=3,
         bootstrap=0,
         cache_dir=tmp_path,
-        backend=ProcessBackend(jobs=2, threads=1),
+        backend=ProcessBackend(n_jobs=2, threads=1),
         **FAST,
     )
     np.testing.assert_array_equal(parallel.cross, local.cross)
@@ -58,7 +58,7 @@ def test_partial_tasks_in_memory_models_and_progress(synthetic_zoo_master):
         return pairs, progress
 
     local_pairs, _ = collect(LocalBackend())
-    pairs, progress = collect(ProcessBackend(jobs=2))
+    pairs, progress = collect(ProcessBackend(n_jobs=2))
     assert set(pairs) == {(0, 0), (0, 2), (2, 1)}
     for key, result in local_pairs.items():
         np.testing.assert_array_equal(pairs[key].train_table, result.train_table)
@@ -83,13 +83,13 @@ def test_errors_in_workers_are_one_line(synthetic_zoo):
     models = load_zoo(synthetic_zoo)[:3]
     (synthetic_zoo / models[1].name / "encoder.onnx").unlink()
     with pytest.raises(ModelError, match=f"model '{models[1].name}'.*missing file.*same path"):
-        rank(models, bootstrap=0, backend=ProcessBackend(jobs=2), **FAST)
+        rank(models, bootstrap=0, backend=ProcessBackend(n_jobs=2), **FAST)
     with pytest.raises(ValueError, match="jobs must be >= 1"):
-        ProcessBackend(jobs=0)
+        ProcessBackend(n_jobs=0)
 
 
 def test_torch_or_numpy_models_are_refused(synthetic_zoo_master):
-    from modelcentrality.model import Model, Prior
+    from modelcentrality.contract._model import Model, Prior
 
     class InMemory(Model):
         def __init__(self):
@@ -103,8 +103,8 @@ def test_torch_or_numpy_models_are_refused(synthetic_zoo_master):
 
     models = [load_zoo(synthetic_zoo_master)[0], InMemory()]
     protocol = get_protocol("paper").with_overrides(**FAST)
-    with pytest.raises(ModelCentralityError, match="process backend can only distribute"):
-        ProcessBackend(jobs=2).run(models, [(0, [1])], protocol, 0, lambda *a: None)
+    with pytest.raises(ModelCentralityError, match="process backend cannot send a InMemory"):
+        ProcessBackend(n_jobs=2).run(models, [(0, [1])], protocol, 0, lambda *a: None)
 
 
 def test_cli_jobs_matches_single_process(synthetic_zoo_master, tmp_path):
@@ -121,8 +121,8 @@ def test_cli_jobs_matches_single_process(synthetic_zoo_master, tmp_path):
 
 
 def test_workers_serve_every_budget_round_and_stop_after(synthetic_zoo_master, monkeypatch):
-    from modelcentrality import backends
-    from modelcentrality.centrality import PILOT_VOTES
+    from modelcentrality.execution import _backends as backends
+    from modelcentrality.selection import PrecisionSearch
 
     pools = []
     real_pool = backends.ProcessPoolExecutor
@@ -136,10 +136,10 @@ def test_workers_serve_every_budget_round_and_stop_after(synthetic_zoo_master, m
     models = [zoo[0], zoo[4], zoo[5]]
     settings = {"precision": 0.004, "refine_top": False, "bootstrap": 0, "random_state": 2}
     local = rank(models, **settings)
-    backend = ProcessBackend(jobs=2, threads=1)
+    backend = ProcessBackend(n_jobs=2, threads=1)
     parallel = rank(models, backend=backend, **settings)
     # More than one round ran, on one pool, which is shut down when rank returns.
-    assert local.votes.max() > PILOT_VOTES
+    assert local.votes.max() > PrecisionSearch.pilot_votes
     assert len(pools) == 1 and backend._pool is None
     np.testing.assert_array_equal(parallel.votes, local.votes)
     np.testing.assert_array_equal(parallel.cross, local.cross)

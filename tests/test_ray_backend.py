@@ -9,13 +9,13 @@ from conftest import FAST
 
 from modelcentrality import ModelCentralityError, ModelError, Prior, load_zoo, rank
 from modelcentrality.adapters.onnx_runtime import OnnxModel
-from modelcentrality.backends import LocalBackend
 from modelcentrality.cli import main
-from modelcentrality.model import Model
-from modelcentrality.ray_backend import RayBackend, import_ray
-from modelcentrality.scoring import source_observation_count
-from modelcentrality.traversal import GeneratedFactors
-from modelcentrality.votes import get_protocol
+from modelcentrality.contract._model import Model
+from modelcentrality.engine._scoring import source_observation_count
+from modelcentrality.engine._sources import GeneratedFactors
+from modelcentrality.engine._votes import get_protocol
+from modelcentrality.execution._backends import LocalBackend
+from modelcentrality.execution._ray import RayBackend, import_ray
 
 # modelcentrality.ray_backend imports ray lazily, so the imports above work without it.
 ray = pytest.importorskip("ray")
@@ -118,10 +118,10 @@ class _NumpyModel(Model):
         return observations, None
 
 
-def test_only_onnx_models_can_be_distributed(synthetic_zoo_master):
+def test_unregistered_models_cannot_be_distributed(synthetic_zoo_master):
     models = [*load_zoo(synthetic_zoo_master)[:2], _NumpyModel()]
     protocol = get_protocol("paper").with_overrides(**FAST)
-    with pytest.raises(ModelCentralityError, match="only distribute ONNX models.*in_memory"):
+    with pytest.raises(ModelCentralityError, match="in_memory.*cannot send a _NumpyModel.*registered adapters"):
         RayBackend().run(models, [(0, [1, 2])], protocol, 0, lambda *a: None)
 
 

@@ -17,6 +17,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from modelcentrality.cli import main  # noqa: E402
+from modelcentrality.io._zoo import load_model  # noqa: E402
 from modelcentrality.reference_models import presets  # noqa: E402
 from modelcentrality.reference_models.infogan_cr import (  # noqa: E402
     sample_cr_pairs,
@@ -38,7 +39,6 @@ from modelcentrality.reference_models.training import (  # noqa: E402
     load_checkpoint,
     step_rng,
 )
-from modelcentrality.zoo import load_model  # noqa: E402
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 TINY = {"batch_size": 4, "checkpoint_every": 1}

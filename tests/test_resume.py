@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from modelcentrality.synthetic import make_synthetic_zoo
+from modelcentrality.testing._synthetic import make_synthetic_zoo
 
 #: Paper protocol defaults, one ONNX thread: a source task encodes ~124k observations per
 #: encoder (~0.5 s or more), so the run is still going when its first pairs land.

@@ -10,17 +10,17 @@ import pytest
 from scipy.stats import spearmanr
 from sklearn.linear_model import Lasso
 
-from modelcentrality.cli import main
-from modelcentrality.model import Model, Prior
-from modelcentrality.synthetic import make_synthetic_zoo
-from modelcentrality.udr import (
+from modelcentrality.baselines._udr import (
     encode_representation,
     gaussian_kl,
     relative_strength,
     udr_for_models,
     udr_scores,
 )
-from modelcentrality.zoo import load_zoo
+from modelcentrality.cli import main
+from modelcentrality.contract._model import Model, Prior
+from modelcentrality.io._zoo import load_zoo
+from modelcentrality.testing._synthetic import make_synthetic_zoo
 
 
 def grid(levels=10, dims=3):

@@ -4,8 +4,12 @@ import numpy as np
 import pytest
 
 from modelcentrality import load_zoo, rank
-from modelcentrality.uncertainty import _resample_table, bootstrap_cross, centrality_uncertainty
-from modelcentrality.votes import VoteResult
+from modelcentrality.engine._uncertainty import (
+    _resample_table,
+    bootstrap_cross,
+    centrality_uncertainty,
+)
+from modelcentrality.engine._votes import VoteResult
 
 
 def _result(train, evaluation=None):

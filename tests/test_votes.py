@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from modelcentrality.votes import (
+from modelcentrality.engine._votes import (
     DISENTANGLEMENT_LIB,
     PAPER,
     get_protocol,

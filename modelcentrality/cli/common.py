@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from ..errors import ModelError
-from ..model import Model
-from ..zoo import load_zoo
+from ..contract import Model
+from ..contract._screening import filter_by_shape
+from ..io import load_zoo
 
 POSITIVE = click.IntRange(min=1)
 
@@ -75,18 +75,7 @@ def load_zoo_for_dataset(
     (mismatches raise instead unless ``skip_bad``).
     """
     models = load_zoo(zoo, skip_bad=skip_bad, batch_size=batch_size, threads=threads)
-    skipped = dict(models.skipped)
-    expected = tuple(dataset.observation_shape)
-    usable = []
-    for model in models:
-        if model.observation_shape == expected:
-            usable.append(model)
-            continue
-        problem = (
-            f"observation shape {model.observation_shape} does not match dataset "
-            f"'{data_spec}' shape {expected}"
-        )
-        if not skip_bad:
-            raise ModelError(model.name, problem)
-        skipped[model.name] = problem
-    return usable, skipped
+    usable, skipped = filter_by_shape(
+        models, dataset.observation_shape, f"dataset '{data_spec}'", skip_bad=skip_bad
+    )
+    return usable, {**models.skipped, **skipped}

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
 
-from .. import __version__
 from ..datasets import get_dataset
-from ..errors import ModelCentralityError
-from ..files import write_json
-from ..metrics import METRIC_INFO, check_metric_names, evaluate, metric_settings
+from ..engine._votes import PROTOCOLS
+from ..metrics import METRIC_INFO, check_metric_names, evaluate_zoo, metric_settings
 from ..metrics.dci import PREDICTORS
-from ..votes import PROTOCOLS
 from .common import (
     POSITIVE,
     batch_size_option,
@@ -116,24 +112,31 @@ def evaluate_command(
     usable, skipped = load_zoo_for_dataset(
         zoo, dataset, data_spec, skip_bad=skip_bad, batch_size=batch_size, threads=threads
     )
-    results = {}
-    for position, model in enumerate(usable, start=1):
-        if not quiet:
-            click.echo(f"[{position}/{len(usable)}] {model.name}", err=True)
-        start = time.perf_counter()
-        try:
-            scores = evaluate(model.encode, dataset, metrics, seed, settings=settings)
-        except ModelCentralityError as exc:
-            if not skip_bad:
-                raise
-            skipped[getattr(exc, "model", model.name)] = getattr(exc, "problem", str(exc))
-            continue
-        if not quiet:
-            click.echo(f"  done in {time.perf_counter() - start:.1f} s", err=True)
-        results[model.name] = scores
-    echo_skipped(skipped)
-    if not results:
-        raise ModelCentralityError(f"no usable model in {zoo}")
+
+    def report(position: int, total: int, name: str, seconds: float | None) -> None:
+        if quiet:
+            return
+        if seconds is None:
+            click.echo(f"[{position}/{total}] {name}", err=True)
+        else:
+            click.echo(f"  done in {seconds:.1f} s", err=True)
+
+    evaluation = evaluate_zoo(
+        usable,
+        dataset,
+        metrics,
+        seed,
+        settings=settings,
+        skip_bad=skip_bad,
+        on_model=report,
+        record={
+            "dataset": {"spec": data_spec, "name": dataset.name},
+            "samples_scale": samples_scale,
+        },
+    )
+    evaluation.skipped = {**skipped, **evaluation.skipped}
+    echo_skipped(evaluation.skipped)
+    results = evaluation.results
     columns = _columns(metrics)
     rows = [
         (name, *(float(scores[metric][key]) for _, metric, key in columns))
@@ -141,17 +144,5 @@ def evaluate_command(
     ]
     click.echo(format_table(["model", *(label for label, _, _ in columns)], rows))
     if output is not None:
-        write_json(
-            output,
-            {
-                "version": __version__,
-                "dataset": {"spec": data_spec, "name": dataset.name},
-                "seed": seed,
-                "samples_scale": samples_scale,
-                "metrics": metrics,
-                "settings": settings,
-                "results": results,
-                "skipped": skipped,
-            },
-        )
+        evaluation.to_json(output)
         click.echo(f"wrote {output}", err=True)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..half_weights import halve_zoo
-from ..zoo import model_folders
+from ..io._half_weights import halve_zoo
+from ..io._zoo import model_folders
 
 
 @click.command("half-weights")

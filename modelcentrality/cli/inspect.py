@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..zoo import load_model, probe_model
+from ..contract._screening import probe_model
+from ..io import load_model
 
 
 @click.command("inspect")

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from ..backends import LocalBackend, ProcessBackend
-from ..centrality import rank
-from ..votes import PROTOCOLS
-from ..zoo import load_zoo
+from ..engine import PROTOCOLS
+from ..errors import ParameterError
+from ..execution import make_backend
+from ..io import load_zoo
+from ..selection import rank
 from .common import (
     POSITIVE,
     batch_size_option,
@@ -123,19 +124,14 @@ def rank_command(
     for a worker process (a Ray task); --threads then sets the threads per worker. The
     result is the same as the single-process run's.
     """
-    runner = None
-    if backend == "ray":
-        from ..ray_backend import RayBackend
-
-        if jobs != 1:
-            raise click.UsageError("--jobs is for the local backend; Ray sizes itself")
-        runner = RayBackend(address, load=ray_load or "path", cpus_per_task=threads or 1)
-    elif address is not None or ray_load is not None:
-        raise click.UsageError("--address and --ray-load need --backend ray")
-    elif jobs != 1:
-        runner = ProcessBackend(jobs or None, threads)
+    try:
+        runner = make_backend(
+            backend, n_jobs=jobs, threads=threads, address=address, ray_load=ray_load
+        )
+    except ParameterError as exc:
+        raise click.UsageError(str(exc)) from None
     models = load_zoo(zoo, skip_bad=skip_bad, batch_size=batch_size, threads=threads)
-    with runner or LocalBackend():
+    with runner:
         result = rank(
             models,
             protocol,
@@ -151,7 +147,6 @@ def rank_command(
             bootstrap=bootstrap,
             backend=runner,
         )
-    result.skipped = {**models.skipped, **result.skipped}
     echo_skipped(result.skipped)
     self_consistency = result.self_consistency
     headers = ["rank", "name", "centrality"]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..synthetic import make_synthetic_zoo
-from ..zoo import METADATA_FILE
+from ..io._zoo import METADATA_FILE
+from ..testing._synthetic import make_synthetic_zoo
 
 
 @click.command("synthetic-zoo")

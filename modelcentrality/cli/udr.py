@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from .. import __version__
+from ..baselines import METHODS, udr_for_models
 from ..datasets import get_dataset
-from ..errors import ModelCentralityError, ZooError
-from ..files import write_json
-from ..udr import METHODS, encode_representation, udr_scores
 from .common import (
     POSITIVE,
     batch_size_option,
@@ -69,38 +67,27 @@ def udr_command(
     models, skipped = load_zoo_for_dataset(
         zoo, dataset, data_spec, skip_bad=skip_bad, batch_size=batch_size, threads=threads
     )
-    observations = dataset.sample_observations(samples, seed)
-    names, reps, kls = [], [], []
-    for model in models:
-        try:
-            codes, kl = encode_representation(model, observations, batch_size)
-        except ModelCentralityError as exc:
-            if not skip_bad:
-                raise
-            skipped[getattr(exc, "model", model.name)] = getattr(exc, "problem", str(exc))
-            continue
-        names.append(model.name)
-        reps.append(codes)
-        kls.append(kl)
-    echo_skipped(skipped)
-    if len(names) < 2:
-        raise ZooError(f"UDR needs at least 2 usable models in {zoo}, got {len(names)}")
-    result = udr_scores(
-        reps, kls, method=method, random_state=seed, alpha=alpha, n_jobs=jobs, names=names
+    result = udr_for_models(
+        models,
+        dataset.sample_observations(samples, seed),
+        method=method,
+        random_state=seed,
+        batch_size=batch_size,
+        alpha=alpha,
+        n_jobs=jobs,
+        skip_bad=skip_bad,
+        settings={
+            "dataset": {"spec": data_spec, "name": dataset.name},
+            "samples": samples,
+            "seed": seed,
+        },
     )
+    result = replace(result, skipped={**skipped, **result.skipped})
+    echo_skipped(result.skipped)
+    names = result.names
     rows = [(rank, names[i], float(result.scores[i])) for rank, i in enumerate(result.ranking(), 1)]
     click.echo(format_table(["rank", "model", f"UDR ({method})"], rows))
     click.echo(f"informative dims: {result.informative_rule}", err=True)
     if output is not None:
-        write_json(
-            output,
-            {
-                "version": __version__,
-                "dataset": {"spec": data_spec, "name": dataset.name},
-                "samples": samples,
-                "seed": seed,
-                **result.to_dict(),
-                "skipped": skipped,
-            },
-        )
+        result.to_json(output)
         click.echo(f"wrote {output}", err=True)

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from .._seeding import check_random_state
+from ..engine._sources import FactorSource
 from ..errors import ModelCentralityError
-from ..seeding import check_random_state
-from ..traversal import FactorSource
 
 
 class DatasetError(ModelCentralityError, ValueError):

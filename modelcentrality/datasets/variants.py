@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..seeding import check_random_state
+from .._seeding import check_random_state
 from .dsprites import IMAGE_SIZE, DSprites
 
 

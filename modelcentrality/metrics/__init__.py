@@ -196,6 +196,8 @@ def evaluate(
     }
 
 
+from ._zoo import ZooEvaluation, evaluate_zoo  # noqa: E402
+
 __all__ = [
     "METRICS",
     "METRIC_INFO",
@@ -207,6 +209,8 @@ __all__ = [
     "compute_mig",
     "compute_modularity",
     "compute_sap",
+    "ZooEvaluation",
     "evaluate",
+    "evaluate_zoo",
     "metric_settings",
 ]

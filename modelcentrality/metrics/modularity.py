@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .._seeding import check_random_state
 from ..datasets.base import GroundTruthDataset
-from ..seeding import check_random_state
 from .utils import (
     RepresentationFunction,
     check_count,

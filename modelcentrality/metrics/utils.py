@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .._seeding import check_random_state
 from ..datasets.base import GroundTruthDataset
-from ..seeding import check_random_state
 
 RepresentationFunction = Callable[[np.ndarray], np.ndarray]
 

@@ -35,15 +35,19 @@ N (N - 1) pair matrices of pair-by-pair fitting, whatever ``n_jobs`` is.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
 
-from .errors import ModelError
-from .seeding import check_random_state
+from .. import __version__
+from .._seeding import check_random_state
+from ..contract._screening import filter_by_shape, skip_reason
+from ..errors import ModelCentralityError, ZooError
+from ..io._files import write_json
 
 #: Methods of building the similarity matrix R.
 METHODS = ("lasso", "spearman")
@@ -143,6 +147,10 @@ class UDRResult:
     alpha : float
         Lasso penalty (recorded for both methods, used by "lasso" only).
     kl_threshold : float
+    skipped : dict of str to str
+        Models left out by ``skip_bad`` (name -> reason).
+    settings : dict
+        How the representations were made (dataset, samples, seed), for the JSON.
     """
 
     scores: np.ndarray
@@ -153,6 +161,8 @@ class UDRResult:
     names: tuple[str, ...]
     alpha: float
     kl_threshold: float
+    skipped: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def informative_rule(self) -> str:
@@ -182,6 +192,8 @@ class UDRResult:
             for a in range(len(self.names))
         ]
         return {
+            "version": __version__,
+            **self.settings,
             "method": self.method,
             "alpha": self.alpha if self.method == "lasso" else None,
             "kl_threshold": self.kl_threshold,
@@ -193,7 +205,12 @@ class UDRResult:
                 "names": list(self.names),
                 "matrix": matrix,
             },
+            "skipped": dict(self.skipped),
         }
+
+    def to_json(self, path: str | os.PathLike) -> None:
+        """Write :meth:`to_dict` as JSON (atomically)."""
+        write_json(path, self.to_dict())
 
 
 def _check_inputs(
@@ -423,12 +440,15 @@ def udr_for_models(
     alpha: float = 0.1,
     kl_threshold: float = KL_THRESHOLD,
     n_jobs: int | None = None,
+    *,
+    skip_bad: bool = False,
+    settings: dict[str, Any] | None = None,
 ) -> UDRResult:
     """UDR of a zoo: every model encodes the same observations once, then :func:`udr_scores`.
 
     Parameters
     ----------
-    models : list of N :class:`~modelcentrality.model.Model`
+    models : list of N :class:`~modelcentrality.contract.Model`
         VAEs with a log-variance output use the KL rule, the others the GAN spread rule.
     observations : ndarray of shape (n, *observation_shape)
         Real data, e.g. ``dataset.sample_observations(1000, seed)``.
@@ -436,25 +456,37 @@ def udr_for_models(
         See :func:`udr_scores`.
     batch_size : int
         Rows per encoder call.
+    skip_bad : bool
+        Leave out models whose shape does not match or whose encoder fails (recorded
+        in ``skipped``) instead of raising.
+    settings : dict, optional
+        Recorded in the result's JSON (e.g. dataset, samples, seed).
 
     Returns
     -------
     UDRResult
-        Named after the models.
+        Named after the models that took part.
     """
     observations = np.asarray(observations, dtype=np.float32)
-    reps, kls = [], []
-    for model in models:
-        if tuple(observations.shape[1:]) != tuple(model.observation_shape):
-            raise ModelError(
-                model.name,
-                f"observation shape {tuple(model.observation_shape)} does not match the "
-                f"observations' {tuple(observations.shape[1:])}",
-            )
-        codes, kl = encode_representation(model, observations, batch_size)
+    usable, skipped = filter_by_shape(
+        models, observations.shape[1:], "the observations'", skip_bad=skip_bad
+    )
+    names, reps, kls = [], [], []
+    for model in usable:
+        try:
+            codes, kl = encode_representation(model, observations, batch_size)
+        except ModelCentralityError as exc:
+            if not skip_bad:
+                raise
+            skipped.update([skip_reason(exc, model.name)])
+            continue
+        names.append(model.name)
         reps.append(codes)
         kls.append(kl)
-    return udr_scores(
+    if len(names) < 2:
+        reasons = "".join(f"; skipped '{n}': {r}" for n, r in skipped.items())
+        raise ZooError(f"UDR needs at least 2 usable models, got {len(names)}{reasons}")
+    result = udr_scores(
         reps,
         kls,
         method=method,
@@ -462,5 +494,6 @@ def udr_for_models(
         alpha=alpha,
         kl_threshold=kl_threshold,
         n_jobs=n_jobs,
-        names=[model.name for model in models],
+        names=names,
     )
+    return replace(result, skipped=skipped, settings=dict(settings or {}))

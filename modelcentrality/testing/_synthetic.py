@@ -25,9 +25,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .datasets.base import GroundTruthDataset
-from .seeding import check_random_state
-from .zoo import ENCODER_FILE, FORMAT_VERSION, GENERATOR_FILE, METADATA_FILE
+from .._seeding import check_random_state
+from ..datasets.base import GroundTruthDataset
+from ..io._zoo import ENCODER_FILE, FORMAT_VERSION, GENERATOR_FILE, METADATA_FILE
 
 _EPS = 1e-6
 _OPSET = 17

@@ -1,22 +1,33 @@
-"""The model contract (SPEC section 2): what ModelCentrality needs from a generative model.
+"""The model contract: what ModelCentrality needs from a generative model.
 
 A model is a generator (latent vector -> observation), an encoder (observation -> code
 estimate), a latent prior, and the list of latent dims that are interpretable codes.
 Adapters (ONNX Runtime, PyTorch) subclass :class:`Model` and implement two batch methods;
 the base class validates shapes and finiteness so every adapter fails the same clear way.
+
+Two optional capabilities extend the contract, each with a default that works for every
+model:
+
+- **device arrays**: a model whose networks run on an accelerator reports its device
+  (:meth:`Model.native_device`) and implements :meth:`Model._generate_native` and
+  :meth:`Model._encode_native` on device tensors; the engine then keeps a rendered chunk
+  on that device for every encoder that shares it (validated there too).
+- **travel to workers**: :meth:`Model.to_spec` describes the model so that
+  :meth:`Model.from_spec` of the same adapter rebuilds it in another process; the
+  adapter is registered by name in :mod:`modelcentrality.execution`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
-from .errors import ModelError
-from .seeding import check_random_state
+from .._seeding import check_random_state
+from ..errors import ModelError
 
 KINDS = ("gan", "vae")
 
@@ -155,6 +166,86 @@ class Model(ABC):
         """Content hash of weights and contract, used as a cache key; None: not cacheable."""
         return None
 
+    def to_spec(self, load: str = "path", put: Callable[[Any], Any] | None = None) -> dict:
+        """What a worker process needs to rebuild this model (see :meth:`from_spec`).
+
+        Parameters
+        ----------
+        load : {"path", "bytes"}
+            ``"path"``: refer to files by absolute path (workers see the same
+            filesystem); ``"bytes"``: carry the weights themselves.
+        put : callable, optional
+            Maps a large payload to a handle (e.g. ``ray.put``); the receiving side
+            resolves it back before :meth:`from_spec`.
+
+        Returns
+        -------
+        dict with at least ``"key"`` (identifies the model for a worker's cache) and
+        ``"contract"`` (:meth:`contract`); the rest is the adapter's.
+        """
+        raise ModelError(
+            self.name,
+            f"a {type(self).__name__} cannot be sent to worker processes: use an adapter "
+            f"that implements to_spec (ONNX, PyTorch) or run in this process",
+        )
+
+    @classmethod
+    def from_spec(
+        cls, spec: dict, threads: int, resolve: Callable[[Any], Any] | None = None
+    ) -> Model:
+        """Rebuild a model from :meth:`to_spec`'s output in a worker process."""
+        raise NotImplementedError(f"{cls.__name__} does not implement from_spec")
+
+    def native_device(self) -> str | None:
+        """The device the networks run on (e.g. ``"cuda:0"``), or None for the host.
+
+        Models that report the same device exchange device arrays through
+        :meth:`generate_native` and :meth:`encode_native` without host copies.
+        """
+        return None
+
+    def generate_native(self, latents: np.ndarray) -> Any:
+        """Like :meth:`generate`, but the observations stay on :meth:`native_device`."""
+        if self.native_device() is None:
+            return self.generate(latents)
+        latents = np.ascontiguousarray(latents, dtype=np.float32)
+        out = self._generate_native(latents)
+        expected = (latents.shape[0], *self.observation_shape)
+        if tuple(out.shape) != expected:
+            raise ModelError(
+                self.name, f"generator returned shape {tuple(out.shape)}, expected {expected}"
+            )
+        _check_finite_native(self.name, "generator", out)
+        return out
+
+    def encode_native(self, observations: Any) -> Any:
+        """Like :meth:`encode`, on observations that live on :meth:`native_device`."""
+        if self.native_device() is None:
+            return self.encode(observations)
+        if tuple(observations.shape[1:]) != self.observation_shape:
+            raise ModelError(
+                self.name,
+                f"encoder expects observations of shape {self.observation_shape}, "
+                f"got {tuple(observations.shape[1:])}",
+            )
+        codes = self._encode_native(observations)
+        codes = codes.reshape(codes.shape[0], -1)
+        if codes.shape[0] != observations.shape[0]:
+            raise ModelError(
+                self.name,
+                f"encoder returned {codes.shape[0]} rows for {observations.shape[0]} inputs",
+            )
+        _check_finite_native(self.name, "encoder", codes)
+        return codes
+
+    def _generate_native(self, latents: np.ndarray) -> Any:
+        """latents (B, D) float32 on the host -> observations on the device."""
+        raise NotImplementedError
+
+    def _encode_native(self, observations: Any) -> Any:
+        """observations on the device -> codes (B, E) on the device."""
+        raise NotImplementedError
+
     def sample_prior(self, n: int, random_state: Any = None) -> np.ndarray:
         """Draw ``n`` latent vectors, shape (n, D), float32."""
         return self.prior.sample((int(n), self.latent_dim), check_random_state(random_state))
@@ -224,6 +315,13 @@ class Model(ABC):
         self, observations: np.ndarray, want_logvar: bool
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """observations (B, *observation_shape) -> (codes (B, E), logvar (B, E) or None)."""
+
+
+def _check_finite_native(name: str, what: str, values: Any) -> None:
+    # One device-side reduction and a single scalar copy, not a copy of the array.
+    bad = int((~values.isfinite()).sum())
+    if bad:
+        raise ModelError(name, f"{what} produced {bad} NaN/inf values")
 
 
 def _check_finite(name: str, what: str, values: np.ndarray) -> None:

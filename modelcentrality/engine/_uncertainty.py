@@ -15,14 +15,14 @@ intervals and top-model probabilities are read off them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .seeding import check_random_state
-from .votes import VoteResult
+from .._seeding import check_random_state
+from .._validation import check_fraction, check_int
+from ._centrality import PairResults, as_pair_dict, centrality, cross_matrix
 
 
 def _resample_table(table: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -45,42 +45,38 @@ def _replicate_scores(train: np.ndarray, evaluation: np.ndarray) -> np.ndarray:
 
 
 def bootstrap_cross(
-    results: Sequence[Sequence[VoteResult]], n_boot: int = 200, random_state: Any = 0
+    results: PairResults, n_boot: int = 200, random_state: Any = 0, n: int | None = None
 ) -> np.ndarray:
     """Bootstrap replicates of the cross matrix.
 
     Parameters
     ----------
-    results : N x N nested sequence of VoteResult
-        ``results[i][j]``: encoder j on source i.
+    results : mapping of (i, j) to VoteResult, or N x N nested sequence
+        ``results[i, j]``: encoder j on source i. Missing pairs stay NaN.
     n_boot : int
     random_state : int, Generator or None
+    n : int, optional
+        N (default: from the pairs).
 
     Returns
     -------
     ndarray of shape (n_boot, N, N)
     """
     rng = check_random_state(random_state)
-    n = len(results)
-    cross = np.empty((n_boot, n, n))
-    for i in range(n):
-        for j in range(n):
-            result = results[i][j]
-            train = _resample_table(result.train_table, n_boot, rng)
-            if result.eval_table is None:
-                evaluation = train
-            else:
-                evaluation = _resample_table(result.eval_table, n_boot, rng)
-            cross[:, i, j] = _replicate_scores(train, evaluation)
+    pairs = as_pair_dict(results)
+    if n is None:
+        n = 1 + max((max(key) for key in pairs), default=-1)
+    cross = np.full((n_boot, n, n), np.nan)
+    # Row-major order, so that a full matrix draws exactly as it always has.
+    for i, j in sorted(pairs):
+        result = pairs[i, j]
+        train = _resample_table(result.train_table, n_boot, rng)
+        if result.eval_table is None:
+            evaluation = train
+        else:
+            evaluation = _resample_table(result.eval_table, n_boot, rng)
+        cross[:, i, j] = _replicate_scores(train, evaluation)
     return cross
-
-
-def _centrality(cross: np.ndarray) -> np.ndarray:
-    """Centrality of stacked cross matrices (B, N, N) -> (B, N)."""
-    n = cross.shape[1]
-    similarity = (cross + cross.transpose(0, 2, 1)) / 2
-    diagonal = np.diagonal(similarity, axis1=1, axis2=2)
-    return (similarity.sum(axis=2) - diagonal) / (n - 1)
 
 
 @dataclass(frozen=True)
@@ -113,7 +109,8 @@ class CentralityUncertainty:
     @property
     def p_top(self) -> np.ndarray:
         """Fraction of replicates in which each model is the most central, shape (N,)."""
-        winners = self.replicates.argmax(axis=1)
+        # A model with no known similarity (NaN) is never on top.
+        winners = np.nan_to_num(self.replicates, nan=-np.inf).argmax(axis=1)
         return np.bincount(winners, minlength=self.replicates.shape[1]) / self.n_boot
 
     @property
@@ -123,16 +120,35 @@ class CentralityUncertainty:
 
 
 def centrality_uncertainty(
-    results: Sequence[Sequence[VoteResult]],
+    results: PairResults,
     n_boot: int = 200,
     confidence: float = 0.95,
     random_state: Any = 0,
+    n: int | None = None,
 ) -> CentralityUncertainty:
-    """Bootstrap confidence intervals and top-model probabilities; see module docs."""
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    if n_boot < 2:
-        raise ValueError(f"n_boot must be >= 2, got {n_boot}")
-    replicates = _centrality(bootstrap_cross(results, n_boot, random_state))
-    estimate = _centrality(np.array([[[r.score for r in row] for row in results]]))[0]
+    """Bootstrap confidence intervals and top-model probabilities; see module docs.
+
+    Parameters
+    ----------
+    results : mapping of (i, j) to VoteResult, or N x N nested sequence
+        Finished pairs; with missing pairs, each centrality averages the known
+        similarities (see :func:`~modelcentrality.engine.centrality`).
+    n_boot : int
+        Bootstrap replicates (>= 2).
+    confidence : float
+        Coverage of the intervals, in (0, 1).
+    random_state : int, Generator or None
+    n : int, optional
+        N (default: from the pairs).
+    """
+    check_fraction("confidence", confidence)
+    check_int("n_boot", n_boot, minimum=2)
+    pairs = as_pair_dict(results)
+    if n is None:
+        n = 1 + max((max(key) for key in pairs), default=-1)
+    evaluated = None
+    if len(pairs) < n * n:
+        evaluated = ~np.isnan(cross_matrix(pairs, n))
+    replicates = centrality(bootstrap_cross(pairs, n_boot, random_state, n), evaluated)
+    estimate = centrality(cross_matrix(pairs, n), evaluated)
     return CentralityUncertainty(replicates - (replicates.mean(axis=0) - estimate), confidence)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_write
-from .model import Model
-from .votes import Protocol, VoteResult
+from ..contract._model import Model
+from ..engine._votes import Protocol, VoteResult
+from ..io._files import atomic_write
 
 
 class PairCache:

@@ -16,9 +16,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .errors import ModelError
-from .files import atomic_write
-from .zoo import ENCODER_FILE, GENERATOR_FILE, model_folders
+from ..errors import ModelError
+from ._files import atomic_write
+from ._zoo import ENCODER_FILE, GENERATOR_FILE, model_folders
 
 #: Tensors smaller than this stay float32: they save nothing and may be shapes or scales.
 MIN_ELEMENTS = 16

@@ -13,42 +13,19 @@ from typing import Any
 
 import numpy as np
 
-from .seeding import check_random_state
-from .traversal import FactorSource
-from .votes import Protocol, VoteResult, get_protocol, score_votes, vote_factors
+from .._seeding import check_random_state
+from ._sources import FactorSource
+from ._streaming import ScaleMoments, group_variances
+from ._votes import Protocol, VoteResult, get_protocol, score_votes, vote_factors
 
-Encoder = Callable[[np.ndarray], np.ndarray]
+#: Maps observations (B, *observation_shape) to codes (B, E): numpy arrays, or device
+#: tensors when the source renders on a device (see :mod:`._streaming`).
+Encoder = Callable[[Any], Any]
 
 #: Observations rendered and encoded at once. Fixed, so results never depend on it.
 CHUNK_OBSERVATIONS = 4096
 #: Votes drawn per independent random block (see ``_draw_votes``).
 VOTE_BLOCK = 100
-
-
-class _RunningMoments:
-    """Per-dim mean and variance over streamed rows (Chan et al. merge, float64)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.mean: np.ndarray | None = None
-        self.m2: np.ndarray | None = None
-
-    def update(self, rows: np.ndarray) -> None:
-        rows = rows.astype(np.float64)
-        n = rows.shape[0]
-        mean = rows.mean(axis=0)
-        m2 = ((rows - mean) ** 2).sum(axis=0)
-        if self.mean is None:
-            self.count, self.mean, self.m2 = n, mean, m2
-            return
-        total = self.count + n
-        delta = mean - self.mean
-        self.mean = self.mean + delta * (n / total)
-        self.m2 = self.m2 + m2 + delta**2 * (self.count * n / total)
-        self.count = total
-
-    def std(self) -> np.ndarray:
-        return np.sqrt(self.m2 / (self.count - 1))
 
 
 def _draw_votes(
@@ -128,7 +105,7 @@ def factorvae_votes(
     scale_draws = source.draw_scale_set(protocol.scale_samples, np.random.default_rng(scale_seed))
     render_rng = np.random.default_rng(render_seed)
 
-    moments = [_RunningMoments() for _ in encoders]
+    moments = [ScaleMoments() for _ in encoders]
     for start in range(0, len(scale_draws), CHUNK_OBSERVATIONS):
         observations = source.render(scale_draws[start : start + CHUNK_OBSERVATIONS], render_rng)
         for encoder, moment in zip(encoders, moments):
@@ -144,8 +121,7 @@ def factorvae_votes(
             group_draws[first * group_size : last * group_size], render_rng
         )
         for j, encoder in enumerate(encoders):
-            codes = encoder(observations).astype(np.float64)
-            variances = codes.reshape(last - first, group_size, -1).var(axis=1)
+            variances = group_variances(encoder(observations), group_size)
             if group_var[j] is None:
                 group_var[j] = np.empty((n_votes, variances.shape[1]))
             group_var[j][first:last] = variances

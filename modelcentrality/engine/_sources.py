@@ -1,4 +1,4 @@
-"""Factor sources: where FactorVAE votes come from (SPEC sections 3 and 4).
+"""Factor sources: where FactorVAE votes come from.
 
 A factor source draws, for each vote, a group of L observations with one factor held
 fixed, plus a scale set of S observations. Drawing is split in two steps so that all
@@ -17,10 +17,11 @@ code dims as the factors. Ground-truth datasets provide another source (see
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 import numpy as np
 
-from .model import Model
+from ..contract._model import Model
 
 
 class FactorSource(ABC):
@@ -72,10 +73,18 @@ class GeneratedFactors(FactorSource):
 
     A vote on factor k fixes latent dim ``code_dims[k]`` at one prior draw for the whole
     group and resamples every other latent dim (codes and noise) from the prior.
+
+    Parameters
+    ----------
+    model : Model
+    native : bool
+        Render on the model's own device (:meth:`~modelcentrality.contract.Model.
+        generate_native`): observations stay there for encoders on the same device.
     """
 
-    def __init__(self, model: Model) -> None:
+    def __init__(self, model: Model, native: bool = False) -> None:
         self.model = model
+        self.native = native
         self.num_factors = model.num_codes
         self.observation_shape = model.observation_shape
         self.kind = model.kind
@@ -94,5 +103,7 @@ class GeneratedFactors(FactorSource):
     def draw_scale_set(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self.model.prior.sample((n, self.model.latent_dim), rng)
 
-    def render(self, draws: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def render(self, draws: np.ndarray, rng: np.random.Generator) -> Any:
+        if self.native:
+            return self.model.generate_native(draws)
         return self.model.generate(draws)

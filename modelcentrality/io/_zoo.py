@@ -33,9 +33,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .adapters.onnx_runtime import OnnxModel
-from .errors import ModelCentralityError, ModelError, ZooError
-from .model import KINDS, Model, Prior
+from ..adapters.onnx_runtime import OnnxModel
+from ..contract._model import KINDS, Model, Prior
+from ..contract._screening import skip_reason
+from ..errors import ModelCentralityError, ModelError, ZooError
 
 FORMAT_VERSION = 1
 METADATA_FILE = "model.json"
@@ -179,80 +180,9 @@ def load_zoo(
         except ModelCentralityError as exc:
             if not skip_bad:
                 raise
-            zoo.skipped[getattr(exc, "model", folder.name)] = getattr(exc, "problem", str(exc))
+            zoo.skipped.update([skip_reason(exc, folder.name)])
     names = Counter(m.name for m in zoo)
     duplicated = sorted(n for n, c in names.items() if c > 1)
     if duplicated:
         raise ZooError(f"{zoo_dir}: several folders declare the model name(s) {duplicated}")
     return zoo
-
-
-def probe_model(model: Model, n: int = 8, random_state: int = 0) -> dict[str, Any]:
-    """Run a model on a few prior samples and report shapes and output ranges.
-
-    Raises ModelError when the generator or encoder fails or returns NaN/inf.
-    """
-    latents = model.sample_prior(n, random_state)
-    observations = model.generate(latents)
-    codes, logvar = model.encode_with_logvar(observations)
-    report = {
-        "name": model.name,
-        "kind": model.kind,
-        "latent_dim": model.latent_dim,
-        "code_dims": list(model.code_dims),
-        "prior": model.prior.to_dict(),
-        "observation_shape": list(model.observation_shape),
-        "encoding_dim": int(codes.shape[1]),
-        "observation_range": [float(observations.min()), float(observations.max())],
-        "code_range": [float(codes.min()), float(codes.max())],
-    }
-    if logvar is not None:
-        report["logvar_range"] = [float(logvar.min()), float(logvar.max())]
-    return report
-
-
-def screen_models(
-    models: Sequence[Model], *, skip_bad: bool = False
-) -> tuple[list[Model], dict[str, str]]:
-    """Check that models can be cross-evaluated before any long computation.
-
-    Every model is probed (see :func:`probe_model`) and all must share one observation
-    shape, so that every encoder accepts every generator's output. When shapes
-    disagree, the most common shape wins and the others are the bad ones.
-
-    Returns
-    -------
-    models : list of Model
-        The usable models, in the given order.
-    skipped : dict of str to str
-        Name -> reason, only when ``skip_bad`` (otherwise the first problem raises).
-    """
-    skipped: dict[str, str] = {}
-    names = Counter(m.name for m in models)
-    duplicated = sorted(n for n, c in names.items() if c > 1)
-    if duplicated:
-        raise ZooError(f"model names must be unique; repeated: {duplicated}")
-
-    def reject(model: Model, problem: str) -> None:
-        if not skip_bad:
-            raise ModelError(model.name, problem)
-        skipped[model.name] = problem
-
-    shapes = Counter(m.observation_shape for m in models)
-    majority = shapes.most_common(1)[0][0] if shapes else None
-    good = []
-    for model in models:
-        if model.observation_shape != majority:
-            reject(
-                model,
-                f"observation shape {model.observation_shape} does not match the zoo's "
-                f"{majority}: its encoder cannot read the other generators' outputs",
-            )
-            continue
-        try:
-            probe_model(model)
-        except ModelError as exc:
-            reject(model, exc.problem)
-            continue
-        good.append(model)
-    return good, skipped

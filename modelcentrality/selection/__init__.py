@@ -1,0 +1,34 @@
+"""Model selection: the pair evaluator, search strategies, and :func:`rank`.
+
+Layers: a :class:`PairEvaluator` computes any set of cross cells (through the cache and
+a backend); a :class:`SearchStrategy` decides which cells to ask for and when to stop;
+:func:`rank` screens the models, runs a strategy and returns a :class:`RankResult`.
+"""
+
+from ._evaluator import MIN_SCALE_SAMPLES, PairEvaluator, PairRequests
+from ._rank import rank
+from ._result import RankResult
+from ._search import (
+    SEARCHES,
+    FullSearch,
+    PrecisionSearch,
+    SearchOutcome,
+    SearchStrategy,
+    make_search,
+    round_up_to_block,
+)
+
+__all__ = [
+    "MIN_SCALE_SAMPLES",
+    "SEARCHES",
+    "FullSearch",
+    "PairEvaluator",
+    "PairRequests",
+    "PrecisionSearch",
+    "RankResult",
+    "SearchOutcome",
+    "SearchStrategy",
+    "make_search",
+    "rank",
+    "round_up_to_block",
+]

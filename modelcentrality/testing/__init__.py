@@ -1,0 +1,22 @@
+"""Test helpers for users and adapter authors: synthetic zoos with a known answer, and
+conformance suites for models (:func:`check_model`) and backends (:func:`check_backend`)."""
+
+from ._checks import CHECK_PROTOCOL, check_backend, check_model
+from ._synthetic import (
+    SyntheticDataset,
+    SyntheticWorld,
+    make_synthetic_zoo,
+    mixing_matrix,
+    write_synthetic_model,
+)
+
+__all__ = [
+    "CHECK_PROTOCOL",
+    "SyntheticDataset",
+    "SyntheticWorld",
+    "check_backend",
+    "check_model",
+    "make_synthetic_zoo",
+    "mixing_matrix",
+    "write_synthetic_model",
+]
