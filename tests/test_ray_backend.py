@@ -121,7 +121,7 @@ class _NumpyModel(Model):
 def test_unregistered_models_cannot_be_distributed(synthetic_zoo_master):
     models = [*load_zoo(synthetic_zoo_master)[:2], _NumpyModel()]
     protocol = get_protocol("paper").with_overrides(**FAST)
-    with pytest.raises(ModelCentralityError, match="in_memory.*cannot send a _NumpyModel.*registered adapters"):
+    with pytest.raises(ModelCentralityError, match="in_memory.*cannot send a _NumpyModel"):
         RayBackend().run(models, [(0, [1, 2])], protocol, 0, lambda *a: None)
 
 
