@@ -43,7 +43,7 @@ from modelcentrality.selection._rank import centrality_scores
 from modelcentrality.testing._synthetic import SyntheticDataset, make_synthetic_zoo
 
 SELECTORS = ("ModelCentrality", "UDR Lasso", "UDR Spearman", "random", "oracle")
-PUBLISHED = {  # SPEC section 8, Table 3: score of the model each selector picks.
+PUBLISHED = {  # Lin et al. (ICML 2020), Table 3: score of the model each selector picks.
     "InfoGAN-CR": {"UDR Lasso": 0.86, "UDR Spearman": 0.84, "ModelCentrality": 0.92,
                    "supervised h.p. choice": 0.90},
     "FactorVAE": {"UDR Lasso": 0.81, "UDR Spearman": 0.79, "ModelCentrality": 0.84,

@@ -9,10 +9,9 @@ import torch
 from conftest import FAST
 
 from modelcentrality import load_zoo, rank
-from modelcentrality.adapters.pytorch import TorchModel, export_torch_model
-from modelcentrality.contract._model import Prior
+from modelcentrality.adapters.pytorch import export_torch_model
 from modelcentrality.selection._rank import centrality_scores
-from modelcentrality.testing._synthetic import SyntheticWorld, mixing_matrix
+from modelcentrality.testing._torch_zoo import make_torch_zoo
 
 
 def test_disentangled_models_take_the_top_places(synthetic_zoo_master):
@@ -105,53 +104,8 @@ def test_signed_permutation_of_code_dims_leaves_scores_unchanged(synthetic_zoo, 
     assert set(after.ranking[:4]) == set(before.ranking[:4])
 
 
-class _Generator(torch.nn.Module):
-    def __init__(self, weights, bias, shape):
-        super().__init__()
-        self.linear = torch.nn.Linear(weights.shape[0], weights.shape[1])
-        with torch.no_grad():
-            self.linear.weight.copy_(torch.from_numpy(weights.T.astype(np.float32)))
-            self.linear.bias.copy_(torch.from_numpy(bias.astype(np.float32)))
-        self.shape = shape
-
-    def forward(self, z):
-        return torch.sigmoid(self.linear(z)).reshape(-1, *self.shape)
-
-
-class _Encoder(torch.nn.Module):
-    def __init__(self, unmix, bias):
-        super().__init__()
-        self.register_buffer("unmix", torch.from_numpy(unmix.astype(np.float32)))
-        self.register_buffer("bias", torch.from_numpy(bias.astype(np.float32)))
-
-    def forward(self, x):
-        x = x.flatten(1).clamp(1e-6, 1 - 1e-6)
-        return (torch.log(x) - torch.log1p(-x) - self.bias) @ self.unmix
-
-
 def _torch_zoo(n_models=4):
-    rng = np.random.default_rng(5)
-    world = SyntheticWorld.make(3, 1, (1, 6, 6), rng)
-    models = []
-    for index in range(n_models):
-        mixing = mixing_matrix(3, [0.1, 0.1, 1.0, 1.0][index], rng)
-        embed = np.eye(4)
-        embed[:3, :3] = mixing
-        generator = _Generator((world.weights @ embed).T, world.bias, world.observation_shape)
-        unmix = (np.linalg.inv(mixing) @ np.linalg.pinv(world.weights)[:3]).T
-        models.append(
-            TorchModel(
-                _Encoder(unmix, world.bias),
-                generator,
-                name=f"torch{index}",
-                latent_dim=4,
-                code_dims=[0, 1, 2],
-                prior=Prior("uniform"),
-                kind="gan",
-                observation_shape=world.observation_shape,
-            )
-        )
-    return models
+    return make_torch_zoo((0.1, 0.1, 1.0, 1.0)[:n_models])
 
 
 def test_onnx_and_pytorch_adapters_agree(tmp_path):

@@ -1,6 +1,6 @@
 """UDR, the Unsupervised Disentanglement Ranking baseline (Duan et al., ICLR 2020).
 
-Semantics follow disentanglement_lib's ``compute_udr_sklearn`` (SPEC section 5):
+Semantics follow disentanglement_lib's ``compute_udr_sklearn``:
 
 1. every model encodes the same n observations;
 2. every dim is standardised (zero mean, unit variance; a constant dim becomes 0) and
@@ -23,7 +23,7 @@ Orientation and edge cases, as in disentanglement_lib unless noted:
   penalty shrinks every coefficient by alpha on standardised data.
 - a pair where either model has no informative dim scores 0 (disentanglement_lib
   raises on the empty matrix).
-- KL dims are kept when KL >= threshold, as SPEC states (disentanglement_lib keeps
+- KL dims are kept when KL >= threshold, dims below it dropped (disentanglement_lib keeps
   KL > threshold; they differ only at exact equality).
 - dims may differ in number between models (disentanglement_lib requires equal sizes).
 

@@ -1,7 +1,7 @@
 """dSprites (Matthey et al., 2017): rendered procedurally, or read from the official file.
 
 737,280 binary 64x64 images of one white sprite on black, one image per combination of
-five factors (SPEC section 7), in this factor order (disentanglement_lib's latent factor
+five factors (Matthey et al. 2017), in this factor order (disentanglement_lib's latent factor
 indices 1..5):
 
 ====  ===========  ======  =========================================

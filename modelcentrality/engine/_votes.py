@@ -1,4 +1,4 @@
-"""The FactorVAE vote engine (Kim & Mnih 2018; SPEC section 3).
+"""The FactorVAE vote engine (Kim & Mnih, "Disentangling by Factorising", ICML 2018).
 
 A *vote* is a group of L observations in which one factor k is held fixed. Encoding the
 group, dividing by the per-dim scale and taking the dim with the smallest variance gives

@@ -1,7 +1,7 @@
 """The FactorVAE metric (Kim & Mnih 2018) on a ground-truth dataset.
 
 It runs the same vote engine as ModelCentrality (:func:`modelcentrality.scoring.factorvae_votes`)
-with the dataset's true factors as the factor source (SPEC section 3), under either
+with the dataset's true factors as the factor source (Kim & Mnih 2018), under either
 protocol:
 
 - ``"disentanglement_lib"`` (default): 10,000 training votes and 5,000 evaluation votes
