@@ -200,13 +200,8 @@ class OnnxModel(Model):
                 )
         return cls(
             *files,
-            name=contract["name"],
-            latent_dim=contract["latent_dim"],
-            code_dims=contract["code_dims"],
-            prior=Prior.from_dict(contract["prior"]),
-            kind=contract["kind"],
+            **cls.contract_arguments(contract),
             logvar_output=spec["logvar_output"],
-            observation_shape=contract["observation_shape"],
             batch_size=spec["batch_size"],
             threads=threads,
         )

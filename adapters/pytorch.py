@@ -96,16 +96,10 @@ class TorchModel(Model):
     @classmethod
     def from_spec(cls, spec: dict[str, Any], threads: int, resolve=None) -> TorchModel:
         modules = spec["modules"] if resolve is None else resolve(spec["modules"])
-        contract = spec["contract"]
         torch.set_num_threads(int(threads))
         return cls(
             *modules,
-            name=contract["name"],
-            latent_dim=contract["latent_dim"],
-            code_dims=contract["code_dims"],
-            prior=Prior.from_dict(contract["prior"]),
-            kind=contract["kind"],
-            observation_shape=contract["observation_shape"],
+            **cls.contract_arguments(spec["contract"]),
             device=spec["device"],
             batch_size=spec["batch_size"],
             native=spec["native"],

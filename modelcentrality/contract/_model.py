@@ -80,6 +80,7 @@ class Prior:
         return cls(type=kind, **values)
 
     def to_dict(self) -> dict[str, Any]:
+        """The model.json form (see :meth:`from_dict`)."""
         if self.type == "uniform":
             return {"type": "uniform", "low": self.low, "high": self.high}
         return {"type": "normal", "mean": self.mean, "std": self.std}
@@ -162,6 +163,18 @@ class Model(ABC):
             "observation_shape": list(self.observation_shape),
         }
 
+    @staticmethod
+    def contract_arguments(contract: dict[str, Any]) -> dict[str, Any]:
+        """Constructor keyword arguments of every adapter, from :meth:`contract`'s output."""
+        return {
+            "name": contract["name"],
+            "latent_dim": contract["latent_dim"],
+            "code_dims": contract["code_dims"],
+            "prior": Prior.from_dict(contract["prior"]),
+            "kind": contract["kind"],
+            "observation_shape": contract["observation_shape"],
+        }
+
     def fingerprint(self) -> str | None:
         """Content hash of weights and contract, used as a cache key; None: not cacheable."""
         return None
@@ -208,35 +221,15 @@ class Model(ABC):
         """Like :meth:`generate`, but the observations stay on :meth:`native_device`."""
         if self.native_device() is None:
             return self.generate(latents)
-        latents = np.ascontiguousarray(latents, dtype=np.float32)
-        out = self._generate_native(latents)
-        expected = (latents.shape[0], *self.observation_shape)
-        if tuple(out.shape) != expected:
-            raise ModelError(
-                self.name, f"generator returned shape {tuple(out.shape)}, expected {expected}"
-            )
-        _check_finite_native(self.name, "generator", out)
-        return out
+        latents = self._checked_latents(latents)
+        return self._checked_observations(self._generate_native(latents), len(latents))
 
     def encode_native(self, observations: Any) -> Any:
         """Like :meth:`encode`, on observations that live on :meth:`native_device`."""
         if self.native_device() is None:
             return self.encode(observations)
-        if tuple(observations.shape[1:]) != self.observation_shape:
-            raise ModelError(
-                self.name,
-                f"encoder expects observations of shape {self.observation_shape}, "
-                f"got {tuple(observations.shape[1:])}",
-            )
-        codes = self._encode_native(observations)
-        codes = codes.reshape(codes.shape[0], -1)
-        if codes.shape[0] != observations.shape[0]:
-            raise ModelError(
-                self.name,
-                f"encoder returned {codes.shape[0]} rows for {observations.shape[0]} inputs",
-            )
-        _check_finite_native(self.name, "encoder", codes)
-        return codes
+        self._check_encoder_input(observations)
+        return self._checked_codes(self._encode_native(observations), len(observations))
 
     def _generate_native(self, latents: np.ndarray) -> Any:
         """latents (B, D) float32 on the host -> observations on the device."""
@@ -252,20 +245,8 @@ class Model(ABC):
 
     def generate(self, latents: np.ndarray) -> np.ndarray:
         """Map latents (B, D) to observations (B, *observation_shape), float32."""
-        latents = np.ascontiguousarray(latents, dtype=np.float32)
-        if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
-            raise ModelError(
-                self.name,
-                f"generator expects latents of shape (B, {self.latent_dim}), got {latents.shape}",
-            )
-        out = self._generate_batch(latents)
-        expected = (latents.shape[0], *self.observation_shape)
-        if out.shape != expected:
-            raise ModelError(
-                self.name, f"generator returned shape {out.shape}, expected {expected}"
-            )
-        _check_finite(self.name, "generator", out)
-        return out
+        latents = self._checked_latents(latents)
+        return self._checked_observations(self._generate_batch(latents), len(latents))
 
     def encode(self, observations: np.ndarray) -> np.ndarray:
         """Map observations (B, *observation_shape) to code estimates (B, E), float32."""
@@ -282,20 +263,9 @@ class Model(ABC):
         logvar : ndarray of shape (B, E) or None
         """
         observations = np.ascontiguousarray(observations, dtype=np.float32)
-        if observations.shape[1:] != self.observation_shape:
-            raise ModelError(
-                self.name,
-                f"encoder expects observations of shape {self.observation_shape}, "
-                f"got {observations.shape[1:]}",
-            )
+        self._check_encoder_input(observations)
         codes, logvar = self._encode_batch(observations, want_logvar)
-        codes = codes.reshape(codes.shape[0], -1)
-        if codes.shape[0] != observations.shape[0]:
-            raise ModelError(
-                self.name,
-                f"encoder returned {codes.shape[0]} rows for {observations.shape[0]} inputs",
-            )
-        _check_finite(self.name, "encoder", codes)
+        codes = self._checked_codes(codes, len(observations))
         if logvar is not None:
             logvar = logvar.reshape(codes.shape[0], -1)
             if logvar.shape != codes.shape:
@@ -305,6 +275,39 @@ class Model(ABC):
                 )
             _check_finite(self.name, "encoder log-variance", logvar)
         return codes, logvar
+
+    def _checked_latents(self, latents: np.ndarray) -> np.ndarray:
+        latents = np.ascontiguousarray(latents, dtype=np.float32)
+        if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
+            raise ModelError(
+                self.name,
+                f"generator expects latents of shape (B, {self.latent_dim}), got {latents.shape}",
+            )
+        return latents
+
+    def _checked_observations(self, out: Any, n: int) -> Any:
+        expected = (n, *self.observation_shape)
+        if tuple(out.shape) != expected:
+            raise ModelError(
+                self.name, f"generator returned shape {tuple(out.shape)}, expected {expected}"
+            )
+        _check_finite(self.name, "generator", out)
+        return out
+
+    def _check_encoder_input(self, observations: Any) -> None:
+        if tuple(observations.shape[1:]) != self.observation_shape:
+            raise ModelError(
+                self.name,
+                f"encoder expects observations of shape {self.observation_shape}, "
+                f"got {tuple(observations.shape[1:])}",
+            )
+
+    def _checked_codes(self, codes: Any, n: int) -> Any:
+        codes = codes.reshape(codes.shape[0], -1)
+        if codes.shape[0] != n:
+            raise ModelError(self.name, f"encoder returned {codes.shape[0]} rows for {n} inputs")
+        _check_finite(self.name, "encoder", codes)
+        return codes
 
     @abstractmethod
     def _generate_batch(self, latents: np.ndarray) -> np.ndarray:
@@ -317,14 +320,12 @@ class Model(ABC):
         """observations (B, *observation_shape) -> (codes (B, E), logvar (B, E) or None)."""
 
 
-def _check_finite_native(name: str, what: str, values: Any) -> None:
-    # One device-side reduction and a single scalar copy, not a copy of the array.
-    bad = int((~values.isfinite()).sum())
+def _check_finite(name: str, what: str, values: Any) -> None:
+    """Raise unless every value is finite; device tensors are checked where they live
+    (one reduction and a scalar copy, not a copy of the array)."""
+    if isinstance(values, np.ndarray):
+        bad = values.size - np.count_nonzero(np.isfinite(values))
+    else:
+        bad = int((~values.isfinite()).sum())
     if bad:
-        raise ModelError(name, f"{what} produced {bad} NaN/inf values")
-
-
-def _check_finite(name: str, what: str, values: np.ndarray) -> None:
-    if not np.isfinite(values).all():
-        bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
-        raise ModelError(name, f"{what} produced {bad} NaN/inf values")
+        raise ModelError(name, f"{what} produced {int(bad)} NaN/inf values")
