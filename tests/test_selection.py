@@ -141,3 +141,31 @@ def test_make_backend():
         make_backend(address="auto")
     with pytest.raises(ParameterError, match="backend must be one of"):
         make_backend("dask")
+
+
+def test_a_registered_similarity_drives_the_whole_ranking(synthetic_zoo_master, monkeypatch):
+    """One registration line: rank, the cache key and the backends use the new cells."""
+    from modelcentrality.engine import SIMILARITIES, Similarity, VoteResult
+
+    def name_match(source, encoders, protocol, rng, progress):
+        # A toy similarity: 1 when the model numbers have the same parity, else 0.
+        table = np.ones((1, 1), np.int64)
+        return [
+            VoteResult(float(parity(e) == parity(source)), 0.0, table, None, np.ones(1))
+            for e in encoders
+        ]
+
+    def parity(model):
+        return int(model.name[1:3]) % 2
+
+    toy = Similarity("name_match", name_match, lambda source, protocol: 1)
+    monkeypatch.setitem(SIMILARITIES, "name_match", toy)
+    models = load_zoo(synthetic_zoo_master)[:4]
+    protocol = PROTOCOL.__class__(**{**vars(PROTOCOL), "similarity": "name_match"})
+    result = rank(models, protocol, bootstrap=0)
+    expected = np.array([[float(parity(a) == parity(b)) for b in models] for a in models])
+    assert 0 < expected.sum() < expected.size
+    np.testing.assert_array_equal(result.cross, expected)
+    assert result.protocol.to_dict()["similarity"] == "name_match"
+    with pytest.raises(ParameterError, match="similarity must be one of"):
+        rank(models, PROTOCOL.__class__(**{**vars(PROTOCOL), "similarity": "nope"}))

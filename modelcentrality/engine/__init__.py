@@ -14,6 +14,7 @@ from ._scoring import (
     factorvae_votes,
     source_observation_count,
 )
+from ._similarities import FACTORVAE, SIMILARITIES, Similarity, get_similarity
 from ._sources import FactorSource, GeneratedFactors
 from ._uncertainty import CentralityUncertainty, bootstrap_cross, centrality_uncertainty
 from ._votes import (
@@ -29,13 +30,16 @@ from ._votes import (
 __all__ = [
     "CHUNK_OBSERVATIONS",
     "DISENTANGLEMENT_LIB",
+    "FACTORVAE",
     "PAPER",
     "PROTOCOLS",
+    "SIMILARITIES",
     "VOTE_BLOCK",
     "CentralityUncertainty",
     "FactorSource",
     "GeneratedFactors",
     "Protocol",
+    "Similarity",
     "VoteResult",
     "bootstrap_cross",
     "centrality",
@@ -45,6 +49,7 @@ __all__ = [
     "factorvae_score",
     "factorvae_votes",
     "get_protocol",
+    "get_similarity",
     "pair_mask",
     "score_votes",
     "source_observation_count",

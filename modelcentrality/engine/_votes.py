@@ -40,6 +40,8 @@ class Protocol:
     prune_std : float or None
         Dims whose global std is below this never vote (disentanglement_lib prunes on
         ``sqrt(variance) >= 0.05``); if all are pruned the score is 0. None: no pruning.
+    similarity : str
+        The registered cross-cell measure (:mod:`._similarities`) that ranking uses.
     """
 
     name: str
@@ -49,6 +51,7 @@ class Protocol:
     scale_samples: int
     factor_order: Literal["round_robin", "uniform"]
     prune_std: float | None
+    similarity: str = "factorvae"
 
     def __post_init__(self) -> None:
         if self.votes is not None and self.votes < 1:
@@ -95,6 +98,9 @@ class Protocol:
             "scale_samples": self.scale_samples,
             "factor_order": self.factor_order,
             "prune_std": self.prune_std,
+            # Only another similarity is recorded, so default keys (and cache keys made
+            # from them) stay as they were before similarities were pluggable.
+            **({} if self.similarity == "factorvae" else {"similarity": self.similarity}),
         }
 
 

@@ -20,8 +20,7 @@ from typing import Any
 from .._seeding import keyed_rng
 from .._validation import check_int
 from ..contract._model import Model
-from ..engine._scoring import factorvae_votes, source_observation_count
-from ..engine._sources import GeneratedFactors
+from ..engine._similarities import get_similarity
 from ..engine._votes import Protocol, VoteResult
 from ..errors import ModelCentralityError, ParameterError
 from ._transport import model_spec, open_models
@@ -38,25 +37,16 @@ def evaluate_source(
     seed: int,
     progress: Callable[[int], None] | None = None,
 ) -> list[VoteResult]:
-    """FactorVAE results of ``encoders`` on ``source``'s own traversals.
-
-    When the source and every encoder run on one device (:meth:`~modelcentrality.
-    contract.Model.native_device`), rendered chunks stay on that device and only the
-    reduced vote statistics come back to the host.
+    """The cells ``cross[source, encoder]`` of every encoder, under the protocol's
+    similarity (:mod:`~modelcentrality.engine`), with draws keyed by the seed and the
+    source model's name.
 
     Returns
     -------
-    list of VoteResult, one per encoder: the cells ``cross[source, encoder]``.
+    list of VoteResult, one per encoder.
     """
-    devices = {model.native_device() for model in (source, *encoders)}
-    native = len(devices) == 1 and None not in devices
-    return factorvae_votes(
-        GeneratedFactors(source, native=native),
-        [model.encode_native if native else model.encode for model in encoders],
-        protocol,
-        keyed_rng(seed, source.name),
-        progress,
-    )
+    similarity = get_similarity(protocol.similarity)
+    return similarity.cells(source, encoders, protocol, keyed_rng(seed, source.name), progress)
 
 
 class Backend(ABC):
@@ -237,7 +227,7 @@ def report_progress(
 ) -> None:
     """Advance ``progress`` by the encoder passes of one finished source task."""
     if progress is not None:
-        progress(source_observation_count(GeneratedFactors(source), protocol) * encoders)
+        progress(get_similarity(protocol.similarity).cost(source, protocol) * encoders)
 
 
 #: Backend names of :func:`make_backend`.

@@ -15,8 +15,7 @@ from typing import Any
 
 from .._progress import ProgressBar
 from ..contract._model import Model
-from ..engine._scoring import source_observation_count
-from ..engine._sources import GeneratedFactors
+from ..engine._similarities import get_similarity
 from ..engine._votes import Protocol, VoteResult
 from ..execution._backends import Backend, LocalBackend
 from ..execution._cache import PairCache
@@ -99,9 +98,8 @@ class PairEvaluator:
 
     def pair_cost(self, source: int, votes: int) -> int:
         """Encoder passes of one pair of this source at ``votes`` votes."""
-        return source_observation_count(
-            GeneratedFactors(self.models[source]), self.protocol_for(votes)
-        )
+        protocol = self.protocol_for(votes)
+        return get_similarity(protocol.similarity).cost(self.models[source], protocol)
 
     def evaluate(
         self, requests: PairRequests, label: str = "pairs"
