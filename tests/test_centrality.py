@@ -156,7 +156,7 @@ def test_result_json_has_documented_keys(synthetic_zoo_master, tmp_path):
 
 
 def test_cache_resumes_and_grows_zoo(synthetic_zoo, tmp_path, monkeypatch):
-    import modelcentrality.execution._backends as backends
+    import modelcentrality.engine._similarities as backends
 
     cache = tmp_path / "cache"
     spare = tmp_path / "spare"

@@ -183,7 +183,7 @@ def test_dci_random_forest_option_agrees_on_the_truth():
     result = compute_dci(TOY.truth, TOY, num_train=500, num_test=200, predictor="random_forest")
     assert result["disentanglement"] > 0.8
     assert result["informativeness_test"] > 0.95
-    with pytest.raises(ValueError, match="unknown DCI predictor"):
+    with pytest.raises(ValueError, match="DCI predictor must be one of"):
         compute_dci(TOY.truth, TOY, num_train=50, num_test=50, predictor="lasso")
 
 

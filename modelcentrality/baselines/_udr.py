@@ -45,6 +45,7 @@ from scipy.stats import rankdata
 
 from .. import __version__
 from .._seeding import check_random_state
+from .._validation import check_choice, check_float, check_int
 from ..contract._screening import filter_by_shape, skip_reason
 from ..errors import ModelCentralityError, ZooError
 from ..io._files import write_json
@@ -366,12 +367,9 @@ def udr_scores(
     -------
     UDRResult
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if not alpha > 0:
-        raise ValueError(f"alpha must be > 0, got {alpha}")
-    if not kl_threshold >= 0:
-        raise ValueError(f"kl_threshold must be >= 0, got {kl_threshold}")
+    check_choice("method", method, METHODS)
+    check_float("alpha", alpha, minimum=0, open_minimum=True)
+    check_float("kl_threshold", kl_threshold, minimum=0)
     reps, kls, names = _check_inputs(representations, kl, names)
     informative, rules, blocks = [], [], []
     for rep, vector in zip(reps, kls):
@@ -413,8 +411,7 @@ def encode_representation(
         :func:`gaussian_kl` of the posterior for a VAE with a log-variance output;
         None for a GAN or a VAE without one (the GAN spread rule then applies).
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    check_int("batch_size", batch_size, minimum=1)
     want_logvar = model.kind == "vae"
     codes, logvars = [], []
     for start in range(0, len(observations), batch_size):

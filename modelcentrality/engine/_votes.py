@@ -18,6 +18,8 @@ from typing import Literal
 import numba
 import numpy as np
 
+from .._validation import check_choice, check_int
+
 
 @dataclass(frozen=True)
 class Protocol:
@@ -54,16 +56,12 @@ class Protocol:
     similarity: str = "factorvae"
 
     def __post_init__(self) -> None:
-        if self.votes is not None and self.votes < 1:
-            raise ValueError(f"votes must be >= 1, got {self.votes}")
-        if self.eval_votes < 0:
-            raise ValueError(f"eval_votes must be >= 0, got {self.eval_votes}")
-        if self.group_size < 2:
-            raise ValueError(f"group size must be >= 2, got {self.group_size}")
-        if self.scale_samples < 2:
-            raise ValueError(f"scale samples must be >= 2, got {self.scale_samples}")
-        if self.factor_order not in ("round_robin", "uniform"):
-            raise ValueError(f"unknown factor order {self.factor_order!r}")
+        if self.votes is not None:
+            check_int("votes", self.votes, minimum=1)
+        check_int("eval_votes", self.eval_votes, minimum=0)
+        check_int("group size", self.group_size, minimum=2)
+        check_int("scale samples", self.scale_samples, minimum=2)
+        check_choice("factor order", self.factor_order, ("round_robin", "uniform"))
 
     def train_votes_for(self, kind: str) -> int:
         """Number of training votes for a factor source of the given kind."""

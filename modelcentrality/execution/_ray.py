@@ -16,9 +16,10 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._validation import check_choice, check_int
 from ..contract._model import Model
 from ..engine._votes import Protocol, VoteResult
-from ..errors import ModelCentralityError
+from ..errors import ModelCentralityError, ParameterError
 from ._backends import Backend, PairCallback, SourceTask, evaluate_source, report_progress
 from ._transport import model_spec, open_models
 
@@ -91,16 +92,14 @@ class RayBackend(Backend):
         num_cpus: int | None = None,
         cpus_per_task: int = 1,
     ) -> None:
-        if load not in LOAD_MODES:
-            raise ValueError(f"load must be one of {LOAD_MODES}, got {load!r}")
-        if num_cpus is not None and num_cpus < 1:
-            raise ValueError(f"num_cpus must be >= 1, got {num_cpus}")
-        if num_cpus is not None and address is not None:
-            raise ValueError(
-                "num_cpus sets up a local Ray instance; it cannot be used with address"
-            )
-        if cpus_per_task < 1:
-            raise ValueError(f"cpus_per_task must be >= 1, got {cpus_per_task}")
+        check_choice("load", load, LOAD_MODES)
+        if num_cpus is not None:
+            check_int("num_cpus", num_cpus, minimum=1)
+            if address is not None:
+                raise ParameterError(
+                    "num_cpus sets up a local Ray instance; it cannot be used with address"
+                )
+        check_int("cpus_per_task", cpus_per_task, minimum=1)
         self.address = address
         self.load = load
         self.num_cpus = num_cpus

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import check_float
 from ..datasets.base import GroundTruthDataset
 from . import beta_vae, dci, factor_vae, mig, modularity, sap
 from .beta_vae import compute_beta_vae
@@ -137,8 +138,7 @@ def metric_settings(
         Metric name -> keyword arguments for its compute function.
     """
     names = check_metric_names(metrics)
-    if not samples_scale > 0:
-        raise ValueError(f"samples_scale must be > 0, got {samples_scale}")
+    check_float("samples_scale", samples_scale, minimum=0, open_minimum=True)
     settings = dict(settings or {})
     stray = sorted(set(settings) - set(names))
     if stray:

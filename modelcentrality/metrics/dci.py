@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .._seeding import check_random_state
+from .._validation import check_choice
 from ..datasets.base import GroundTruthDataset
 from .utils import (
     RepresentationFunction,
@@ -115,8 +116,7 @@ def importance_matrix(
     train_accuracy, test_accuracy : float
         Mean over factors.
     """
-    if predictor not in PREDICTORS:
-        raise ValueError(f"unknown DCI predictor {predictor!r}; choose from {list(PREDICTORS)}")
+    check_choice("DCI predictor", predictor, PREDICTORS)
     # Deferred import: see the package docstring.
     from joblib import Parallel, delayed
 
@@ -166,8 +166,7 @@ def compute_dci(
     """
     num_train = check_count("num_train", num_train)
     num_test = check_count("num_test", num_test)
-    if predictor not in PREDICTORS:
-        raise ValueError(f"unknown DCI predictor {predictor!r}; choose from {list(PREDICTORS)}")
+    check_choice("DCI predictor", predictor, PREDICTORS)
     rng = check_random_state(random_state)
     codes_train, factors_train = sample_codes(representation_function, dataset, num_train, rng)
     codes_test, factors_test = sample_codes(representation_function, dataset, num_test, rng)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._seeding import check_random_state
+from .._validation import check_int
 from ..datasets.base import GroundTruthDataset
 
 RepresentationFunction = Callable[[np.ndarray], np.ndarray]
@@ -27,9 +28,7 @@ CHUNK_OBSERVATIONS = 4096
 
 def check_count(name: str, value: int, minimum: int = 1) -> int:
     """Validate a sample count; return it as an int."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return check_int(name, value, minimum=minimum)
 
 
 def encode(representation_function: RepresentationFunction, observations: np.ndarray) -> np.ndarray:
