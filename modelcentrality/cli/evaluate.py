@@ -12,6 +12,8 @@ from ..metrics import METRIC_INFO, check_metric_names, evaluate_zoo, metric_sett
 from ..metrics.dci import PREDICTORS
 from .common import (
     POSITIVE,
+    SEED,
+    FiniteFloatRange,
     batch_size_option,
     data_option,
     echo_skipped,
@@ -52,10 +54,10 @@ def _columns(metrics: list[str]) -> list[tuple[str, str, str]]:
     callback=_parse_metrics,
     help="Comma-separated metrics to compute.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @click.option(
     "--samples-scale",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True, max=100),
     default=1.0,
     show_default=True,
     help="Multiply every sample count (e.g. 0.1 for a quick run).",

@@ -11,6 +11,8 @@ from ..baselines import METHODS, udr_for_models
 from ..datasets import get_dataset
 from .common import (
     POSITIVE,
+    SEED,
+    UDR_SAMPLES,
     batch_size_option,
     data_option,
     echo_skipped,
@@ -34,12 +36,12 @@ from .common import (
 )
 @click.option(
     "--samples",
-    type=click.IntRange(min=2),
+    type=UDR_SAMPLES,
     default=1000,
     show_default=True,
     help="Observations every model encodes.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @click.option(
     "--alpha",
     type=click.FloatRange(min=0, min_open=True),
