@@ -61,13 +61,12 @@ def _graph_tensors(graph: onnx.GraphProto):
 
 def inside(path: Path, root: Path) -> bool:
     """Whether ``path`` lies in ``root`` once both are resolved (symlinks followed)."""
-    return os.path.realpath(path) == os.path.realpath(root) or os.path.realpath(
-        path
-    ).startswith(os.path.realpath(root) + os.sep)
+    real_root = os.path.realpath(root)
+    return os.path.commonpath([os.path.realpath(path), real_root]) == real_root
 
 
 def external_data_files(
-    name: str, source: Path | bytes, *, follow_symlinks: bool = False
+    name: str, source: Path | bytes, *, role: str = "ONNX graph", follow_symlinks: bool = False
 ) -> list[Path]:
     """The external-data files an ONNX file reads, checked before any runtime opens it.
 
@@ -86,10 +85,11 @@ def external_data_files(
     ModelError
         For a location that breaks these rules, or an unparsable file.
     """
-    what = _describe(source, "ONNX graph")
+    what = _describe(source, role)
     if isinstance(source, Path) and not source.is_file():
         if source.exists():
-            raise ModelError(name, f"{source} is not a regular file")
+            target = f" (it leads to {os.path.realpath(source)})" if source.is_symlink() else ""
+            raise ModelError(name, f"{source} is not a regular file{target}")
         raise ModelError(name, f"missing file {source}")
     try:
         if isinstance(source, bytes):
@@ -188,8 +188,8 @@ class OnnxModel(Model):
         self.batch_size = int(batch_size)
         self.follow_symlinks = bool(follow_symlinks)
         self._data_files = [
-            external_data_files(name, source, follow_symlinks=self.follow_symlinks)
-            for source in self._sources
+            external_data_files(name, source, role=role, follow_symlinks=self.follow_symlinks)
+            for source, role in zip(self._sources, ("encoder", "generator"))
         ]
         options = ort.SessionOptions()
         options.log_severity_level = 4

@@ -22,8 +22,8 @@ SEED = click.IntRange(0, 2**32 - 1)
 #: Sane upper bounds: far above any useful run, far below what exhausts a machine.
 GROUP_SIZE = click.IntRange(2, 10_000)
 SCALE_SAMPLES = click.IntRange(2, 10_000_000)
-PROBE_SAMPLES = click.IntRange(1, 100_000)
-UDR_SAMPLES = click.IntRange(2, 1_000_000)
+PROBE_SAMPLES = click.IntRange(1, 10_000)
+UDR_SAMPLES = click.IntRange(2, 100_000)
 FACTORS = click.IntRange(2, 32)
 
 

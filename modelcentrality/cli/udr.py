@@ -16,6 +16,7 @@ from .common import (
     batch_size_option,
     data_option,
     echo_skipped,
+    follow_symlinks_option,
     format_table,
     load_zoo_for_dataset,
     output_option,
@@ -54,8 +55,20 @@ from .common import (
 @threads_option
 @batch_size_option
 @skip_bad_option
+@follow_symlinks_option
 def udr_command(
-    zoo, data_spec, method, samples, seed, alpha, jobs, output, threads, batch_size, skip_bad
+    zoo,
+    data_spec,
+    method,
+    samples,
+    seed,
+    alpha,
+    jobs,
+    output,
+    threads,
+    batch_size,
+    skip_bad,
+    follow_symlinks,
 ):
     """Rank the models in ZOO by UDR (disentanglement_lib semantics).
 
@@ -67,7 +80,13 @@ def udr_command(
     """
     dataset = get_dataset(data_spec)
     models, skipped = load_zoo_for_dataset(
-        zoo, dataset, data_spec, skip_bad=skip_bad, batch_size=batch_size, threads=threads
+        zoo,
+        dataset,
+        data_spec,
+        skip_bad=skip_bad,
+        batch_size=batch_size,
+        threads=threads,
+        follow_symlinks=follow_symlinks,
     )
     result = udr_for_models(
         models,

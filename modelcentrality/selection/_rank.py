@@ -20,7 +20,7 @@ from ..contract._model import Model
 from ..contract._screening import screen_models
 from ..engine._centrality import centrality_scores, cross_matrix
 from ..engine._votes import Protocol, get_protocol
-from ..errors import ZooError
+from ..errors import ModelCentralityError, ZooError
 from ..execution._backends import Backend
 from ._evaluator import ModelsFailed, PairEvaluator
 from ._result import RankResult
@@ -148,6 +148,9 @@ def rank(
     partial = not evaluated.all()
     cross = cross_matrix(outcome.results, n)
     similarity, scores = centrality_scores(cross, evaluated if partial else None)
+    undefined = [models[i].name for i in np.flatnonzero(~np.isfinite(scores))]
+    if undefined:
+        raise ModelCentralityError(f"no finite centrality for model(s) {undefined}")
     used_votes = np.unique(outcome.votes[evaluated])
     return RankResult(
         names=[m.name for m in models],
