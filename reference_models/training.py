@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -165,7 +166,10 @@ def save_checkpoint(trainer: Trainer, path: str | os.PathLike) -> None:
 def load_checkpoint(trainer: Trainer, path: str | os.PathLike) -> None:
     """Restore ``trainer`` from a checkpoint file (tensors and plain values only)."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        # torch warns about foreign pickles on stderr; the error below says it in one line.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except OSError as exc:
         raise ModelCentralityError(f"cannot read checkpoint {path}: {exc.strerror}") from None
     except Exception as exc:  # torch raises many types; its message may advise unsafe loading

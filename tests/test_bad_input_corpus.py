@@ -580,6 +580,7 @@ def test_unwritable_output(capfd, zoo, tmp_path):
     one_line(err, "not writable")
 
 
+@pytest.mark.filterwarnings("error")  # a warning would be a second line on stderr
 @pytest.mark.parametrize("payload", ["garbage", "list", "pickle"])
 def test_train_resume_with_a_hostile_checkpoint(capfd, tmp_path, payload):
     pytest.importorskip("torch")
