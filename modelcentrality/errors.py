@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
+# C0/C1 control characters (newlines, ANSI escapes...) and Unicode line separators.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """``text`` on one line, with control characters shown as escapes (``\\n``, ``\\x1b``).
+
+    Model names and file names come from the zoo: printed raw, a newline would split an
+    error into two lines and an ANSI escape would repaint the terminal.
+    """
+    return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], text)
+
 
 class ModelCentralityError(Exception):
     """Base class: an error the CLI reports as one line, without a traceback."""
@@ -29,7 +43,25 @@ class ModelError(ModelCentralityError):
 
 
 class ZooError(ModelCentralityError):
-    """The zoo as a whole is unusable (missing folder, too few valid models...)."""
+    """The zoo as a whole is unusable (missing folder, too few valid models...).
+
+    Attributes
+    ----------
+    summary : str
+        The problem, without the skip reasons.
+    skipped : dict of str to str
+        Model name -> why it was left out, when that is why too few models remain; the
+        message lists them after the summary.
+    """
+
+    def __init__(self, summary: str, skipped: dict[str, str] | None = None) -> None:
+        self.summary = summary
+        self.skipped = dict(skipped or {})
+        reasons = "".join(f"; skipped '{name}': {why}" for name, why in self.skipped.items())
+        super().__init__(summary + reasons)
+
+    def __reduce__(self):
+        return (type(self), (self.summary, self.skipped))
 
 
 class ParameterError(ModelCentralityError, ValueError):

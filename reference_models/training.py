@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -165,10 +166,30 @@ def save_checkpoint(trainer: Trainer, path: str | os.PathLike) -> None:
 def load_checkpoint(trainer: Trainer, path: str | os.PathLike) -> None:
     """Restore ``trainer`` from a checkpoint file (tensors and plain values only)."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, ValueError) as exc:
-        raise ModelCentralityError(f"cannot read checkpoint {path}: {exc}") from None
-    trainer.load_state_dict(state, where=f"checkpoint {path}")
+        # torch warns about foreign pickles on stderr; the error below says it in one line.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as exc:
+        raise ModelCentralityError(f"cannot read checkpoint {path}: {exc.strerror}") from None
+    except Exception as exc:  # torch raises many types; its message may advise unsafe loading
+        raise ModelCentralityError(
+            f"checkpoint {path} is not a checkpoint of this tool ({type(exc).__name__}); "
+            "delete it to start over"
+        ) from None
+    if not isinstance(state, dict):
+        raise ModelCentralityError(
+            f"checkpoint {path} holds a {type(state).__name__}, not a checkpoint of this tool"
+        )
+    try:
+        trainer.load_state_dict(state, where=f"checkpoint {path}")
+    except ModelCentralityError:
+        raise
+    except Exception as exc:  # missing keys, wrong tensor shapes...
+        raise ModelCentralityError(
+            f"checkpoint {path} does not fit this trainer ({type(exc).__name__}); "
+            "delete it to start over"
+        ) from None
 
 
 def _postfix(losses: dict[str, float]) -> str:

@@ -481,8 +481,7 @@ def udr_for_models(
         reps.append(codes)
         kls.append(kl)
     if len(names) < 2:
-        reasons = "".join(f"; skipped '{n}': {r}" for n, r in skipped.items())
-        raise ZooError(f"UDR needs at least 2 usable models, got {len(names)}{reasons}")
+        raise ZooError(f"UDR needs at least 2 usable models, got {len(names)}", skipped)
     result = udr_scores(
         reps,
         kls,

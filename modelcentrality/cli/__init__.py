@@ -11,7 +11,7 @@ import sys
 import click
 
 from .. import __version__
-from ..errors import ModelCentralityError
+from ..errors import ModelCentralityError, ZooError, printable
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,13 +35,19 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except click.UsageError as exc:
         command = exc.ctx.command_path if exc.ctx else "modelcentrality"
-        click.echo(f"{command}: error: {exc.format_message()} (see --help)", err=True)
+        click.echo(printable(f"{command}: error: {exc.format_message()} (see --help)"), err=True)
         return 2
     except click.ClickException as exc:
-        click.echo(f"modelcentrality: error: {exc.format_message()}", err=True)
+        click.echo(printable(f"modelcentrality: error: {exc.format_message()}"), err=True)
         return exc.exit_code
+    except ZooError as exc:
+        # The reasons first, one line each, so that the error ends the output.
+        for name, reason in exc.skipped.items():
+            click.echo(printable(f"skipped model '{name}': {reason}"), err=True)
+        click.echo(printable(f"modelcentrality: error: {exc.summary}"), err=True)
+        return 1
     except ModelCentralityError as exc:
-        click.echo(f"modelcentrality: error: {exc}", err=True)
+        click.echo(printable(f"modelcentrality: error: {exc}"), err=True)
         return 1
     except KeyboardInterrupt:
         click.echo("modelcentrality: interrupted", err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,65 @@ import click
 
 from ..contract import Model
 from ..contract._screening import filter_by_shape
+from ..errors import printable
+from ..execution._backends import default_n_jobs
 from ..io import load_zoo
+from ..io._files import unwritable_reason
 
 POSITIVE = click.IntRange(min=1)
+#: Seeds key numpy generators, which take non-negative integers.
+SEED = click.IntRange(0, 2**32 - 1)
+#: Sane upper bounds: far above any useful run, far below what exhausts a machine.
+GROUP_SIZE = click.IntRange(2, 10_000)
+SCALE_SAMPLES = click.IntRange(2, 10_000_000)
+PROBE_SAMPLES = click.IntRange(1, 10_000)
+UDR_SAMPLES = click.IntRange(2, 100_000)
+FACTORS = click.IntRange(2, 32)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A FloatRange that also refuses NaN and infinities (which pass its comparisons)."""
+
+    def convert(self, value, param, ctx):
+        value = super().convert(value, param, ctx)
+        if not math.isfinite(value):
+            self.fail(f"{value} is not a finite number", param, ctx)
+        return value
+
+
+def _check_output(ctx: click.Context, param: click.Parameter, value: Path | None):
+    # Checked before the run, so that a long run never fails at its last step.
+    if value is not None:
+        reason = unwritable_reason(value)
+        if reason:
+            raise click.BadParameter(f"{printable(str(value))}: {reason}", ctx, param)
+    return value
+
+
+def _bound_threads(ctx: click.Context, param: click.Parameter, value: int | None):
+    cpus = default_n_jobs()
+    if value is not None and value > cpus:
+        click.echo(
+            f"modelcentrality: note: --threads {value} is more than the {cpus} CPUs "
+            f"available; using {cpus}",
+            err=True,
+        )
+        return cpus
+    return value
+
 
 output_option = click.option(
-    "-o", "--output", type=click.Path(path_type=Path), help="Write the result JSON here."
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    callback=_check_output,
+    help="Write the result JSON here.",
+)
+follow_symlinks_option = click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    help="Read model folders, files and ONNX external data that are symlinks out of the "
+    "zoo (refused by default).",
 )
 data_option = click.option(
     "--data",
@@ -25,7 +79,10 @@ data_option = click.option(
     help="Dataset: dsprites, color_dsprites, noisy_dsprites, or NAME:PATH to the official .npz.",
 )
 threads_option = click.option(
-    "--threads", type=POSITIVE, help="ONNX Runtime intra-op threads per model."
+    "--threads",
+    type=POSITIVE,
+    callback=_bound_threads,
+    help="ONNX Runtime intra-op threads per model (at most the CPUs available).",
 )
 batch_size_option = click.option(
     "--batch-size", type=POSITIVE, default=1024, show_default=True, help="Rows per ONNX call."
@@ -41,7 +98,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     def cell(value: Any) -> str:
         if isinstance(value, float):
             return f"{value:.4f}"
-        return str(value)
+        return printable(str(value))
 
     cells = [[cell(v) for v in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
@@ -56,7 +113,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def echo_skipped(skipped: dict[str, str]) -> None:
     for name, reason in skipped.items():
-        click.echo(f"skipped model '{name}': {reason}", err=True)
+        click.echo(printable(f"skipped model '{name}': {reason}"), err=True)
 
 
 def load_zoo_for_dataset(
@@ -67,6 +124,7 @@ def load_zoo_for_dataset(
     skip_bad: bool,
     batch_size: int,
     threads: int | None,
+    follow_symlinks: bool = False,
 ) -> tuple[list[Model], dict[str, str]]:
     """Load a zoo and keep the models whose observations have the dataset's shape.
 
@@ -74,7 +132,13 @@ def load_zoo_for_dataset(
     a long run before it starts. Returns the usable models and name -> skip reason
     (mismatches raise instead unless ``skip_bad``).
     """
-    models = load_zoo(zoo, skip_bad=skip_bad, batch_size=batch_size, threads=threads)
+    models = load_zoo(
+        zoo,
+        skip_bad=skip_bad,
+        batch_size=batch_size,
+        threads=threads,
+        follow_symlinks=follow_symlinks,
+    )
     usable, skipped = filter_by_shape(
         models, dataset.observation_shape, f"dataset '{data_spec}'", skip_bad=skip_bad
     )

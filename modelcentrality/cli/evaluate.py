@@ -12,9 +12,12 @@ from ..metrics import METRIC_INFO, check_metric_names, evaluate_zoo, metric_sett
 from ..metrics.dci import PREDICTORS
 from .common import (
     POSITIVE,
+    SEED,
+    FiniteFloatRange,
     batch_size_option,
     data_option,
     echo_skipped,
+    follow_symlinks_option,
     format_table,
     load_zoo_for_dataset,
     output_option,
@@ -52,10 +55,10 @@ def _columns(metrics: list[str]) -> list[tuple[str, str, str]]:
     callback=_parse_metrics,
     help="Comma-separated metrics to compute.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @click.option(
     "--samples-scale",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True, max=10),
     default=1.0,
     show_default=True,
     help="Multiply every sample count (e.g. 0.1 for a quick run).",
@@ -80,6 +83,7 @@ def _columns(metrics: list[str]) -> list[tuple[str, str, str]]:
 @threads_option
 @batch_size_option
 @skip_bad_option
+@follow_symlinks_option
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 def evaluate_command(
     zoo,
@@ -94,6 +98,7 @@ def evaluate_command(
     threads,
     batch_size,
     skip_bad,
+    follow_symlinks,
     quiet,
 ):
     """Score every model in ZOO with supervised disentanglement metrics on a dataset.
@@ -110,7 +115,13 @@ def evaluate_command(
     settings = metric_settings(metrics, samples_scale, overrides)
     dataset = get_dataset(data_spec)
     usable, skipped = load_zoo_for_dataset(
-        zoo, dataset, data_spec, skip_bad=skip_bad, batch_size=batch_size, threads=threads
+        zoo,
+        dataset,
+        data_spec,
+        skip_bad=skip_bad,
+        batch_size=batch_size,
+        threads=threads,
+        follow_symlinks=follow_symlinks,
     )
 
     def report(position: int, total: int, name: str, seconds: float | None) -> None:

@@ -8,11 +8,13 @@ import click
 
 from ..io._half_weights import halve_zoo
 from ..io._zoo import model_folders
+from .common import follow_symlinks_option
 
 
 @click.command("half-weights")
 @click.argument("zoo", type=click.Path(path_type=Path))
-def half_weights_command(zoo):
+@follow_symlinks_option
+def half_weights_command(zoo, follow_symlinks):
     """Store the weights of every model in ZOO in float16, in place.
 
     Halves the files; the models still compute in float32 (the weights are cast back
@@ -22,5 +24,5 @@ def half_weights_command(zoo):
     """
     if not model_folders(zoo):
         raise click.UsageError(f"{zoo}: no model folders")
-    for name, count in halve_zoo(zoo).items():
+    for name, count in halve_zoo(zoo, follow_symlinks=follow_symlinks).items():
         click.echo(f"{name}: {count} weight tensors converted" if count else f"{name}: unchanged")

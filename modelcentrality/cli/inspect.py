@@ -9,22 +9,25 @@ import click
 
 from ..contract._screening import probe_model
 from ..io import load_model
+from .common import PROBE_SAMPLES, SEED, follow_symlinks_option
 
 
 @click.command("inspect")
 @click.argument("model_dir", type=click.Path(path_type=Path))
 @click.option(
     "--samples",
-    type=click.IntRange(min=1),
+    type=PROBE_SAMPLES,
     default=8,
     show_default=True,
     help="Prior samples to run through the model.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def inspect_command(model_dir, samples, seed, as_json):
+@follow_symlinks_option
+def inspect_command(model_dir, samples, seed, as_json, follow_symlinks):
     """Validate MODEL_DIR and print its contract and output ranges on a few samples."""
-    report = probe_model(load_model(model_dir), n=samples, random_state=seed)
+    model = load_model(model_dir, follow_symlinks=follow_symlinks)
+    report = probe_model(model, n=samples, random_state=seed)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return

@@ -12,9 +12,14 @@ from ..execution import make_backend
 from ..io import load_zoo
 from ..selection import rank
 from .common import (
+    GROUP_SIZE,
     POSITIVE,
+    SCALE_SAMPLES,
+    SEED,
+    FiniteFloatRange,
     batch_size_option,
     echo_skipped,
+    follow_symlinks_option,
     format_table,
     output_option,
     skip_bad_option,
@@ -33,9 +38,9 @@ from .common import (
     help="FactorVAE protocol: 'paper' (InfoGAN-CR code) or 'disentanglement_lib'.",
 )
 @click.option("--votes", type=POSITIVE, help="Votes M per model (default: protocol's).")
-@click.option("--group-size", type=click.IntRange(min=2), help="Observations L per vote.")
-@click.option("--scale-samples", type=click.IntRange(min=2), help="Scale-set size S.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--group-size", type=GROUP_SIZE, help="Observations L per vote.")
+@click.option("--scale-samples", type=SCALE_SAMPLES, help="Scale-set size S.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @threads_option
 @batch_size_option
 @click.option(
@@ -46,7 +51,7 @@ from .common import (
 )
 @click.option(
     "--precision",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True),
     help="Precision-targeted mode: choose votes per pair (and S) so that every "
     "centrality's bootstrap standard error is at most this, e.g. 0.005; --votes caps it.",
 )
@@ -91,6 +96,7 @@ from .common import (
     "all nodes; default) or 'bytes' (shipped through Ray's object store).",
 )
 @skip_bad_option
+@follow_symlinks_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def rank_command(
     zoo,
@@ -111,6 +117,7 @@ def rank_command(
     address,
     ray_load,
     skip_bad,
+    follow_symlinks,
     quiet,
 ):
     """Rank the models in ZOO (one sub-folder per model) by ModelCentrality.
@@ -130,7 +137,13 @@ def rank_command(
         )
     except ParameterError as exc:
         raise click.UsageError(str(exc)) from None
-    models = load_zoo(zoo, skip_bad=skip_bad, batch_size=batch_size, threads=threads)
+    models = load_zoo(
+        zoo,
+        skip_bad=skip_bad,
+        batch_size=batch_size,
+        threads=threads,
+        follow_symlinks=follow_symlinks,
+    )
     with runner:
         result = rank(
             models,

@@ -8,6 +8,7 @@ import click
 
 from ..io._zoo import METADATA_FILE
 from ..testing._synthetic import make_synthetic_zoo
+from .common import FACTORS, SEED
 
 
 @click.command("synthetic-zoo")
@@ -26,8 +27,8 @@ from ..testing._synthetic import make_synthetic_zoo
     show_default=True,
     help="Models with entanglement 1.0 (factor pairs mixed half and half).",
 )
-@click.option("--factors", type=click.IntRange(min=2), default=4, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--factors", type=FACTORS, default=4, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 def synthetic_command(zoo, good, entangled, factors, seed):
     """Write a synthetic ZOO of ONNX models whose disentanglement is known.
 

@@ -6,6 +6,7 @@ import click
 
 from ..errors import ModelCentralityError
 from ..reference_models.presets import CONFIGS, PRESETS, make_config, parse_assignments
+from .common import SEED
 
 
 def settings_option(function):
@@ -56,7 +57,7 @@ def setup_torch(threads: int):
     show_default=True,
     help="paper: the published schedule; cpu: one model in at most 30 min on 2 CPU cores.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @settings_option
 @click.option(
     "-o",

@@ -11,9 +11,12 @@ from ..baselines import METHODS, udr_for_models
 from ..datasets import get_dataset
 from .common import (
     POSITIVE,
+    SEED,
+    UDR_SAMPLES,
     batch_size_option,
     data_option,
     echo_skipped,
+    follow_symlinks_option,
     format_table,
     load_zoo_for_dataset,
     output_option,
@@ -34,12 +37,12 @@ from .common import (
 )
 @click.option(
     "--samples",
-    type=click.IntRange(min=2),
+    type=UDR_SAMPLES,
     default=1000,
     show_default=True,
     help="Observations every model encodes.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @click.option(
     "--alpha",
     type=click.FloatRange(min=0, min_open=True),
@@ -52,8 +55,20 @@ from .common import (
 @threads_option
 @batch_size_option
 @skip_bad_option
+@follow_symlinks_option
 def udr_command(
-    zoo, data_spec, method, samples, seed, alpha, jobs, output, threads, batch_size, skip_bad
+    zoo,
+    data_spec,
+    method,
+    samples,
+    seed,
+    alpha,
+    jobs,
+    output,
+    threads,
+    batch_size,
+    skip_bad,
+    follow_symlinks,
 ):
     """Rank the models in ZOO by UDR (disentanglement_lib semantics).
 
@@ -65,7 +80,13 @@ def udr_command(
     """
     dataset = get_dataset(data_spec)
     models, skipped = load_zoo_for_dataset(
-        zoo, dataset, data_spec, skip_bad=skip_bad, batch_size=batch_size, threads=threads
+        zoo,
+        dataset,
+        data_spec,
+        skip_bad=skip_bad,
+        batch_size=batch_size,
+        threads=threads,
+        follow_symlinks=follow_symlinks,
     )
     result = udr_for_models(
         models,

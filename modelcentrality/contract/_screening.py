@@ -63,9 +63,12 @@ def probe_model(model: Model, n: int = 8, random_state: int = 0) -> dict[str, An
 
     Raises ModelError when the generator or encoder fails or returns NaN/inf.
     """
-    latents = model.sample_prior(n, random_state)
-    observations = model.generate(latents)
-    codes, logvar = model.encode_with_logvar(observations)
+    try:
+        latents = model.sample_prior(n, random_state)
+        observations = model.generate(latents)
+        codes, logvar = model.encode_with_logvar(observations)
+    except MemoryError:
+        raise ModelError(model.name, f"ran out of memory on {n} samples") from None
     report = {
         "name": model.name,
         "kind": model.kind,

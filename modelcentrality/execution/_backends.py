@@ -10,6 +10,9 @@ because each source's draws depend only on the seed and the source model's name.
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -101,10 +104,25 @@ def default_n_jobs() -> int:
 
 _worker_specs: dict[int, dict[str, Any]] = {}
 _worker_threads = 1
+#: Seconds between a worker's checks that its parent is still alive.
+PARENT_CHECK_INTERVAL = 0.5
+
+
+def _exit_with_parent(parent: int) -> None:
+    # A parent killed by SIGKILL or SIGTERM cannot shut its pool down: without this, its
+    # workers (each holding every model open) would wait for tasks forever.
+    while True:
+        time.sleep(PARENT_CHECK_INTERVAL)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 def _init_worker(specs: dict[int, dict[str, Any]], threads: int) -> None:
     global _worker_threads
+    # Ctrl-C reaches the whole process group: the parent handles it and ends the
+    # workers, which would otherwise each print a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     _worker_specs.clear()
     _worker_specs.update(specs)
     _worker_threads = threads
@@ -160,8 +178,13 @@ class ProcessBackend(Backend):
         if self._depth == 0:
             self._close()
 
-    def _close(self) -> None:
+    def _close(self, terminate: bool = False) -> None:
+        """Shut the pool down; ``terminate``: end running tasks now instead of waiting."""
         if self._pool is not None:
+            if terminate:
+                # The executor has no public way to stop running tasks before Python 3.14.
+                for process in list(getattr(self._pool, "_processes", {}).values()):
+                    process.terminate()
             self._pool.shutdown(wait=True, cancel_futures=True)
         self._pool = None
         self._pool_keys = None
@@ -217,9 +240,10 @@ class ProcessBackend(Backend):
                     report_progress(progress, models[i], protocol, len(encoders))
             failed = False
         finally:
-            # After a failure the workers may still be busy or broken: never reuse them.
+            # After a failure (or Ctrl-C) the workers may still be busy or broken: never
+            # reuse them, and do not wait for tasks whose results nobody will read.
             if failed or not self._depth:
-                self._close()
+                self._close(terminate=failed)
 
 
 def report_progress(

@@ -1,10 +1,13 @@
 """On-disk cache of finished (source, encoder) pairs: resume, and grow a zoo cheaply.
 
-A pair's entry is keyed by content fingerprints of both models plus the protocol and
-seed, so a changed model file, protocol or seed never reuses a stale result. Entries
-are written atomically; an unreadable entry is deleted and recomputed.
+A pair's entry is keyed by content fingerprints of both models (every file they read,
+ONNX external data included) plus the protocol and seed, so a changed model file,
+protocol or seed never reuses a stale result. Entries are written atomically and hold a
+SHA-256 checksum of their key's inputs and their content: an entry that is unreadable,
+altered, moved to another key or holds a non-finite score is deleted and recomputed.
 
-Layout: ``CACHE/<source key>/<encoder fingerprint>.npz``.
+Layout: ``CACHE/<source key>/<encoder fingerprint>.npz``, plus a marker file that
+tells a zoo loader this folder is not a model (a cache may live inside its zoo).
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ import numpy as np
 
 from ..contract._model import Model
 from ..engine._votes import Protocol, VoteResult
+from ..errors import ModelCentralityError
 from ..io._files import atomic_write
+from ..io._zoo import CACHE_MARKER
+
+_ARRAYS = ("score", "revised_score", "train_table", "eval_table", "scale_std")
 
 
 class PairCache:
@@ -30,47 +37,82 @@ class PairCache:
 
     def __init__(self, cache_dir: str | os.PathLike, protocol: Protocol, seed: int) -> None:
         self.root = Path(cache_dir)
+        if self.root.exists() and not self.root.is_dir():
+            raise ModelCentralityError(f"cache folder {self.root} is a file, not a folder")
         self.settings = json.dumps({"protocol": protocol.to_dict(), "seed": seed}, sort_keys=True)
 
-    def _path(self, source: Model, encoder: Model) -> Path | None:
+    def _key(self, source: Model, encoder: Model) -> tuple[Path, str] | None:
+        """The entry's path and the text of every input its key is made of."""
         source_print, encoder_print = source.fingerprint(), encoder.fingerprint()
         if source_print is None or encoder_print is None:
             return None
         source_key = hashlib.sha256(f"{source_print}|{self.settings}".encode()).hexdigest()
-        return self.root / source_key[:32] / f"{encoder_print[:32]}.npz"
+        path = self.root / source_key[:32] / f"{encoder_print[:32]}.npz"
+        return path, f"{source_print}|{encoder_print}|{self.settings}"
+
+    @staticmethod
+    def _checksum(inputs: str, arrays: dict[str, np.ndarray]) -> str:
+        digest = hashlib.sha256(inputs.encode())
+        for name in _ARRAYS:
+            values = np.ascontiguousarray(arrays[name])
+            digest.update(f"|{name}|{values.dtype.str}|{values.shape}|".encode())
+            digest.update(values.tobytes())
+        return digest.hexdigest()
 
     def load(self, source: Model, encoder: Model) -> VoteResult | None:
-        """The cached result for this pair, or None."""
-        path = self._path(source, encoder)
-        if path is None or not path.is_file():
+        """The cached result for this pair, or None (also for a damaged entry, deleted).
+
+        Raises
+        ------
+        ModelCentralityError
+            When the entry's path is taken by something that is not a file.
+        """
+        key = self._key(source, encoder)
+        if key is None:
+            return None
+        path, inputs = key
+        if not path.is_file():
+            if path.exists() or path.is_symlink():
+                raise ModelCentralityError(f"cache entry {path} is not a regular file")
             return None
         try:
             with np.load(path, allow_pickle=False) as data:
-                eval_table = data["eval_table"]
-                return VoteResult(
-                    score=float(data["score"]),
-                    revised_score=float(data["revised_score"]),
-                    train_table=data["train_table"],
-                    eval_table=eval_table if eval_table.size else None,
-                    scale_std=data["scale_std"],
-                )
+                arrays = {name: data[name] for name in _ARRAYS}
+                stored = str(data["checksum"])
         except Exception:  # any damage to the entry: drop it and recompute the pair
+            stored, arrays = "", {}
+        if (
+            not arrays
+            or stored != self._checksum(inputs, arrays)
+            or not np.isfinite(arrays["score"])
+            or not np.isfinite(arrays["revised_score"])
+        ):
             path.unlink(missing_ok=True)
             return None
+        eval_table = arrays["eval_table"]
+        return VoteResult(
+            score=float(arrays["score"]),
+            revised_score=float(arrays["revised_score"]),
+            train_table=arrays["train_table"],
+            eval_table=eval_table if eval_table.size else None,
+            scale_std=arrays["scale_std"],
+        )
 
     def store(self, source: Model, encoder: Model, result: VoteResult) -> None:
-        path = self._path(source, encoder)
-        if path is None:
+        key = self._key(source, encoder)
+        if key is None:
             return
+        path, inputs = key
+        marker = self.root / CACHE_MARKER
+        if not marker.exists():
+            atomic_write(marker, lambda handle: handle.write(b"modelcentrality pair cache\n"))
         eval_table = result.eval_table if result.eval_table is not None else np.zeros((0, 0))
-        atomic_write(
-            path,
-            lambda handle: np.savez(
-                handle,
-                score=result.score,
-                revised_score=result.revised_score,
-                train_table=result.train_table,
-                eval_table=eval_table,
-                scale_std=result.scale_std,
-            ),
-        )
+        arrays = {
+            "score": np.asarray(result.score, dtype=np.float64),
+            "revised_score": np.asarray(result.revised_score, dtype=np.float64),
+            "train_table": np.asarray(result.train_table),
+            "eval_table": np.asarray(eval_table),
+            "scale_std": np.asarray(result.scale_std),
+        }
+        checksum = np.asarray(self._checksum(inputs, arrays))
+        atomic_write(path, lambda handle: np.savez(handle, checksum=checksum, **arrays))

@@ -9,12 +9,46 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from ..errors import ModelCentralityError
+
+
+def unwritable_reason(path: str | os.PathLike) -> str | None:
+    """Why a file cannot be written at ``path`` (None when it can, as far as we can tell)."""
+    path = Path(path)
+    if path.is_dir():
+        return "is a folder, not a file"
+    if path.exists() and not path.is_file():
+        return "is not a regular file"
+    parent = path.parent
+    for folder in (parent, *parent.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                return f"{folder} is a file, not a folder"
+            if not os.access(folder, os.W_OK | os.X_OK) and folder == parent:
+                return f"folder {folder} is not writable"
+            break
+    if path.exists() and not os.access(path, os.W_OK):
+        return "is not writable"
+    return None
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
-    """Call ``write`` on a temp file next to ``path``, then rename it over ``path``."""
+    """Call ``write`` on a temp file next to ``path``, then rename it over ``path``.
+
+    Raises
+    ------
+    ModelCentralityError
+        When the file cannot be written (one line naming it and the reason).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    reason = unwritable_reason(path)
+    if reason:
+        raise ModelCentralityError(f"cannot write {path}: {reason}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise ModelCentralityError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         # mkstemp creates the file private (0600); results are meant to be shared.
         os.chmod(tmp, 0o644)

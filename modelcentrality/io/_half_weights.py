@@ -16,9 +16,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from ..adapters.onnx_runtime import external_data_files
 from ..errors import ModelError
 from ._files import atomic_write
-from ._zoo import ENCODER_FILE, GENERATOR_FILE, model_folders
+from ._zoo import ENCODER_FILE, GENERATOR_FILE, check_links, model_folders
 
 #: Tensors smaller than this stay float32: they save nothing and may be shapes or scales.
 MIN_ELEMENTS = 16
@@ -65,8 +66,27 @@ def halve_graph_weights(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
     return model, len(casts)
 
 
-def halve_model_files(model_dir: str | os.PathLike) -> int:
+def _refuse_linked_folder(model_dir: Path) -> None:
+    # Files written into a linked folder would land wherever the link points.
+    if model_dir.is_symlink():
+        raise ModelError(
+            model_dir.name, f"{model_dir} is a symlink: cannot convert its files in place"
+        )
+
+
+def halve_model_files(
+    model_dir: str | os.PathLike,
+    *,
+    follow_symlinks: bool = False,
+    root: str | os.PathLike | None = None,
+) -> int:
     """Convert a zoo model folder's encoder and generator in place (atomic writes).
+
+    Nothing is ever written through a symlink: a model folder that is one is refused,
+    and a file that is one is replaced by the converted file (its target is left as
+    it was). Files that lead out of ``root`` (default: the model folder) are refused
+    unless ``follow_symlinks``, as when loading. Models with external-data files are
+    refused: their weights are not in the file this rewrites.
 
     Returns
     -------
@@ -80,15 +100,22 @@ def halve_model_files(model_dir: str | os.PathLike) -> int:
         conversion; the folder is left as it was for that file.
     """
     model_dir = Path(model_dir)
+    _refuse_linked_folder(model_dir)
+    check_links(model_dir, Path(root or model_dir), follow_symlinks=follow_symlinks)
     converted = 0
     for file_name in (ENCODER_FILE, GENERATOR_FILE):
         path = model_dir / file_name
         if not path.is_file():
             raise ModelError(model_dir.name, f"missing file {path}")
         try:
-            original = onnx.load(str(path))
+            # Never read external data here: its locations are checked just below.
+            original = onnx.load(str(path), load_external_data=False)
+            if external_data_files(model_dir.name, path, follow_symlinks=follow_symlinks):
+                raise ValueError("its weights are in external data files, not in it")
             halved, count = halve_graph_weights(original)
             onnx.checker.check_model(halved)
+        except ModelError:
+            raise
         except Exception as exc:  # onnx raises several unrelated types
             message = str(exc).strip().splitlines()
             raise ModelError(
@@ -101,6 +128,16 @@ def halve_model_files(model_dir: str | os.PathLike) -> int:
     return converted
 
 
-def halve_zoo(zoo_dir: str | os.PathLike) -> dict[str, int]:
-    """Convert every model folder of a zoo in place; {model name: tensors converted}."""
-    return {folder.name: halve_model_files(folder) for folder in model_folders(zoo_dir)}
+def halve_zoo(zoo_dir: str | os.PathLike, *, follow_symlinks: bool = False) -> dict[str, int]:
+    """Convert every model folder of a zoo in place; {model name: tensors converted}.
+
+    Every folder is checked (see :func:`halve_model_files`) before any file is written.
+    """
+    folders = model_folders(zoo_dir)
+    for folder in folders:
+        _refuse_linked_folder(folder)
+        check_links(folder, Path(zoo_dir), follow_symlinks=follow_symlinks)
+    return {
+        folder.name: halve_model_files(folder, follow_symlinks=follow_symlinks, root=zoo_dir)
+        for folder in folders
+    }

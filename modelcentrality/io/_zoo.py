@@ -33,8 +33,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..adapters.onnx_runtime import OnnxModel
-from ..contract._model import KINDS, Model, Prior
+from ..adapters.onnx_runtime import OnnxModel, inside
+from ..contract._model import KINDS, MAX_LATENT_DIM, Model, Prior
 from ..contract._screening import skip_reason
 from ..errors import ModelCentralityError, ModelError, ZooError
 
@@ -43,6 +43,8 @@ METADATA_FILE = "model.json"
 ENCODER_FILE = "encoder.onnx"
 GENERATOR_FILE = "generator.onnx"
 _REQUIRED = ("format", "latent_dim", "code_dims", "prior", "kind")
+#: model.json holds a few keys; anything bigger is not one.
+MAX_METADATA_BYTES = 1 << 20
 
 
 class Zoo(list):
@@ -69,22 +71,31 @@ def read_metadata(model_dir: str | os.PathLike) -> dict[str, Any]:
     name = model_dir.name
     path = model_dir / METADATA_FILE
     if not path.is_file():
+        if path.exists():
+            raise ModelError(name, f"{path} is not a regular file")
         raise ModelError(name, f"missing {METADATA_FILE} in {model_dir}")
+    if path.stat().st_size > MAX_METADATA_BYTES:
+        raise ModelError(name, f"{METADATA_FILE} is larger than {MAX_METADATA_BYTES} bytes")
     try:
         meta = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise ModelError(name, f"{METADATA_FILE} is nested too deeply") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ModelError(name, f"{METADATA_FILE} is not valid JSON ({exc})") from None
     if not isinstance(meta, dict):
         raise ModelError(name, f"{METADATA_FILE} must hold a JSON object")
     missing = [key for key in _REQUIRED if key not in meta]
     if missing:
         raise ModelError(name, f"{METADATA_FILE} lacks required keys {missing}")
-    if meta["format"] != FORMAT_VERSION:
+    if not _is_int(meta["format"]) or meta["format"] != FORMAT_VERSION:
         raise ModelError(
             name, f"{METADATA_FILE} has format {meta['format']!r}; this version reads format 1"
         )
-    if not _is_int(meta["latent_dim"]) or meta["latent_dim"] < 1:
-        raise ModelError(name, f"latent_dim must be a positive integer, got {meta['latent_dim']!r}")
+    if not _is_int(meta["latent_dim"]) or not 1 <= meta["latent_dim"] <= MAX_LATENT_DIM:
+        raise ModelError(
+            name,
+            f"latent_dim must be an integer in [1, {MAX_LATENT_DIM}], got {meta['latent_dim']!r}",
+        )
     codes = meta["code_dims"]
     if not isinstance(codes, list) or not codes or not all(_is_int(c) for c in codes):
         raise ModelError(name, f"code_dims must be a non-empty list of integers, got {codes!r}")
@@ -107,8 +118,41 @@ def read_metadata(model_dir: str | os.PathLike) -> dict[str, Any]:
     return meta
 
 
+#: A folder holding this file is a pair cache (``rank --cache``), never a model.
+CACHE_MARKER = ".modelcentrality-cache"
+
+
+def check_links(model_dir: Path, root: Path, *, follow_symlinks: bool = False) -> None:
+    """Refuse a model folder, or one of its files, that is a symlink out of ``root``.
+
+    ``root`` is the zoo (or the model folder itself when it is loaded alone). A link
+    that stays inside is fine; one that leads out is followed only with
+    ``follow_symlinks``, so a zoo never makes the tool read elsewhere by surprise.
+
+    Raises
+    ------
+    ModelError
+        Naming the link and where it leads.
+    """
+    if follow_symlinks:
+        return
+    files = (METADATA_FILE, ENCODER_FILE, GENERATOR_FILE)
+    for path in (model_dir, *(model_dir / name for name in files)):
+        if path.exists() and not inside(path, root):
+            raise ModelError(
+                model_dir.name,
+                f"{path} leads out of {root} through a symlink (to {os.path.realpath(path)}); "
+                "pass --follow-symlinks to allow it",
+            )
+
+
 def load_model(
-    model_dir: str | os.PathLike, *, batch_size: int = 1024, threads: int | None = None
+    model_dir: str | os.PathLike,
+    *,
+    batch_size: int = 1024,
+    threads: int | None = None,
+    follow_symlinks: bool = False,
+    root: str | os.PathLike | None = None,
 ) -> Model:
     """Load one model folder through the ONNX Runtime adapter.
 
@@ -120,10 +164,16 @@ def load_model(
         Rows per ONNX Runtime call.
     threads : int, optional
         ONNX Runtime intra-op threads per session.
+    follow_symlinks : bool
+        Read files (and ONNX external data) that are symlinks out of ``root``; by
+        default they are refused with a ModelError.
+    root : path-like, optional
+        The folder no file may leave through a symlink (default: ``model_dir``).
     """
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise ModelError(model_dir.name, f"no such model folder: {model_dir}")
+    check_links(model_dir, Path(root or model_dir), follow_symlinks=follow_symlinks)
     meta = read_metadata(model_dir)
     name = str(meta.get("name") or model_dir.name)
     return OnnxModel(
@@ -138,17 +188,28 @@ def load_model(
         observation_shape=meta.get("observation_shape"),
         batch_size=batch_size,
         threads=threads,
+        follow_symlinks=follow_symlinks,
     )
 
 
 def model_folders(zoo_dir: str | os.PathLike) -> list[Path]:
-    """Sub-folders of a zoo that look like models (hidden folders are ignored), sorted."""
+    """Sub-folders of a zoo that look like models, sorted.
+
+    Hidden folders (``.`` or ``_`` first) and pair caches (``rank --cache`` inside the
+    zoo) are not models.
+    """
     zoo_dir = Path(zoo_dir)
     if not zoo_dir.is_dir():
+        if zoo_dir.exists():
+            raise ZooError(f"{zoo_dir} is a file, not a zoo folder")
         raise ZooError(f"zoo folder not found: {zoo_dir}")
     if (zoo_dir / METADATA_FILE).is_file():
         raise ZooError(f"{zoo_dir} is a single model folder; pass the folder that contains it")
-    return sorted(p for p in zoo_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    return sorted(
+        p
+        for p in zoo_dir.iterdir()
+        if p.is_dir() and not p.name.startswith((".", "_")) and not (p / CACHE_MARKER).exists()
+    )
 
 
 def load_zoo(
@@ -157,6 +218,7 @@ def load_zoo(
     skip_bad: bool = False,
     batch_size: int = 1024,
     threads: int | None = None,
+    follow_symlinks: bool = False,
 ) -> Zoo:
     """Load every model folder of a zoo, in name order.
 
@@ -167,6 +229,9 @@ def load_zoo(
         Leave unusable models out (recorded in ``Zoo.skipped``) instead of raising.
     batch_size, threads :
         Passed to :func:`load_model`.
+    follow_symlinks : bool
+        Follow symlinks (model folders, files, ONNX external data) that lead out of
+        the zoo; by default such a model is refused (skipped with ``skip_bad``).
 
     Returns
     -------
@@ -176,7 +241,15 @@ def load_zoo(
     zoo = Zoo()
     for folder in model_folders(zoo_dir):
         try:
-            zoo.append(load_model(folder, batch_size=batch_size, threads=threads))
+            zoo.append(
+                load_model(
+                    folder,
+                    batch_size=batch_size,
+                    threads=threads,
+                    follow_symlinks=follow_symlinks,
+                    root=zoo_dir,
+                )
+            )
         except ModelCentralityError as exc:
             if not skip_bad:
                 raise

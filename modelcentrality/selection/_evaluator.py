@@ -17,6 +17,7 @@ from .._progress import ProgressBar
 from ..contract._model import Model
 from ..engine._similarities import get_similarity
 from ..engine._votes import Protocol, VoteResult
+from ..errors import ModelCentralityError, ModelError
 from ..execution._backends import Backend, LocalBackend
 from ..execution._cache import PairCache
 
@@ -26,6 +27,27 @@ MIN_SCALE_SAMPLES = 2_000
 
 #: ``{(source index, encoder index): training votes}``.
 PairRequests = Mapping[tuple[int, int], int]
+
+
+class ModelsFailed(ModelCentralityError):
+    """Models failed while their pairs ran (an evaluator with ``skip_bad``).
+
+    Every requested pair that did not involve them was computed first. The caller
+    drops them and asks again (see :meth:`PairEvaluator.without`).
+
+    Attributes
+    ----------
+    failed : dict of str to str
+        Model name -> one-line reason.
+    """
+
+    def __init__(self, failed: dict[str, str]) -> None:
+        self.failed = dict(failed)
+        reasons = "; ".join(f"'{name}': {why}" for name, why in self.failed.items())
+        super().__init__(f"models failed during the run: {reasons}")
+
+    def __reduce__(self):
+        return (type(self), (self.failed,))
 
 
 class PairEvaluator:
@@ -50,6 +72,11 @@ class PairEvaluator:
         0: the scale set has the protocol's S at every vote count. Otherwise S follows
         the votes: ``scale_per_vote`` observations per vote, at least
         :data:`MIN_SCALE_SAMPLES`, at most the protocol's S.
+    skip_bad : bool
+        A model that fails while its pairs run (a ModelError naming it: NaN for some
+        latents, an encoder that rejects other models' images...) does not stop the
+        call: the other pairs are computed, then :meth:`evaluate` raises
+        :class:`ModelsFailed` listing the failed models and why.
 
     Attributes
     ----------
@@ -57,6 +84,8 @@ class PairEvaluator:
         Observations encoded so far (memory and cache hits cost nothing).
     pair_evaluations : int
         Pairs computed so far (not served from memory or cache).
+    failed : dict of str to str
+        With ``skip_bad``: models that failed so far, name -> reason.
     """
 
     def __init__(
@@ -69,6 +98,7 @@ class PairEvaluator:
         backend: Backend | None = None,
         progress: bool | None = None,
         scale_per_vote: int = 0,
+        skip_bad: bool = False,
     ) -> None:
         self.models = list(models)
         self.protocol = protocol
@@ -77,9 +107,32 @@ class PairEvaluator:
         self.backend = backend or LocalBackend()
         self.progress = progress
         self.scale_per_vote = int(scale_per_vote)
-        self._memo: dict[tuple[int, int, int], VoteResult] = {}
+        self.skip_bad = bool(skip_bad)
+        # Keyed by model names, so that an evaluator over fewer models shares it.
+        self._memo: dict[tuple[str, str, int], VoteResult] = {}
         self.encoder_passes = 0
         self.pair_evaluations = 0
+        self.failed: dict[str, str] = {}
+
+    def without(self, names: Sequence[str]) -> PairEvaluator:
+        """An evaluator over the other models that shares this one's finished pairs,
+        backend and counters (pairs keep their draws: they depend on names only)."""
+        dropped = set(names)
+        other = PairEvaluator(
+            [model for model in self.models if model.name not in dropped],
+            self.protocol,
+            self.seed,
+            cache_dir=self.cache_dir,
+            backend=self.backend,
+            progress=self.progress,
+            scale_per_vote=self.scale_per_vote,
+            skip_bad=self.skip_bad,
+        )
+        other._memo = self._memo
+        other.encoder_passes = self.encoder_passes
+        other.pair_evaluations = self.pair_evaluations
+        other.failed = {k: v for k, v in self.failed.items() if k not in dropped}
+        return other
 
     def __enter__(self) -> PairEvaluator:
         self.backend.__enter__()
@@ -115,13 +168,23 @@ class PairEvaluator:
         Returns
         -------
         dict of (source, encoder) to VoteResult
+
+        Raises
+        ------
+        ModelsFailed
+            With ``skip_bad``, when some models failed (after every other pair ran).
         """
         by_votes: dict[int, list[tuple[int, int]]] = {}
         for (i, j), votes in requests.items():
             by_votes.setdefault(int(votes), []).append((int(i), int(j)))
         for votes, pairs in sorted(by_votes.items()):
             self._compute(votes, pairs, label)
-        return {(i, j): self._memo[i, j, int(v)] for (i, j), v in requests.items()}
+        if self.failed:
+            raise ModelsFailed(self.failed)
+        return {(i, j): self._memo[self._key(i, j, v)] for (i, j), v in requests.items()}
+
+    def _key(self, i: int, j: int, votes: int) -> tuple[str, str, int]:
+        return self.models[i].name, self.models[j].name, int(votes)
 
     def _compute(self, votes: int, pairs: list[tuple[int, int]], label: str) -> None:
         models = self.models
@@ -129,13 +192,13 @@ class PairEvaluator:
         cache = PairCache(self.cache_dir, protocol, self.seed) if self.cache_dir else None
         missing: dict[int, list[int]] = {}
         for i, j in sorted(pairs):
-            if (i, j, votes) in self._memo:
+            if self._key(i, j, votes) in self._memo or self._involves_failed(i, j):
                 continue
             cached = cache.load(models[i], models[j]) if cache else None
             if cached is None:
                 missing.setdefault(i, []).append(j)
             else:
-                self._memo[i, j, votes] = cached
+                self._memo[self._key(i, j, votes)] = cached
         if not missing:
             return
         tasks = list(missing.items())
@@ -144,9 +207,27 @@ class PairEvaluator:
         self.pair_evaluations += sum(len(js) for _, js in tasks)
 
         def finished(i: int, j: int, result: VoteResult) -> None:
-            self._memo[i, j, votes] = result
+            self._memo[self._key(i, j, votes)] = result
             if cache:
                 cache.store(models[i], models[j], result)
 
+        names = {model.name for model in models}
         with ProgressBar(total, label, enabled=self.progress) as bar:
-            self.backend.run(models, tasks, protocol, self.seed, finished, bar.update)
+            while tasks:
+                try:
+                    self.backend.run(models, tasks, protocol, self.seed, finished, bar.update)
+                    return
+                except ModelError as exc:
+                    if not self.skip_bad or exc.model not in names or exc.model in self.failed:
+                        raise
+                    self.failed[exc.model] = exc.problem
+                # The other tasks, less the failed models' pairs and the finished ones.
+                tasks = [
+                    (i, [j for j in js if not self._involves_failed(i, j)
+                         and self._key(i, j, votes) not in self._memo])
+                    for i, js in tasks
+                ]
+                tasks = [(i, js) for i, js in tasks if js]
+
+    def _involves_failed(self, i: int, j: int) -> bool:
+        return self.models[i].name in self.failed or self.models[j].name in self.failed

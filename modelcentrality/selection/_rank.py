@@ -20,11 +20,20 @@ from ..contract._model import Model
 from ..contract._screening import screen_models
 from ..engine._centrality import centrality_scores, cross_matrix
 from ..engine._votes import Protocol, get_protocol
-from ..errors import ZooError
+from ..errors import ModelCentralityError, ZooError
 from ..execution._backends import Backend
-from ._evaluator import PairEvaluator
+from ._evaluator import ModelsFailed, PairEvaluator
 from ._result import RankResult
 from ._search import SearchStrategy, make_search
+
+
+def _check_enough(models: Sequence[Model], skipped: dict[str, str]) -> None:
+    if len(models) < 2:
+        raise ZooError(
+            f"ModelCentrality needs at least 2 valid models, got {len(models)}"
+            + (f" ({len(skipped)} skipped)" if skipped else ""),
+            skipped,
+        )
 
 
 def rank(
@@ -75,8 +84,11 @@ def rank(
         In the precision search, also spend more votes where they decide the top of the
         ranking (until the leader's p_top reaches 0.95 or votes are exhausted).
     skip_bad : bool
-        Leave out models that fail the pre-flight checks (recorded in ``skipped``)
-        instead of raising.
+        Leave out models that fail the pre-flight checks, or fail later while their
+        pairs run (recorded in ``skipped``), instead of raising. A model that fails
+        mid-run loses all its pairs and the search starts again on the other models
+        (reusing their finished pairs), so the result is the one of the good models
+        ranked alone.
     cache_dir : path-like, optional
         Store each finished (source, encoder) pair here and reuse it on the next run:
         an interrupted run resumes, and adding a model computes only its new pairs.
@@ -103,18 +115,11 @@ def rank(
     protocol = get_protocol(protocol).with_overrides(
         group_size=group_size, scale_samples=scale_samples
     )
-    seed = int(random_state)
+    seed = check_int("random_state", random_state, minimum=0)
     loader_skipped = dict(getattr(models, "skipped", {}))
     models, skipped = screen_models(list(models), skip_bad=skip_bad)
     skipped = {**loader_skipped, **skipped}
-    if len(models) < 2:
-        raise ZooError(
-            f"ModelCentrality needs at least 2 valid models, got {len(models)}"
-            + (f" ({len(skipped)} skipped)" if skipped else "")
-        )
-    n = len(models)
-    full = np.array([votes or protocol.train_votes_for(m.kind) for m in models])
-    full = np.repeat(full[:, None], n, axis=1)
+    _check_enough(models, skipped)
     evaluator = PairEvaluator(
         models,
         protocol,
@@ -123,14 +128,29 @@ def rank(
         backend=backend,
         progress=progress,
         scale_per_vote=0 if scale_samples else search.scale_samples_per_vote,
+        skip_bad=skip_bad,
     )
     with evaluator:
-        outcome = search.search(evaluator, full, bootstrap)
+        while True:
+            n = len(models)
+            full = np.array([votes or protocol.train_votes_for(m.kind) for m in models])
+            full = np.repeat(full[:, None], n, axis=1)
+            try:
+                outcome = search.search(evaluator, full, bootstrap)
+                break
+            except ModelsFailed as exc:
+                skipped.update(exc.failed)
+                models = [m for m in models if m.name not in exc.failed]
+                _check_enough(models, skipped)
+                evaluator = evaluator.without(list(exc.failed))
 
     evaluated = outcome.votes > 0
     partial = not evaluated.all()
     cross = cross_matrix(outcome.results, n)
     similarity, scores = centrality_scores(cross, evaluated if partial else None)
+    undefined = [models[i].name for i in np.flatnonzero(~np.isfinite(scores))]
+    if undefined:
+        raise ModelCentralityError(f"no finite centrality for model(s) {undefined}")
     used_votes = np.unique(outcome.votes[evaluated])
     return RankResult(
         names=[m.name for m in models],
