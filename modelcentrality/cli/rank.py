@@ -10,7 +10,7 @@ from ..engine import PROTOCOLS
 from ..errors import ParameterError
 from ..execution import make_backend
 from ..io import load_zoo
-from ..selection import rank
+from ..selection import make_search, rank
 from .common import (
     POSITIVE,
     batch_size_option,
@@ -55,6 +55,22 @@ from .common import (
     default=True,
     show_default=True,
     help="With --precision, also spend votes where they decide the top of the ranking.",
+)
+@click.option(
+    "--search",
+    "search_name",
+    type=click.Choice(["full", "precision", "adaptive"]),
+    help="Which pairs to evaluate (default: 'precision' with --precision, else 'full'). "
+    "'adaptive': find the most central model(s) from a sample of pairs.",
+)
+@click.option("--top", type=int, default=1, show_default=True, help="Adaptive: models wanted.")
+@click.option("--max-pairs", type=int, help="Adaptive: budget of pair evaluations.")
+@click.option(
+    "--target",
+    type=float,
+    default=0.95,
+    show_default=True,
+    help="Adaptive: stop when the leader's p_top reaches this.",
 )
 @click.option(
     "--bootstrap",
@@ -105,6 +121,10 @@ def rank_command(
     cache_dir,
     precision,
     refine_top,
+    search_name,
+    top,
+    max_pairs,
+    target,
     bootstrap,
     backend,
     jobs,
@@ -124,6 +144,9 @@ def rank_command(
     for a worker process (a Ray task); --threads then sets the threads per worker. The
     result is the same as the single-process run's.
     """
+    search = search_name
+    if search_name == "adaptive":
+        search = make_search("adaptive", top_k=top, max_pairs=max_pairs, target=target)
     try:
         runner = make_backend(
             backend, n_jobs=jobs, threads=threads, address=address, ray_load=ray_load
@@ -139,6 +162,7 @@ def rank_command(
             votes=votes,
             group_size=group_size,
             scale_samples=scale_samples,
+            search=search,
             precision=precision,
             refine_top=refine_top,
             skip_bad=skip_bad,

@@ -131,6 +131,8 @@ def rank(
     partial = not evaluated.all()
     cross = cross_matrix(outcome.results, n)
     similarity, scores = centrality_scores(cross, evaluated if partial else None)
+    if outcome.scores is not None:
+        scores = outcome.scores
     used_votes = np.unique(outcome.votes[evaluated])
     return RankResult(
         names=[m.name for m in models],
