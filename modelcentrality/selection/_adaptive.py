@@ -5,50 +5,66 @@ This is the successive-elimination medoid bandit (Bagaria et al., "Medoids in
 almost-linear time via multi-armed bandits", AISTATS 2018; Tiwari et al., "BanditPAM",
 NeurIPS 2020) on ModelCentrality's similarity ``d[i, j] = (cross[i, j] + cross[j, i]) / 2``.
 
-Each round, every surviving candidate i compares itself with more *reference* models r,
-taken in the order of a random permutation of the other models that is keyed by the
-seed and i's name: both cells (i, r) and (r, i) are requested from the
-:class:`~modelcentrality.selection.PairEvaluator`, so ``d[i, r]`` is known. The first
-round gives every model ``initial_references`` references; each later round multiplies a
-survivor's references by ``growth`` (a geometric schedule keeps the number of rounds
-logarithmic in N).
+Each round, every surviving candidate i is compared with more *reference* models r:
+both cells (i, r) and (r, i) are requested from the
+:class:`~modelcentrality.selection.PairEvaluator` (the one implementation of a cell,
+with its cache and backends), so ``d[i, r]`` is known. The first round gives every
+model ``initial_references`` references; each later round multiplies the survivors'
+references by ``growth``, so the number of rounds is logarithmic in N.
 
 Choices, and why:
 
-- **Estimate.** ``M_i`` is the masked centrality of the evaluated cells (the mean of
-  every known ``d[i, r]``), the same function that scores a full ranking, so the search
-  and the :class:`~modelcentrality.RankResult` it produces always agree on the leader.
-  Besides its own references, a candidate's mean includes the pairs in which another
-  candidate drew it: each evaluated pair serves two candidates, which halves the cost of
-  the first round. Both kinds of reference are drawn by permutations that ignore the
-  data; the second kind leans toward survivors, whose similarities run a little high,
-  which can only keep a weak candidate alive longer, never drop a strong one.
-- **Confidence: bootstrap, not an empirical-Bernstein bound.** Two noise sources add up:
-  which references were sampled, and the finite votes behind each cell. Bernstein bounds
-  cover the first only, with worst-case constants that need several times more
-  references for the same decision. The bootstrap resamples each candidate's known
-  similarities with replacement, scaled by the finite-population correction
-  ``sqrt((N - 1 - n) / (N - 2))`` (a candidate compared with all N - 1 others has no
-  reference noise left), and adds the per-pair vote bootstrap of
-  :func:`~modelcentrality.engine.centrality_uncertainty` for the survivors. Elimination
-  uses normal bounds ``M_i +- z sd_i`` from those replicates at ``confidence`` per
-  candidate (smoother than extreme percentiles of a few hundred replicates); p_top is
-  read from the replicates themselves.
-- **Elimination.** A candidate whose upper bound is below the k-th best lower bound
-  cannot be in the top k and gets no more references (its known pairs stay in the
-  result).
-- **Votes.** Pairs start at ``pilot_votes`` (one vote block of 100 by default). A pair
-  grows, in whole blocks and by doubling up to the protocol's votes, only when it
-  belongs to a survivor whose vote noise exceeds its reference noise: then more votes,
-  not more references, tighten its interval. A pair at m votes uses exactly the first m
-  votes of the full protocol's draw.
-- **Stopping.** When each of the k leaders is in the top k in at least ``target`` of the
-  bootstrap replicates (for k = 1: the leader's p_top), the target is reached. The search
-  stops short when ``max_pairs`` pair evaluations are spent, when nothing is left to
-  evaluate, or after ``max_rounds`` rounds; ``stop_reason`` says which.
-- **Determinism.** The search runs on the models sorted by name, so every draw (the
-  reference permutations, both bootstraps) and every decision is the same whatever the
-  zoo's order. Each pair's votes are the evaluator's, keyed by seed and model name.
+- **Shared references.** References come in the order of one permutation of the zoo,
+  keyed by the seed (and the models' names, not their positions), and every survivor
+  uses the same prefix of it. Comparisons are then *paired*: a reference that every
+  model finds hard (an entangled model) lowers every candidate's mean alike, and
+  cancels out of their differences, which decide elimination (correlated sampling,
+  Baharav & Tse, "Ultra fast medoid identification via correlated sequential halving",
+  NeurIPS 2019). Independent references per candidate leave that common term in every
+  difference: in a trial on one synthetic zoo of N = 200, independent references left
+  46 candidates after four rounds, shared ones 1. One source's generated sets then
+  serve every survivor's encoder in a single task.
+- **Estimate.** ``M_i`` is the mean of ``d[i, r]`` over i's references (i itself
+  excluded): a simple random sample of the other models, so an unbiased estimate of the
+  full ``M_i``. A reference model compared with every candidate knows more similarities
+  than its prefix; only the prefix is used, so no estimate leans on the survivors. The
+  result's ``scores`` are these estimates (NaN below 2 references).
+- **Confidence: bootstrap, not an empirical-Bernstein bound.** Two noise sources add:
+  which references were sampled, and the finite votes behind each cell. A Bernstein
+  bound covers the first only, with worst-case constants that need several times more
+  references for the same decision, and it cannot pair candidates. The bootstrap
+  resamples reference positions once per replicate for all candidates (keeping them
+  paired), scales each deviation by the finite-population correction
+  ``sqrt((N - 1 - n) / (N - 2))`` (a candidate compared with all others has no
+  reference noise left), and adds each candidate's vote noise: a normal term whose
+  variance comes from the per-cell vote bootstrap
+  (:func:`~modelcentrality.engine.bootstrap_cross`, computed once per cell and vote
+  count) averaged over its references.
+- **Elimination.** Each round, every model is compared with the k-th leader L (by
+  estimate, among the survivors) on the model's own references: the paired difference
+  ``mean_r (d[i, r] - d[L, r])`` has the sign of ``M_i - M_L`` when both are compared
+  with everyone, and far less noise than the two means apart. A model whose difference
+  is below zero at one-sided ``confidence`` (normal bound; its spread from the
+  reference bootstrap plus both models' vote noise) gets no more references. The test is
+  repeated each round against the current leader, so a model dropped against an
+  overrated early leader comes back. p_top and intervals are reported for the survivors
+  only: a dropped model is out at the elimination confidence, and its score is the k-th
+  leader's plus its paired difference (comparable with the survivors' scores, and below
+  the leaders').
+- **Votes.** Pairs start at ``pilot_votes`` (one vote block of 100 by default). A
+  survivor's pairs double their votes (in whole blocks, up to the protocol's) only when
+  its vote noise exceeds its reference noise: then more votes, not more references,
+  tighten its interval. A pair at m votes uses exactly the first m votes of the full
+  protocol's draw.
+- **Stopping.** The target is reached when each of the k leaders is in the top k in at
+  least ``target`` of the replicates (for k = 1: the leader's p_top) and every survivor
+  has an estimate. The search stops short when ``max_pairs`` pair evaluations are
+  spent, when nothing is left to evaluate, or after ``max_rounds`` rounds;
+  ``stop_reason`` says which.
+- **Determinism.** The search runs on the models sorted by name and keys every draw
+  (the reference order, both bootstraps) by the seed, so the result is the same
+  whatever the zoo's order, backend or cache. Each cell's votes are the evaluator's,
+  keyed by seed and model name.
 
 The confidence covers vote noise and the sampling of references. It says nothing about
 variation between training runs (another seed of the same configuration may land
@@ -125,7 +141,8 @@ def reference_means(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each model's mean similarity to its references, and a paired bootstrap of it.
 
-    Model i's references are ``order[:lengths[i]]`` without i. The bootstrap resamples
+    Model i's references are ``order[:lengths[i]]`` without i (and without any NaN
+    similarity, e.g. a difference to a model's own diagonal). The bootstrap resamples
     reference *positions* once per replicate for all models, so two models compared with
     the same references stay paired, and scales each model's deviation by the
     finite-population correction ``sqrt((N - 1 - n_i) / (N - 2))`` for n_i references out
@@ -153,6 +170,7 @@ def reference_means(
     positions = np.arange(width)
     columns = order[:width]
     use = (positions[None, :] < lengths[:, None]) & (columns[None, :] != np.arange(n)[:, None])
+    use &= ~np.isnan(similarity[:, columns])
     values = np.where(use, np.nan_to_num(similarity[:, columns]), 0.0)
     weights = use.astype(np.float64)
     counts = weights.sum(axis=1)
@@ -173,23 +191,20 @@ def reference_means(
     return estimate, np.nan_to_num(deviations) * correction
 
 
-def eliminate(
-    estimate: np.ndarray, replicates: np.ndarray, alive: np.ndarray, k: int, confidence: float
-) -> np.ndarray:
+def eliminate(difference: np.ndarray, spread: np.ndarray, confidence: float) -> np.ndarray:
     """Survivors: candidates not shown to rank below the k-th leader.
 
-    Candidate i is eliminated when the upper bound ``diff + z sd`` of its paired
-    difference to the k-th best surviving candidate L (``diff = M_i - M_L``, sd from
-    the replicates of ``M_i - M_L``, z the normal quantile of ``confidence``) is below 0.
+    Candidate i is out when the upper bound ``difference + z spread`` of its paired
+    difference to the k-th leader (z the normal quantile of ``confidence``) is below 0.
+    The test is repeated every round for every model, so a candidate dropped against
+    one leader comes back if a later leader turns out no better than it.
 
     Parameters
     ----------
-    estimate : ndarray of shape (N,)
-        NaN: not compared yet (never eliminated).
-    replicates : ndarray of shape (B, N)
-    alive : ndarray of shape (N,), bool
-        Eliminated candidates stay eliminated.
-    k : int
+    difference : ndarray of shape (N,)
+        ``M_i - M_L`` on i's references; NaN: not comparable yet (stays in).
+    spread : ndarray of shape (N,)
+        Standard error of each difference.
     confidence : float
         One-sided confidence of each elimination.
 
@@ -197,25 +212,21 @@ def eliminate(
     -------
     ndarray of shape (N,), bool
     """
-    alive = np.asarray(alive, dtype=bool)
-    scored = alive & ~np.isnan(estimate)
-    if scored.sum() <= k:
-        return alive.copy()
-    candidates = np.flatnonzero(scored)
-    kth = candidates[np.argsort(-estimate[candidates], kind="stable")[k - 1]]
-    difference = estimate - estimate[kth]
-    spread = (replicates - replicates[:, [kth]]).std(axis=0, ddof=1)
     below = difference + norm.ppf(confidence) * spread < 0
-    return alive & ~(scored & below)
+    return ~(below & ~np.isnan(difference))
 
 
 def top_probabilities(replicates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """How often each model is the most central, and among the k most central.
 
+    A tie decides nothing: a model is on top in a replicate only if no other model
+    equals it, and in the top k only if fewer than k others reach its value (models that
+    the metric cannot tell apart never stop the search).
+
     Parameters
     ----------
     replicates : ndarray of shape (B, N)
-        NaN (no reference) ranks last.
+        NaN (no estimate) ranks last.
     k : int
 
     Returns
@@ -224,10 +235,16 @@ def top_probabilities(replicates: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
     """
     values = np.nan_to_num(replicates, nan=-np.inf)
     n_boot, n = values.shape
-    p_top = np.bincount(values.argmax(axis=1), minlength=n) / n_boot
-    top = np.argsort(-values, axis=1, kind="stable")[:, :k]
-    p_in_top_k = np.bincount(top.ravel(), minlength=n) / n_boot
+    ascending = np.sort(values, axis=1)
+    reaching = np.stack(
+        [n - np.searchsorted(row, value, side="left") for row, value in zip(ascending, values)]
+    )
+    # ``reaching`` counts the model itself.
+    p_top = (reaching == 1).mean(axis=0)
+    p_in_top_k = (reaching <= k).mean(axis=0)
     return p_top, p_in_top_k
+
+
 @dataclass
 class AdaptiveSearch(SearchStrategy):
     """Successive elimination of candidates for the top k; see the module docs.
@@ -440,13 +457,30 @@ class _Run:
             (n_boot, n)
         )
         replicates = estimate + reference + noise * np.sqrt(vote_variance)
-        self.alive = eliminate(estimate, replicates, self.alive, k, self.s.confidence)
-        # Eliminated candidates are out (at the elimination confidence): they neither
-        # compete for p_top nor get an interval.
+        candidates = np.flatnonzero(self.alive & ~np.isnan(estimate))
+        if len(candidates) == 0:
+            candidates = np.flatnonzero(~np.isnan(estimate))
+        leaders = candidates[np.argsort(-estimate[candidates], kind="stable")[:k]]
+        kth = leaders[-1]
+        # Every model against the k-th leader, on the model's own references (paired).
+        difference, deviations = reference_means(
+            similarity - similarity[kth],
+            self.order,
+            self.lengths,
+            n_boot,
+            keyed_rng(self.seed, "adaptive-differences", round_number),
+        )
+        difference[kth] = 0.0
+        spread = np.sqrt(
+            deviations.var(axis=0, ddof=1) + vote_variance + vote_variance[kth]
+        )
+        self.alive = eliminate(difference, spread, self.s.confidence)
+        # Eliminated models are out (at the elimination confidence): they neither compete
+        # for p_top nor get an interval, and their score is the k-th leader's plus their
+        # paired difference to it, on the scale of the survivors' scores.
+        scores = np.where(self.alive, estimate, estimate[kth] + difference)
         replicates[:, ~self.alive] = np.nan
         p_top, p_in_top_k = top_probabilities(replicates, k)
-        ranked = np.argsort(-np.nan_to_num(estimate, nan=-np.inf), kind="stable")
-        leaders = ranked[:k]
         certainty = float(p_in_top_k[leaders].min()) if k > 1 else float(p_top[leaders[0]])
         # A candidate not compared with anything yet could still be the top.
         reached = certainty >= self.s.target and not np.isnan(estimate[self.alive]).any()
@@ -463,7 +497,7 @@ class _Run:
         # More votes only where vote noise, not the sampling of references, dominates.
         reference_variance = reference.var(axis=0, ddof=1)
         grow = []
-        for i in np.flatnonzero(self.alive & (vote_variance > reference_variance)):
+        for i in np.flatnonzero(self.alive & (vote_variance >= reference_variance)):
             for r in self.order[: self.lengths[i]]:
                 cells = {}
                 for cell in ((i, r), (r, i)):
@@ -473,7 +507,7 @@ class _Run:
                 if cells:
                     grow.append(cells)
         return {
-            "estimate": estimate,
+            "estimate": scores,
             "replicates": replicates,
             "p_top": p_top,
             "p_in_top_k": p_in_top_k,
