@@ -62,7 +62,7 @@ Choices, and why:
   spent, when nothing is left to evaluate, or after ``max_rounds`` rounds;
   ``stop_reason`` says which.
 - **Determinism.** The search runs on the models sorted by name and keys every draw
-  (the reference order, both bootstraps) by the seed, so the result is the same
+  (the reference order, the bootstraps) by the seed, so the result is the same
   whatever the zoo's order, backend or cache. Each cell's votes are the evaluator's,
   keyed by seed and model name.
 
@@ -258,7 +258,7 @@ class AdaptiveSearch(SearchStrategy):
         (for k = 1, the leader's p_top).
     max_pairs : int or None
         Budget of pair evaluations (a pair grown to more votes counts again); None: no
-        budget beyond N^2 cells at the protocol's votes.
+        budget.
     initial_references : int
         References per model in the first round.
     growth : float
@@ -317,8 +317,6 @@ class AdaptiveSearch(SearchStrategy):
         return outcome
 
 
-
-
 class _Run:
     """State of one adaptive search, in name-sorted (canonical) index space."""
 
@@ -345,7 +343,6 @@ class _Run:
         self.results: dict[tuple[int, int], VoteResult] = {}
         self.cell_variance: dict[tuple[int, int, int], float] = {}
         self.lengths = np.zeros(self.n, dtype=np.int64)
-        self.width = self.planned_width = 0
         self.alive = np.ones(self.n, dtype=bool)
         self.pair_evaluations = 0
         self.encoder_passes = 0
@@ -374,7 +371,6 @@ class _Run:
                 )
                 return self._finish(state, f"stopped short: {reason}", False, round_number - 1)
             self._evaluate(plan, round_number)
-            self.width = self.planned_width
             state = self._analyse(n_boot, round_number)
             if state["reached"]:
                 return self._finish(state, state["why"], True, round_number)
@@ -388,14 +384,18 @@ class _Run:
         if state is not None:
             estimate = np.nan_to_num(state["estimate"], nan=np.inf)
             candidates = candidates[np.argsort(-estimate[candidates], kind="stable")]
-        width = self.width
-        wanted = self.s.initial_references if round_number == 1 else width * self.s.growth
-        wanted = min(max(math.ceil(wanted), width + 1), self.n)
-        self.planned_width = wanted
+        # Each candidate grows its own prefix, so one brought back with few references
+        # catches up step by step instead of jumping to the leaders' count.
+        if round_number == 1:
+            wanted = np.full(self.n, self.s.initial_references)
+        else:
+            wanted = np.maximum(np.ceil(self.lengths * self.s.growth), self.lengths + 1)
+            wanted = np.maximum(wanted, self.s.initial_references)
+        wanted = np.minimum(wanted, self.n).astype(np.int64)
         pairs: list[dict[tuple[int, int], int]] = []
         planned: set[tuple[int, int]] = set()
-        for r in self.order[:wanted]:
-            for i in candidates:
+        for position, r in enumerate(self.order[: int(wanted[candidates].max(initial=0))]):
+            for i in candidates[wanted[candidates] > position]:
                 cells = {
                     cell: int(self.pilot[cell])
                     for cell in ((i, r), (r, i))
@@ -488,7 +488,7 @@ class _Run:
         self.history.append(
             {
                 "round": round_number,
-                "references": int(self.lengths[self.alive].max(initial=0)),
+                "leader_references": int(self.lengths[leaders[0]]),
                 "survivors": int(self.alive.sum()),
                 "pair_evaluations": self.pair_evaluations,
                 "certainty": certainty,

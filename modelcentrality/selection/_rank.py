@@ -64,8 +64,10 @@ def rank(
         2,000 up to the protocol's S.
     search : str or SearchStrategy, optional
         Which pairs to evaluate: ``"full"`` (every pair at the protocol's votes),
-        ``"precision"`` (needs ``precision``), another registered name, or a strategy
-        object. Default: ``"precision"`` when ``precision`` is given, else ``"full"``.
+        ``"precision"`` (needs ``precision``), ``"adaptive"`` (the most central model
+        from a sample of pairs; :class:`~modelcentrality.selection.AdaptiveSearch` for
+        its options), another registered name, or a strategy object. Default:
+        ``"precision"`` when ``precision`` is given, else ``"full"``.
     precision : float, optional
         Precision-targeted search: choose votes per pair from the data so that every
         centrality's bootstrap standard error is at most this (e.g. 0.005). Votes are
