@@ -61,7 +61,7 @@ def _elimination_round(similarity, order, lengths, alive, k, seed):
         similarity - similarity[kth], order, lengths, 200, seed + 1
     )
     difference[kth] = 0.0
-    return eliminate(difference, deviations.std(axis=0, ddof=1), 0.95)
+    return eliminate(difference, deviations.std(axis=0, ddof=1), 0.95, alive)
 
 
 def test_elimination_with_every_reference_keeps_exactly_the_top_k():
@@ -97,10 +97,12 @@ def test_successive_elimination_on_sampled_references_keeps_the_medoid(seed):
     assert lengths.sum() < 0.5 * n * n
 
 
-def test_a_difference_below_its_bound_eliminates_and_nan_stays_in():
-    difference = np.array([0.0, -0.5, np.nan, -0.01, 0.2])
-    spread = np.array([0.0, 0.1, 0.1, 0.1, 0.1])
-    assert eliminate(difference, spread, 0.95).tolist() == [True, False, True, True, True]
+def test_a_difference_below_its_bound_eliminates_and_only_a_positive_one_revives():
+    difference = np.array([0.0, -0.5, np.nan, -0.01, 0.2, -0.01, 0.05, np.nan])
+    spread = np.full(8, 0.1)
+    alive = np.array([True, True, True, True, False, False, False, False])
+    kept = eliminate(difference, spread, 0.95, alive)
+    assert kept.tolist() == [True, False, True, True, True, False, True, False]
 
 
 def test_top_probabilities_count_replicate_winners():
@@ -156,7 +158,13 @@ def test_end_to_end_finds_the_designed_medoid_with_fewer_pairs(zoo, adaptive_res
     assert len(details["evaluated_pairs"]) == result.pairs_evaluated
     assert result.target_reached == (details["top_k"][0]["p_top"] >= 0.95)
     low, high = details["top_k"][0]["interval"]
-    assert low <= result.scores[result.names.index(result.selected)] <= high
+    leader = result.names.index(result.selected)
+    assert low <= result.scores[leader] <= high
+    assert result.p_top[leader] == details["top_k"][0]["p_top"]
+    # Eliminated models have no interval and never win a replicate.
+    out = np.isnan(result.scores_ci[:, 0])
+    assert out.sum() == details["eliminated"]
+    assert (result.p_top[out] == 0).all()
     payload = json.loads(json.dumps(result.to_dict()))
     assert payload["search"]["name"] == "adaptive"
     # Unevaluated cells are missing, not zero.

@@ -46,11 +46,12 @@ Choices, and why:
   with everyone, and far less noise than the two means apart. A model whose difference
   is below zero at one-sided ``confidence`` (normal bound; its spread from the
   reference bootstrap plus both models' vote noise) gets no more references. The test is
-  repeated each round against the current leader, so a model dropped against an
-  overrated early leader comes back. p_top and intervals are reported for the survivors
-  only: a dropped model is out at the elimination confidence, and its score is the k-th
-  leader's plus its paired difference (comparable with the survivors' scores, and below
-  the leaders').
+  repeated each round against the current leader; a dropped model comes back when its
+  difference to a later leader is positive (an early leader is often overrated, being
+  the best of many noisy estimates), not merely uncertain, which would re-admit most of
+  a large zoo. p_top and intervals are reported for the survivors only: a dropped model
+  is out at the elimination confidence, and its score is the k-th leader's plus its
+  paired difference (comparable with the survivors' scores, and below the leaders').
 - **Votes.** Pairs start at ``pilot_votes`` (one vote block of 100 by default). A
   survivor's pairs double their votes (in whole blocks, up to the protocol's) only when
   its vote noise exceeds its reference noise: then more votes, not more references,
@@ -191,29 +192,37 @@ def reference_means(
     return estimate, np.nan_to_num(deviations) * correction
 
 
-def eliminate(difference: np.ndarray, spread: np.ndarray, confidence: float) -> np.ndarray:
+def eliminate(
+    difference: np.ndarray, spread: np.ndarray, confidence: float, alive: np.ndarray
+) -> np.ndarray:
     """Survivors: candidates not shown to rank below the k-th leader.
 
-    Candidate i is out when the upper bound ``difference + z spread`` of its paired
+    A candidate is out when the upper bound ``difference + z spread`` of its paired
     difference to the k-th leader (z the normal quantile of ``confidence``) is below 0.
-    The test is repeated every round for every model, so a candidate dropped against
-    one leader comes back if a later leader turns out no better than it.
+    A dropped candidate comes back only when its difference is above 0, i.e. when a
+    later leader looks worse than it on its own references (an early leader is often
+    overrated: the best of many noisy estimates).
 
     Parameters
     ----------
     difference : ndarray of shape (N,)
-        ``M_i - M_L`` on i's references; NaN: not comparable yet (stays in).
+        ``M_i - M_L`` on i's references; NaN: not comparable yet (stays as it was).
     spread : ndarray of shape (N,)
         Standard error of each difference.
     confidence : float
         One-sided confidence of each elimination.
+    alive : ndarray of shape (N,), bool
+        Candidates in the race before this test.
 
     Returns
     -------
     ndarray of shape (N,), bool
     """
-    below = difference + norm.ppf(confidence) * spread < 0
-    return ~(below & ~np.isnan(difference))
+    alive = np.asarray(alive, dtype=bool)
+    known = ~np.isnan(difference)
+    below = known & (difference + norm.ppf(confidence) * spread < 0)
+    back = known & (difference > 0)
+    return np.where(alive, ~below, back)
 
 
 def top_probabilities(replicates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -243,6 +252,16 @@ def top_probabilities(replicates: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
     p_top = (reaching == 1).mean(axis=0)
     p_in_top_k = (reaching <= k).mean(axis=0)
     return p_top, p_in_top_k
+
+
+@dataclass(frozen=True)
+class AdaptiveUncertainty(CentralityUncertainty):
+    """The adaptive search's replicates (NaN for eliminated models), whose p_top counts
+    a tie as no win (see :func:`top_probabilities`)."""
+
+    @property
+    def p_top(self) -> np.ndarray:
+        return top_probabilities(self.replicates, 1)[0]
 
 
 @dataclass
@@ -311,7 +330,7 @@ class AdaptiveSearch(SearchStrategy):
         outcome.votes = outcome.votes[np.ix_(back, back)]
         outcome.results = {(int(perm[a]), int(perm[b])): r for (a, b), r in outcome.results.items()}
         outcome.scores = outcome.scores[back]
-        outcome.uncertainty = CentralityUncertainty(
+        outcome.uncertainty = AdaptiveUncertainty(
             outcome.uncertainty.replicates[:, back], outcome.uncertainty.confidence
         )
         return outcome
@@ -474,7 +493,7 @@ class _Run:
         spread = np.sqrt(
             deviations.var(axis=0, ddof=1) + vote_variance + vote_variance[kth]
         )
-        self.alive = eliminate(difference, spread, self.s.confidence)
+        self.alive = eliminate(difference, spread, self.s.confidence, self.alive)
         # Eliminated models are out (at the elimination confidence): they neither compete
         # for p_top nor get an interval, and their score is the k-th leader's plus their
         # paired difference to it, on the scale of the survivors' scores.
@@ -529,7 +548,7 @@ class _Run:
             self.evaluator.pair_cost(int(self.perm[i]), int(self.full[i, 0])) * n
             for i in range(n)
         )
-        uncertainty = CentralityUncertainty(state["replicates"], 0.95)
+        uncertainty = AdaptiveUncertainty(state["replicates"], 0.95)
         interval = uncertainty.scores_ci
         leaders = [int(i) for i in state["leaders"]]
         top = [
