@@ -189,9 +189,10 @@ def main() -> None:
         return
     if args.bundled:
         # Added to the synthetic results, which stay as they are.
+        found = bundled("zoos/infogan_cr")
+        print(json.dumps(found), flush=True)
         payload = json.loads((RESULTS / "adaptive.json").read_text())
-        payload["bundled"] = bundled("zoos/infogan_cr")
-        print(json.dumps(payload["bundled"]), flush=True)
+        payload["bundled"] = {**found, "command": "python benchmarks/adaptive.py --bundled"}
         write_json(RESULTS / "adaptive.json", payload)
         return
     rows = []

@@ -244,6 +244,11 @@ def test_cli_bad_input_is_one_line(synthetic_zoo, capsys, flags, message):
     assert err == f"modelcentrality: error: {message}"
 
 
+def test_cli_adaptive_options_need_the_adaptive_search(synthetic_zoo, capsys):
+    assert main(["rank", str(synthetic_zoo), "--top", "2", "--quiet"]) == 2
+    assert "need --search adaptive" in capsys.readouterr().err
+
+
 def test_cli_adaptive_writes_the_evaluated_pairs(synthetic_zoo, tmp_path):
     out = tmp_path / "rank.json"
     status = main(

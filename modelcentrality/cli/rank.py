@@ -63,14 +63,12 @@ from .common import (
     help="Which pairs to evaluate (default: 'precision' with --precision, else 'full'). "
     "'adaptive': find the most central model(s) from a sample of pairs.",
 )
-@click.option("--top", type=int, default=1, show_default=True, help="Adaptive: models wanted.")
+@click.option("--top", type=int, help="Adaptive: how many top models to find (default 1).")
 @click.option("--max-pairs", type=int, help="Adaptive: budget of pair evaluations.")
 @click.option(
     "--target",
     type=float,
-    default=0.95,
-    show_default=True,
-    help="Adaptive: stop when the leader's p_top reaches this.",
+    help="Adaptive: stop when the leader's p_top reaches this (default 0.95).",
 )
 @click.option(
     "--bootstrap",
@@ -147,6 +145,8 @@ def rank_command(
     search = search_name
     if search_name == "adaptive":
         search = make_search("adaptive", top_k=top, max_pairs=max_pairs, target=target)
+    elif (top, max_pairs, target) != (None, None, None):
+        raise click.UsageError("--top, --max-pairs and --target need --search adaptive")
     try:
         runner = make_backend(
             backend, n_jobs=jobs, threads=threads, address=address, ray_load=ray_load
