@@ -262,3 +262,21 @@ def test_cli_adaptive_writes_the_evaluated_pairs(synthetic_zoo, tmp_path):
     assert search["name"] == "adaptive"
     assert search["pairs_evaluated"] == len(search["evaluated_pairs"])
     assert search["top_k"][0]["name"] == json.loads(out.read_text())["ranking"][0]
+
+
+def test_worker_processes_give_the_same_search(tmp_path):
+    from modelcentrality import load_zoo
+    from modelcentrality.execution import ProcessBackend
+    from modelcentrality.testing import make_synthetic_zoo
+
+    entanglements = [0.0] + [0.4 + 0.06 * i for i in range(9)]
+    make_synthetic_zoo(tmp_path / "zoo", entanglements, random_state=1)
+    models = load_zoo(tmp_path / "zoo")
+    options = {"votes": 100, "scale_samples": 2000, "progress": False}
+    local = rank(models, search="adaptive", **options)
+    spread = rank(
+        models, search="adaptive", backend=ProcessBackend(n_jobs=2, threads=1), **options
+    )
+    assert spread.details["evaluated_pairs"] == local.details["evaluated_pairs"]
+    assert spread.selected == local.selected
+    assert np.array_equal(spread.scores, local.scores, equal_nan=True)
