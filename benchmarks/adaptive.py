@@ -154,10 +154,15 @@ def plot(payload: dict) -> None:
     left.set_yscale("log")
     left.set_xlabel("models N")
     left.set_ylabel("pair evaluations")
-    exponent = payload["summary"].get("growth_exponent_all_sizes") or payload["summary"].get(
-        "growth_exponent_up_to_200"
-    )
-    left.set_title(f"cost (fitted exponent {exponent:.2f})")
+    fits = [
+        f"{label} {payload['summary'][key]:.2f}"
+        for key, label in (
+            ("growth_exponent_up_to_200", "N <= 200:"),
+            ("growth_exponent_all_sizes", "all N:"),
+        )
+        if key in payload["summary"]
+    ]
+    left.set_title("cost; fitted exponent " + ", ".join(fits))
     left.legend(fontsize=8)
     medoid = [payload["summary"]["per_size"][str(n)]["adaptive_is_medoid_rate"] for n in sizes]
     same = [payload["summary"]["per_size"][str(n)].get("same_top_rate", np.nan) for n in sizes]
