@@ -10,7 +10,7 @@ from ..engine import PROTOCOLS
 from ..errors import ParameterError
 from ..execution import make_backend
 from ..io import load_zoo
-from ..selection import make_search, rank
+from ..selection import SEARCHES, make_search, rank
 from .common import (
     POSITIVE,
     batch_size_option,
@@ -59,7 +59,7 @@ from .common import (
 @click.option(
     "--search",
     "search_name",
-    type=click.Choice(["full", "precision", "adaptive"]),
+    type=click.Choice(sorted(SEARCHES)),
     help="Which pairs to evaluate (default: 'precision' with --precision, else 'full'). "
     "'adaptive': find the most central model(s) from a sample of pairs.",
 )
