@@ -64,7 +64,7 @@ def _elimination_round(similarity, order, lengths, alive, k, seed):
     return eliminate(difference, deviations.std(axis=0, ddof=1), 0.95, alive)
 
 
-def test_elimination_with_every_reference_keeps_exactly_the_top_k():
+def test_elimination_with_every_reference_keeps_the_medoid_and_the_top_k():
     n = 30
     similarity = _similarity(n, medoid=17, seed=2)
     truth = _true_centrality(similarity)
