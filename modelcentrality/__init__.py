@@ -33,6 +33,7 @@ from .engine import (  # noqa: E402
 from .errors import ModelCentralityError, ModelError, ParameterError, ZooError  # noqa: E402
 from .io import Zoo, load_model, load_zoo  # noqa: E402
 from .selection import (  # noqa: E402
+    AdaptiveSearch,
     FullSearch,
     PairEvaluator,
     PrecisionSearch,
@@ -42,6 +43,7 @@ from .selection import (  # noqa: E402
 )
 
 __all__ = [
+    "AdaptiveSearch",
     "DISENTANGLEMENT_LIB",
     "PAPER",
     "FactorSource",

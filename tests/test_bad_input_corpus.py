@@ -470,7 +470,9 @@ def _start_long_run(zoo: Path) -> tuple[subprocess.Popen, list[int]]:
     return process, _children(process.pid)
 
 
-def _wait_gone(pids: list[int], seconds: float = 15) -> list[int]:
+def _wait_gone(pids: list[int], seconds: float = 60) -> list[int]:
+    # Generous: on a loaded machine a worker may still be importing (its watchdog not
+    # yet started) when the parent dies; it exits as soon as the watchdog runs.
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
         time.sleep(0.1)

@@ -10,7 +10,7 @@ from ..engine import PROTOCOLS
 from ..errors import ParameterError
 from ..execution import make_backend
 from ..io import load_zoo
-from ..selection import rank
+from ..selection import SEARCHES, make_search, rank
 from .common import (
     GROUP_SIZE,
     POSITIVE,
@@ -62,6 +62,20 @@ from .common import (
     help="With --precision, also spend votes where they decide the top of the ranking.",
 )
 @click.option(
+    "--search",
+    "search_name",
+    type=click.Choice(sorted(SEARCHES)),
+    help="Which pairs to evaluate (default: 'precision' with --precision, else 'full'). "
+    "'adaptive': find the most central model(s) from a sample of pairs.",
+)
+@click.option("--top", type=int, help="Adaptive: how many top models to find (default 1).")
+@click.option("--max-pairs", type=int, help="Adaptive: budget of pair evaluations.")
+@click.option(
+    "--target",
+    type=float,
+    help="Adaptive: stop when the leader's p_top reaches this (default 0.95).",
+)
+@click.option(
     "--bootstrap",
     type=click.IntRange(min=0),
     default=200,
@@ -111,6 +125,10 @@ def rank_command(
     cache_dir,
     precision,
     refine_top,
+    search_name,
+    top,
+    max_pairs,
+    target,
     bootstrap,
     backend,
     jobs,
@@ -131,6 +149,11 @@ def rank_command(
     for a worker process (a Ray task); --threads then sets the threads per worker. The
     result is the same as the single-process run's.
     """
+    search = search_name
+    if search_name == "adaptive":
+        search = make_search("adaptive", top_k=top, max_pairs=max_pairs, target=target)
+    elif (top, max_pairs, target) != (None, None, None):
+        raise click.UsageError("--top, --max-pairs and --target need --search adaptive")
     try:
         runner = make_backend(
             backend, n_jobs=jobs, threads=threads, address=address, ray_load=ray_load
@@ -152,6 +175,7 @@ def rank_command(
             votes=votes,
             group_size=group_size,
             scale_samples=scale_samples,
+            search=search,
             precision=precision,
             refine_top=refine_top,
             skip_bad=skip_bad,

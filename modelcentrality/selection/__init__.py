@@ -10,6 +10,7 @@ from ._rank import rank
 from ._result import RankResult
 from ._search import (
     SEARCHES,
+    AdaptiveSearch,
     FullSearch,
     PrecisionSearch,
     SearchOutcome,
@@ -20,6 +21,7 @@ from ._search import (
 
 __all__ = [
     "MIN_SCALE_SAMPLES",
+    "AdaptiveSearch",
     "SEARCHES",
     "FullSearch",
     "ModelsFailed",

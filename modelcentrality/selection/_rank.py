@@ -73,8 +73,10 @@ def rank(
         2,000 up to the protocol's S.
     search : str or SearchStrategy, optional
         Which pairs to evaluate: ``"full"`` (every pair at the protocol's votes),
-        ``"precision"`` (needs ``precision``), another registered name, or a strategy
-        object. Default: ``"precision"`` when ``precision`` is given, else ``"full"``.
+        ``"precision"`` (needs ``precision``), ``"adaptive"`` (the most central model
+        from a sample of pairs; :class:`~modelcentrality.selection.AdaptiveSearch` for
+        its options), another registered name, or a strategy object. Default:
+        ``"precision"`` when ``precision`` is given, else ``"full"``.
     precision : float, optional
         Precision-targeted search: choose votes per pair from the data so that every
         centrality's bootstrap standard error is at most this (e.g. 0.005). Votes are
@@ -148,9 +150,14 @@ def rank(
     partial = not evaluated.all()
     cross = cross_matrix(outcome.results, n)
     similarity, scores = centrality_scores(cross, evaluated if partial else None)
-    undefined = [models[i].name for i in np.flatnonzero(~np.isfinite(scores))]
-    if undefined:
-        raise ModelCentralityError(f"no finite centrality for model(s) {undefined}")
+    # A NaN centrality may only mean "not estimated" (a search that stopped before
+    # reaching a model), never a non-finite cell.
+    bad_sources = np.flatnonzero((evaluated & ~np.isfinite(cross)).any(axis=1))
+    if len(bad_sources):
+        names = [models[i].name for i in bad_sources]
+        raise ModelCentralityError(f"non-finite cross cells for source model(s) {names}")
+    if outcome.scores is not None:
+        scores = outcome.scores
     used_votes = np.unique(outcome.votes[evaluated])
     return RankResult(
         names=[m.name for m in models],

@@ -30,7 +30,9 @@ class RankResult:
         Model names in input order; every array below follows this order.
     scores : ndarray of shape (N,)
         Centrality M_i: mean similarity of model i to the other models (to those it
-        was compared with, when the search evaluated only some pairs).
+        was compared with, when the search evaluated only some pairs; the adaptive
+        search reports its own estimates, see
+        :class:`~modelcentrality.selection.AdaptiveSearch`).
     cross : ndarray of shape (N, N)
         ``cross[i, j]``: FactorVAE score of encoder j on model i's generated groups;
         NaN where the search did not evaluate the pair. The diagonal is each model's

@@ -44,6 +44,9 @@ class SearchOutcome:
         Evaluation rounds.
     details : dict
         Strategy-specific facts for the result's JSON.
+    scores : ndarray of shape (N,) or None
+        Centralities estimated by the strategy itself; None: the masked centrality of
+        the evaluated pairs.
     """
 
     votes: np.ndarray
@@ -53,6 +56,7 @@ class SearchOutcome:
     target_reached: bool = True
     rounds: int = 1
     details: dict[str, Any] = field(default_factory=dict)
+    scores: np.ndarray | None = None
 
 
 class SearchStrategy(ABC):
@@ -206,10 +210,14 @@ class PrecisionSearch(SearchStrategy):
         )
 
 
+# Imported here, not at the top: the strategy subclasses the classes defined above.
+from ._adaptive import AdaptiveSearch  # noqa: E402
+
 #: Registered strategies, by name.
 SEARCHES: dict[str, type[SearchStrategy]] = {
     FullSearch.name: FullSearch,
     PrecisionSearch.name: PrecisionSearch,
+    AdaptiveSearch.name: AdaptiveSearch,
 }
 
 

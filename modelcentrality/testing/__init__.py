@@ -4,7 +4,9 @@ conformance suites for models (:func:`check_model`) and backends (:func:`check_b
 from ._checks import CHECK_PROTOCOL, check_backend, check_model
 from ._synthetic import (
     SyntheticDataset,
+    SyntheticModel,
     SyntheticWorld,
+    make_structured_zoo,
     make_synthetic_zoo,
     mixing_matrix,
     write_synthetic_model,
@@ -13,9 +15,11 @@ from ._synthetic import (
 __all__ = [
     "CHECK_PROTOCOL",
     "SyntheticDataset",
+    "SyntheticModel",
     "SyntheticWorld",
     "check_backend",
     "check_model",
+    "make_structured_zoo",
     "make_synthetic_zoo",
     "mixing_matrix",
     "write_synthetic_model",

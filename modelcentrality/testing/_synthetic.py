@@ -14,6 +14,7 @@ zoo folder format, and the world is also a ground-truth dataset for supervised s
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from .._seeding import check_random_state
+from ..contract._model import Model, Prior
 from ..datasets.base import GroundTruthDataset
 from ..io._zoo import ENCODER_FILE, FORMAT_VERSION, GENERATOR_FILE, METADATA_FILE
 
@@ -241,3 +243,102 @@ class SyntheticDataset(GroundTruthDataset):
         values = np.linspace(-1.0, 1.0, self.levels)[np.asarray(factors)]
         nuisance = rng.uniform(-1.0, 1.0, size=(len(values), self.world.num_nuisance))
         return self.world.render(values, nuisance)
+
+
+class SyntheticModel(Model):
+    """A synthetic model held in memory: the generator and exact inverse encoder of
+    :func:`write_synthetic_model`, computed with numpy (no files, no ONNX Runtime).
+
+    Cheap enough to build zoos of hundreds of models for tests and benchmarks of search
+    strategies. It cannot travel to worker processes (use :func:`make_synthetic_zoo`
+    for that).
+
+    Parameters
+    ----------
+    name : str
+    world : SyntheticWorld
+    mixing : ndarray of shape (K, K)
+        ``A_m``, see :func:`mixing_matrix`.
+    entanglement : float
+        Recorded for ground truth only.
+    """
+
+    def __init__(
+        self, name: str, world: SyntheticWorld, mixing: np.ndarray, entanglement: float = 0.0
+    ) -> None:
+        k, n_nuisance = world.num_factors, world.num_nuisance
+        super().__init__(
+            name, k + n_nuisance, range(k), Prior("uniform"), "gan", world.observation_shape
+        )
+        self.entanglement = float(entanglement)
+        embed = np.eye(k + n_nuisance)
+        embed[:k, :k] = mixing
+        self._generator_weights = (world.weights @ embed).T.astype(np.float32)
+        self._bias = world.bias.astype(np.float32)
+        self._unmix = (np.linalg.inv(mixing) @ np.linalg.pinv(world.weights)[:k]).T.astype(
+            np.float32
+        )
+
+    def _generate_batch(self, latents: np.ndarray) -> np.ndarray:
+        hidden = latents @ self._generator_weights + self._bias
+        flat = 1.0 / (1.0 + np.exp(-hidden))
+        return flat.reshape(len(flat), *self.observation_shape).astype(np.float32)
+
+    def _encode_batch(
+        self, observations: np.ndarray, want_logvar: bool
+    ) -> tuple[np.ndarray, None]:
+        flat = np.clip(observations.reshape(len(observations), -1), _EPS, 1 - _EPS)
+        hidden = np.log(flat) - np.log1p(-flat) - self._bias
+        return (hidden @ self._unmix).astype(np.float32), None
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256(json.dumps(self.contract(), sort_keys=True).encode())
+        for array in (self._generator_weights, self._bias, self._unmix):
+            digest.update(array.tobytes())
+        return digest.hexdigest()
+
+
+def make_structured_zoo(
+    n_models: int,
+    *,
+    medoid_entanglement: float = 0.0,
+    entanglement_range: tuple[float, float] = (0.3, 1.0),
+    num_factors: int = 6,
+    num_nuisance: int = 2,
+    observation_shape: Sequence[int] = (1, 4, 4),
+    random_state: Any = 0,
+) -> list[SyntheticModel]:
+    """An in-memory zoo whose medoid is known by construction.
+
+    One model (at a random position) has entanglement ``medoid_entanglement``; every
+    other model draws its entanglement uniformly from ``entanglement_range``. With K = 6
+    factors there are 15 ways to pair them into rotation planes, so two entangled
+    models rarely share planes and agree less with each other than with the
+    disentangled one: the disentangled model is the most central.
+
+    Parameters
+    ----------
+    n_models : int
+    medoid_entanglement : float
+    entanglement_range : (float, float)
+    num_factors, num_nuisance : int
+    observation_shape : tuple of int
+    random_state : int, Generator or None
+
+    Returns
+    -------
+    list of SyntheticModel
+        Named ``m0000_e0.00`` etc.; the designed medoid has the smallest
+        ``entanglement``.
+    """
+    rng = check_random_state(random_state)
+    world = SyntheticWorld.make(num_factors, num_nuisance, observation_shape, rng)
+    low, high = entanglement_range
+    entanglements = rng.uniform(low, high, size=n_models)
+    entanglements[rng.integers(n_models)] = medoid_entanglement
+    return [
+        SyntheticModel(
+            f"m{index:04d}_e{value:.2f}", world, mixing_matrix(num_factors, value, rng), value
+        )
+        for index, value in enumerate(entanglements)
+    ]
