@@ -160,6 +160,10 @@ class StackedModule:
         params = {k: v.detach() for k, v in self.params.items()} if frozen else self.params
         return self._vmapped(params, self.buffers, *inputs)
 
+    def compile(self, **options: Any) -> None:
+        """Wrap the vmapped call in ``torch.compile`` (an option to try on GPUs)."""
+        self._vmapped = torch.compile(self._vmapped, **options)
+
     def state_dict_of(self, k: int) -> dict[str, torch.Tensor]:
         """Model k's state dict (CPU tensors), loadable into one of the modules."""
         return {
