@@ -178,6 +178,9 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="2-6 models, 3 iterations")
     parser.add_argument("--zoos", nargs="+", default=list(ZOOS), choices=list(ZOOS))
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads (the CLI's default too)"
+    )
     parser.add_argument("--budget-minutes", type=float, default=8.75)
     parser.add_argument(
         "--throughput-steps", type=int, default=None, help="0: skip [default: 20, tiny: 1]"
@@ -208,6 +211,7 @@ def main() -> None:
         print(json.dumps(result["collected"], indent=2))
         return
 
+    torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         sys.exit("gpu_train_zoo: no CUDA device here; use --device cpu --tiny for a check")

@@ -182,6 +182,7 @@ class DeviceImages:
     """
 
     def __init__(self, images: np.ndarray | torch.Tensor, device: torch.device) -> None:
+        # No copy when the images are already a uint8 tensor on the device.
         self.images = torch.as_tensor(images, dtype=torch.uint8).to(device)
 
     @classmethod
@@ -201,9 +202,7 @@ class DeviceImages:
         for start in range(0, total, chunk):
             index = np.arange(start, min(start + chunk, total))
             images[start : start + len(index)] = torch.from_numpy(dataset.images_at(index))
-        holder = cls.__new__(cls)
-        holder.images = images
-        return holder
+        return cls(images, device)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -654,15 +653,15 @@ def run_grouped(
             losses = group.train_step(group.draw())
             group.step += 1
             checkpoint = group.step % config.checkpoint_every == 0 or group.step == end
+            postfix = None
             if group.step % log_every == 0 or checkpoint:
                 read = read_losses()
                 postfix = " ".join(f"{k}={v.mean():.3g}" for k, v in read.items())
-                bar.update(0, postfix)
                 if log is not None:
                     log(f"{group.method} x{group.size} iteration {group.step}: {postfix}")
             if checkpoint:
                 save()
-            bar.update(1)
+            bar.update(1, postfix)
     return read
 
 

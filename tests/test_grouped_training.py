@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
 
+from click.testing import CliRunner  # noqa: E402
 
+from modelcentrality.cli import train as train_cli  # noqa: E402
 from modelcentrality.reference_models import presets  # noqa: E402
 from modelcentrality.reference_models.grouped import (  # noqa: E402
     DeviceImages,
@@ -203,7 +209,8 @@ def test_train_grouped_exports_checkpoints_and_resumes(tmp_path):
     after export."""
     seeds = [1, 2]
     overrides = [
-        {"iterations": 3, "batch_size": 4, "checkpoint_every": 1, "tc_weight": w} for w in (1, 20)
+        {"iterations": 3, "batch_size": 4, "checkpoint_every": 1, "tc_units": 50, "tc_weight": w}
+        for w in (1, 20)
     ]
     straight = train_grouped(
         "factorvae",
@@ -257,3 +264,165 @@ def test_train_grouped_exports_checkpoints_and_resumes(tmp_path):
             encoder = straight_trainer.modules["encoder"].eval()
             expected = encoder(torch.from_numpy(images))[0].numpy()
         np.testing.assert_allclose(model.encode(images), expected, atol=1e-5)
+
+
+def test_train_zoo_grouped_on_cpu_then_scored(tmp_path):
+    """`train-zoo SPEC --device cpu --skip-scores` trains the 4 models as one group (grid
+    of loss weights x seeds) and exports them; a second run without --skip-scores only
+    scores them."""
+    spec = {
+        "method": "factorvae",
+        "preset": "cpu",
+        "seeds": [0, 1],
+        "grid": {"tc_weight": [1, 10]},
+        "settings": {"iterations": 2, "batch_size": 4, "tc_units": 50},
+        "scores": ["mig"],
+        "score_settings": {"mig": {"num_train": 300}},
+    }
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    zoo = tmp_path / "zoo"
+    runner = CliRunner()
+    args = [str(spec_path), "-o", str(zoo), "--no-progress"]
+    usage = runner.invoke(train_cli.train_zoo_command, [*args, "--draws", "numpy"])
+    assert usage.exit_code == 2 and "--draws needs --device" in usage.output
+    first = runner.invoke(train_cli.train_zoo_command, [*args, "--device", "cpu", "--skip-scores"])
+    assert first.exit_code == 0, first.output
+    manifest = json.loads((zoo / "manifest.json").read_text())
+    assert [m["status"] for m in manifest["models"]] == ["trained"] * 4
+    for entry in manifest["models"]:
+        record = json.loads((zoo / entry["name"] / "model.json").read_text())["training"]
+        assert record["grouped"] == {"models": 4, "draws": "numpy", "device": "cpu", "bf16": False}
+        assert record["settings"]["tc_weight"] == entry["grid"]["tc_weight"]
+        assert record["iterations_done"] == 2
+    assert not any((zoo / ".checkpoints").glob("*.pt"))
+    stamp = (zoo / "factorvae_tc_weight1_s0" / "model.json").stat().st_mtime_ns
+    second = runner.invoke(train_cli.train_zoo_command, [*args, "--device", "cpu"])
+    assert second.exit_code == 0, second.output
+    manifest = json.loads((zoo / "manifest.json").read_text())
+    assert [m["status"] for m in manifest["models"]] == ["done"] * 4
+    assert all("discrete_mig" in m["scores"]["mig"] for m in manifest["models"])
+    assert (zoo / "factorvae_tc_weight1_s0" / "model.json").stat().st_mtime_ns == stamp
+
+
+class _Recorder:
+    """Stands in for train_model: records the call instead of training for days."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def __call__(self, method, out_dir, **kwargs):
+        from modelcentrality.reference_models.train import TrainResult
+
+        self.calls.append((method, kwargs["preset"]))
+        return TrainResult(Path(out_dir), None, 1, {})
+
+
+@pytest.fixture
+def recorder(monkeypatch):
+    from modelcentrality.reference_models import train as train_module
+
+    fake = _Recorder()
+    monkeypatch.setattr(train_module, "train_model", fake)
+    return fake
+
+
+def test_train_refuses_a_multi_day_cpu_run_without_a_terminal(tmp_path, recorder):
+    runner = CliRunner()
+    result = runner.invoke(train_cli.train_command, ["factorvae", "-o", str(tmp_path / "m")])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert "43.2 hours" in lines[0]
+    assert "pass --yes" in lines[0] and "--preset cpu" in lines[0]
+    assert recorder.calls == [] and not (tmp_path / "m").exists()
+    # --yes starts it; the cpu preset (under 30 minutes) needs no confirmation.
+    out = str(tmp_path / "m")
+    assert runner.invoke(train_cli.train_command, ["factorvae", "-o", out, "--yes"]).exit_code == 0
+    assert (
+        runner.invoke(train_cli.train_command, ["beta-vae", "-o", out, "--preset", "cpu"]).exit_code
+        == 0
+    )
+    assert recorder.calls == [("factorvae", "paper"), ("beta-vae", "cpu")]
+
+
+def test_train_asks_on_a_terminal(tmp_path, recorder, monkeypatch):
+    monkeypatch.setattr(train_cli, "stdin_is_interactive", lambda: True)
+    runner = CliRunner()
+    args = ["infogan-cr", "-o", str(tmp_path / "m")]
+    declined = runner.invoke(train_cli.train_command, args, input="n\n")
+    assert declined.exit_code == 1
+    assert "days on this CPU" in declined.output and "Start it?" in declined.output
+    assert recorder.calls == []
+    accepted = runner.invoke(train_cli.train_command, args, input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert recorder.calls == [("infogan-cr", "paper")]
+
+
+def test_train_deletes_its_checkpoint_after_export_and_keeps_it_when_stopped(tmp_path):
+    from modelcentrality.errors import ModelCentralityError
+    from modelcentrality.reference_models.train import train_model
+
+    out = tmp_path / "zoo" / "bvae"
+    settings = {"iterations": 2, "batch_size": 4}
+    kwargs = {"preset": "cpu", "overrides": settings, "data": binary_images, "seed": 1}
+    stopped = train_model("beta-vae", out, stop_after=1, **kwargs)
+    assert stopped.out_dir is None and default_checkpoint(out).exists()
+    finished = train_model("beta-vae", out, resume=True, **kwargs)
+    assert finished.out_dir == out and (out / "model.json").exists()
+    assert not default_checkpoint(out).exists()
+    with pytest.raises(ModelCentralityError, match="finished model"):
+        train_model("beta-vae", out, resume=True, **kwargs)
+
+
+def test_gpu_script_tiny_run_on_cpu_packs_each_zoo_into_one_archive(tmp_path):
+    """benchmarks/gpu_train_zoo.py end to end on CPU with tiny sizes: throughput JSON,
+    float16 ONNX models, one tar.gz per zoo sent as parts within the return budget, and
+    the rest sent by --collect."""
+    out, work = tmp_path / "out", tmp_path / "work"
+    script = [sys.executable, str(ROOT / "benchmarks" / "gpu_train_zoo.py")]
+    common = ["--work", str(work), "--part-mib", "1", "--return-mib", "2.5"]
+    run = subprocess.run(
+        [*script, "--out", str(out), *common, "--device", "cpu", "--tiny"]
+        + ["--zoos", "infogan-cr-gpu"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads((out / "gpu_train_zoo.json").read_text())
+    assert result["device"]["type"] == "cpu" and result["tiny"]
+    assert result["throughput"]["factorvae"]["grouped"][1]["models"] == 2
+    assert result["zoos"]["infogan-cr-gpu"]["models"] == 2
+    assert result["archives"] == ["infogan_cr_gpu.tar.gz", "infogan_cr_gpu_modified.tar.gz"]
+    assert result["returned"]["left_on_device"] == ["infogan_cr_gpu_modified.tar.gz"]
+    collected = tmp_path / "collected"
+    again = subprocess.run(
+        [*script, "--out", str(collected), *common, "--collect"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert len(list(out.iterdir())) <= 8 and len(list(collected.iterdir())) <= 8
+    unpacked = tmp_path / "unpacked"
+    for folder, name in ((out, "infogan_cr_gpu"), (collected, "infogan_cr_gpu_modified")):
+        parts = sorted(folder.glob(f"{name}.tar.gz.part*"), key=lambda p: int(p.suffix[5:]))
+        assert len(parts) >= 2 and all(p.stat().st_size <= 2**20 for p in parts)
+        archive = tmp_path / f"{name}.tar.gz"
+        archive.write_bytes(b"".join(p.read_bytes() for p in parts))
+        with tarfile.open(archive) as tar:
+            tar.extractall(unpacked, filter="data")
+        for seed in (0, 1):
+            model_dir = unpacked / name / f"infogan_cr_s{seed}"
+            model = load_model(model_dir)
+            assert model.kind == "gan" and model.latent_dim == 10
+            weights = onnx.load(str(model_dir / "generator.onnx")).graph.initializer
+            assert any(w.data_type == onnx.TensorProto.FLOAT16 for w in weights)
+    variants = {
+        json.loads((unpacked / zoo / "infogan_cr_s0" / "model.json").read_text())["training"][
+            "variant"
+        ]
+        for zoo in ("infogan_cr_gpu", "infogan_cr_gpu_modified")
+    }
+    assert variants == {"InfoGAN-CR", "InfoGAN (modified)"}
