@@ -25,6 +25,7 @@ Writes benchmarks/results/<name>.json (default train_throughput_<device type>.js
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from typing import Any
 
@@ -183,6 +184,7 @@ def main() -> None:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     device = torch.device(args.device)
+    load_before = os.getloadavg()
     result = measure(
         args.cases,
         args.sizes,
@@ -198,6 +200,8 @@ def main() -> None:
         "steps": args.steps,
         "warmup": args.warmup,
         "options": {"bf16": args.bf16, "tf32": args.tf32, "compile": args.compile},
+        # Other jobs share a CPU machine: its 1-minute load average before and after.
+        "load_average": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         **result,
     }
     path = save_result(args.name or f"train_throughput_{device.type}", payload)

@@ -506,8 +506,9 @@ def share_code_and_noise(
         The code each pair shares.
     num_codes : int
     """
-    same = F.one_hot(shared, z1.shape[-1]).bool()
-    same[..., num_codes:] = True
+    dims = torch.arange(z1.shape[-1], device=z1.device)
+    # Comparisons rather than one_hot, which may check its input on the host (a sync).
+    same = (dims == shared.unsqueeze(-1)) | (dims >= num_codes)
     return torch.where(same, z1, z2)
 
 

@@ -426,3 +426,19 @@ def test_gpu_script_tiny_run_on_cpu_packs_each_zoo_into_one_archive(tmp_path):
         for zoo in ("infogan_cr_gpu", "infogan_cr_gpu_modified")
     }
     assert variants == {"InfoGAN-CR", "InfoGAN (modified)"}
+
+
+def test_gpu_preset_fits_the_device_call_and_matches_the_docs():
+    from modelcentrality.reference_models.zoo_job import load_spec, model_plan
+
+    for zoo, method in (("infogan-cr-gpu", "infogan-cr"), ("factorvae-gpu", "factorvae")):
+        spec = load_spec(zoo)
+        assert spec["method"] == method and len(model_plan(spec)) >= 24
+        config = presets.make_config(method, "gpu")
+        assert presets.estimated_gpu_seconds(config) <= 200, zoo
+    infogan = presets.make_config("infogan-cr", "gpu")
+    assert abs(infogan.cr_start / infogan.iterations - 288_000 / 322_560) < 1 / infogan.iterations
+    assert presets.make_config("factorvae", "gpu").iterations >= presets.DSPRITES_EPOCH_AT_64
+    text = (ROOT / "docs" / "training.md").read_text()
+    block = text.split("<!-- presets:begin -->\n")[1].split("\n<!-- presets:end -->")[0]
+    assert block.strip() == presets.preset_table(("paper", "cpu", "gpu"))
