@@ -40,6 +40,7 @@ import shutil
 import sys
 import tarfile
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -144,10 +145,11 @@ def pieces(archive: Path, part_bytes: int) -> list[tuple[str, int, int]]:
 
 
 def copy_out(
-    archives: list[Path], out: Path, work: Path, return_bytes: int, part_bytes: int
+    archives: list[Path], out: Path, work: Path, budget_bytes: int, part_bytes: int
 ) -> dict[str, Any]:
-    """Copy archives (whole, or as parts) to ``out`` in order while they fit; records
-    what went in ``work/returned.json`` so that --collect sends the rest."""
+    """Copy the archives not sent yet (whole, or as parts) to ``out``, in order, while
+    they fit in ``budget_bytes``; ``work/returned.json`` remembers what was sent, so
+    that --collect sends the rest."""
     state_path = work / STATE_FILE
     state = json.loads(state_path.read_text()) if state_path.is_file() else {"returned": []}
     used, sent, left = 0, [], []
@@ -156,7 +158,7 @@ def copy_out(
             continue
         parts = pieces(archive, part_bytes)
         size = sum(length for _, _, length in parts)
-        if sent and used + size > return_bytes:
+        if used + size > budget_bytes:
             left.append(archive.name)
             continue
         with archive.open("rb") as source:
@@ -168,6 +170,47 @@ def copy_out(
         state["returned"].append(archive.name)
     state_path.write_text(json.dumps(state, indent=2))
     return {"sent": sent, "left_on_device": left, "bytes": used}
+
+
+def train_and_pack(
+    name: str, spec: dict[str, Any], args: argparse.Namespace, entry: dict[str, Any]
+) -> list[str]:
+    """Train one zoo grouped (skipping scores), halve its weights and pack it (and its
+    modified zoo); records timings in ``entry``; returns the archive names."""
+    from modelcentrality.reference_models.zoo_job import train_zoo
+
+    folder = args.work / name.replace("-", "_")
+    begin = time.monotonic()
+    manifest = train_zoo(
+        spec,
+        folder,
+        device=args.device,
+        skip_scores=True,
+        bf16=args.bf16,
+        progress=False,
+        log=lambda line: print(line, flush=True),
+    )
+    seconds = time.monotonic() - begin
+    settings = manifest["models"][0]["settings"]
+    models = len(manifest["models"])
+    entry.update(
+        {
+            "wall_s": round(seconds, 1),
+            "iterations": settings["iterations"],
+            "model_it_per_s_wall": round(models * settings["iterations"] / seconds, 1),
+            "settings": settings,
+        }
+    )
+    zoos = [folder]
+    if spec["method"] == "infogan-cr":
+        zoos.append(folder.with_name(folder.name + "_modified"))
+    archives = []
+    for zoo in zoos:
+        halve_zoo(zoo)
+        archives.append(pack(zoo, args.work / f"{zoo.name}.tar.gz").name)
+    entry["pack_s"] = round(time.monotonic() - begin - seconds, 1)
+    print(f"{name}: {models} models in {seconds:.0f} s", flush=True)
+    return archives
 
 
 def main() -> None:
@@ -197,7 +240,7 @@ def main() -> None:
     import torch
     from train_throughput import CASES, device_description, measure
 
-    from modelcentrality.reference_models.zoo_job import model_plan, train_zoo
+    from modelcentrality.reference_models.zoo_job import model_plan
 
     args.out.mkdir(parents=True, exist_ok=True)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -215,6 +258,8 @@ def main() -> None:
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         sys.exit("gpu_train_zoo: no CUDA device here; use --device cpu --tiny for a check")
+    # Fixed shapes: let cuDNN pick the fastest grouped-convolution algorithms once.
+    torch.backends.cudnn.benchmark = device.type == "cuda"
     result: dict[str, Any] = {
         "device": device_description(device),
         "torch": torch.__version__,
@@ -238,6 +283,15 @@ def main() -> None:
             batch_size=8 if args.tiny else 64,
         )["cases"]
 
+    def save(result: dict[str, Any]) -> None:
+        result["total_s"] = round(time.monotonic() - started, 1)
+        result_path.write_text(json.dumps(result, indent=2))
+        shutil.copy(result_path, args.out / RESULT_FILE)
+
+    # The JSON and a log the caller may tee into --out need the room left over.
+    used = 0
+    result["returned"] = {"sent": [], "left_on_device": []}
+    save(result)
     budget = args.budget_minutes * 60
     for name in args.zoos:
         spec = zoo_spec(name, args.tiny)
@@ -253,41 +307,20 @@ def main() -> None:
             entry["skipped"] = f"predicted {predicted:.0f} s > {remaining:.0f} s left"
             print(f"{name}: skipped, {entry['skipped']}", flush=True)
             continue
-        folder = args.work / name.replace("-", "_")
-        begin = time.monotonic()
-        manifest = train_zoo(
-            spec,
-            folder,
-            device=args.device,
-            skip_scores=True,
-            bf16=args.bf16,
-            progress=False,
-            log=lambda line: print(line, flush=True),
-        )
-        seconds = time.monotonic() - begin
-        iterations = manifest["models"][0]["settings"]["iterations"]
-        entry.update(
-            {
-                "wall_s": round(seconds, 1),
-                "iterations": iterations,
-                "model_it_per_s_wall": round(models * iterations / seconds, 1),
-                "settings": manifest["models"][0]["settings"],
-            }
-        )
-        zoos = [folder]
-        if spec["method"] == "infogan-cr":
-            zoos.append(folder.with_name(folder.name + "_modified"))
-        for zoo in zoos:
-            halve_zoo(zoo)
-            result["archives"].append(pack(zoo, args.work / f"{zoo.name}.tar.gz").name)
-        print(f"{name}: {models} models in {seconds:.0f} s", flush=True)
-
-    archives = [args.work / name for name in result["archives"]]
-    # Leave room for this JSON (and a log the caller may tee into --out).
-    result["returned"] = copy_out(archives, args.out, args.work, return_bytes, part_bytes)
-    result["total_s"] = round(time.monotonic() - started, 1)
-    result_path.write_text(json.dumps(result, indent=2))
-    shutil.copy(result_path, args.out / RESULT_FILE)
+        try:
+            result["archives"] += train_and_pack(name, spec, args, entry)
+        except Exception as exc:
+            # Keep going: the other zoo, the JSON and the log still come back.
+            entry["error"] = traceback.format_exc()[-4000:]
+            print(f"{name}: failed: {type(exc).__name__}: {exc}", flush=True)
+        # Send what is packed now, so that a call stopped at its time limit still
+        # returns the zoos finished before (and this JSON).
+        archives = [args.work / archive for archive in result["archives"]]
+        report = copy_out(archives, args.out, args.work, return_bytes - used, part_bytes)
+        used += report["bytes"]
+        result["returned"]["sent"] += report["sent"]
+        result["returned"]["left_on_device"] = report["left_on_device"]
+        save(result)
     print(json.dumps({"returned": result["returned"], "total_s": result["total_s"]}, indent=2))
 
 
