@@ -196,7 +196,8 @@ class DeviceImages:
             raise ModelCentralityError(
                 f"device draws need the plain dsprites images, not '{data}': use draws=numpy"
             )
-        total = 737_280
+        # One image per factor combination: 737,280.
+        total = int(np.prod(dataset.factors_num_values))
         images = torch.empty((total, 64, 64), dtype=torch.uint8, device=device)
         chunk = 65_536
         for start in range(0, total, chunk):
@@ -213,7 +214,8 @@ class DeviceImages:
 
 
 def device_seed(seed: int, step: int) -> int:
-    """Seed of model ``seed``'s device generator at iteration ``step``."""
+    """Seed of model ``seed``'s device generator at iteration ``step`` (key 2 keeps it
+    apart from the weight-initialisation streams, keys 0 and 1 of ``seeded_torch``)."""
     return int(np.random.SeedSequence([int(seed), int(step), 2]).generate_state(1)[0])
 
 

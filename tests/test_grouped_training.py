@@ -17,6 +17,7 @@ onnx = pytest.importorskip("onnx")
 from click.testing import CliRunner  # noqa: E402
 
 from modelcentrality.cli import train as train_cli  # noqa: E402
+from modelcentrality.errors import ModelCentralityError  # noqa: E402
 from modelcentrality.reference_models import presets  # noqa: E402
 from modelcentrality.reference_models.grouped import (  # noqa: E402
     DeviceImages,
@@ -188,6 +189,8 @@ def test_device_draws_do_not_depend_on_the_group(tmp_path):
     assert_same_model(alone.trainers[0], group.trainers[1])
     order = draws["order"][0]
     assert torch.equal(order.sort(dim=0).values, torch.arange(8)[:, None].expand(8, 10))
+    with pytest.raises(ModelCentralityError, match="plain dsprites"):
+        DeviceImages.from_dataset("noisy_dsprites", torch.device("cpu"))
 
 
 def test_device_cr_pairs_share_one_code_and_the_noise():
@@ -360,7 +363,6 @@ def test_train_asks_on_a_terminal(tmp_path, recorder, monkeypatch):
 
 
 def test_train_deletes_its_checkpoint_after_export_and_keeps_it_when_stopped(tmp_path):
-    from modelcentrality.errors import ModelCentralityError
     from modelcentrality.reference_models.train import train_model
 
     out = tmp_path / "zoo" / "bvae"
