@@ -3,8 +3,7 @@
 Run (from this folder)::
 
     python train_throughput.py                        # CUDA if present, else CPU
-    python train_throughput.py --device cpu --cases factorvae infogan-cr --sizes 1 4 8 \
-        --steps 2 --warmup 1
+    python train_throughput.py --device cpu --sizes 1 4 8 --steps 2 --warmup 1 --threads 1
 
 For each trainer (``factorvae``, ``infogan-cr`` before the contrastive regulariser,
 ``infogan-cr+cr`` with it, ``beta-vae``) and each group size K, K models (seeds 0..K-1,
