@@ -355,7 +355,7 @@ def test_train_asks_on_a_terminal(tmp_path, recorder, monkeypatch):
     args = ["infogan-cr", "-o", str(tmp_path / "m")]
     declined = runner.invoke(train_cli.train_command, args, input="n\n")
     assert declined.exit_code == 1
-    assert "days on this CPU" in declined.output and "Start it?" in declined.output
+    assert "days on a CPU" in declined.output and "Start it?" in declined.output
     assert recorder.calls == []
     accepted = runner.invoke(train_cli.train_command, args, input="y\n")
     assert accepted.exit_code == 0, accepted.output

@@ -72,7 +72,7 @@ def confirm_long_run(method: str, preset: str, overrides: dict[str, str], yes: b
     if seconds <= CONFIRM_ABOVE_SECONDS or yes:
         return
     message = (
-        f"{method} with the {preset} preset takes about {_duration(seconds)} on this CPU "
+        f"{method} with the {preset} preset takes about {_duration(seconds)} on a CPU "
         "(one thread, per-iteration time measured on a 2-core machine)"
     )
     if not stdin_is_interactive():
@@ -97,7 +97,8 @@ def confirm_long_run(method: str, preset: str, overrides: dict[str, str], yes: b
     type=click.Choice(list(PRESETS)),
     default="paper",
     show_default=True,
-    help="paper: the published schedule; cpu: one model in at most 30 min on 2 CPU cores.",
+    help="paper: the published schedule; cpu: one model in at most 30 min on 2 CPU cores; "
+    "gpu: sized for a 24-model zoo grouped on one GPU (train-zoo --device cuda).",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @settings_option
