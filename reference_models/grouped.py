@@ -108,6 +108,15 @@ PER_MODEL_SETTINGS: dict[str, tuple[str, ...]] = {
 DRAWS = ("numpy", "device")
 
 
+def resolve_draws(draws: str | None, device: str | torch.device) -> str:
+    """``draws``, or its default on ``device``: "device" on CUDA, else "numpy"."""
+    if draws is None:
+        return "device" if torch.device(device).type == "cuda" else "numpy"
+    if draws not in DRAWS:
+        raise ValueError(f"draws must be one of {DRAWS}, got {draws!r}")
+    return draws
+
+
 def group_key(method: str, settings: dict[str, Any]) -> tuple:
     """Models whose keys are equal can be trained in one group (same method, settings
     equal except :data:`PER_MODEL_SETTINGS` and run-only ones)."""
@@ -271,9 +280,7 @@ class GroupedTrainer:
                 raise ValueError("the trainers of a group must be at the same iteration")
         self.config = first.config
         self.device = torch.device(device)
-        self.draws = draws or ("device" if self.device.type == "cuda" else "numpy")
-        if self.draws not in DRAWS:
-            raise ValueError(f"draws must be one of {DRAWS}, got {self.draws!r}")
+        self.draws = resolve_draws(draws, self.device)
         if self.draws == "device" and images is None:
             raise ValueError("device draws need the images on the device (DeviceImages)")
         self.images = images
@@ -761,7 +768,7 @@ def train_grouped(
             load_checkpoint(trainer, checkpoint)
         trainers.append(trainer)
     device = torch.device(device)
-    draws = draws or ("device" if device.type == "cuda" else "numpy")
+    draws = resolve_draws(draws, device)
     if draws == "device" and images is None:
         if not isinstance(data, str):
             raise ValueError("device draws need a dataset spec, not a draw function")

@@ -419,7 +419,7 @@ def _train_groups(
     """Train the zoo's unfinished models as groups (see :func:`train_zoo`)."""
     import torch
 
-    from .grouped import DeviceImages, group_key, train_grouped
+    from .grouped import DeviceImages, group_key, resolve_draws, train_grouped
     from .train import default_checkpoint
 
     groups: dict[tuple, list[dict[str, Any]]] = {}
@@ -430,9 +430,7 @@ def _train_groups(
         key = (group_key(spec["method"], job["settings"]), step)
         groups.setdefault(key, []).append(job)
     images = None
-    on_device = (
-        draws or ("device" if torch.device(device).type == "cuda" else "numpy")
-    ) == "device"
+    on_device = resolve_draws(draws, device) == "device"
     for members in groups.values():
         size = group_size or len(members)
         for start in range(0, len(members), size):
