@@ -17,7 +17,9 @@ Draws follow the trainer's defaults (numpy on CPU, on-device on CUDA). On-device
 use a bank of 65,536 random binary images instead of the 737,280 dSprites images: the
 gather costs the same, and the benchmark skips the rendering. Options to try on a GPU:
 ``--bf16`` (bfloat16 autocast), ``--tf32`` (TensorFloat-32 matmuls), ``--compile``
-(torch.compile of every vmapped module call; an error is recorded, not raised).
+(torch.compile of every vmapped module call; an error is recorded, not raised). On
+CUDA, one iteration per group size runs under ``torch.cuda.set_sync_debug_mode("warn")``
+and the operations that made the host wait are recorded (the design has none).
 Writes benchmarks/results/<name>.json (default train_throughput_<device type>.json).
 """
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -73,6 +76,21 @@ def time_single(case: str, data, steps: int, warmup: int, batch_size: int) -> di
     return {"models": 1, "seconds": seconds, "model_it_per_s": steps / seconds}
 
 
+def host_syncs(group) -> dict[str, Any]:
+    """Run one iteration with CUDA's sync debug mode on: the operations that made the host
+    wait for the device (none is the design)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            group.train_step(group.draw())
+            group.step += 1
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    messages = [str(w.message) for w in caught if "synchroniz" in str(w.message)]
+    return {"count": len(messages), "first": messages[:3]}
+
+
 def time_grouped(
     case: str,
     size: int,
@@ -93,6 +111,7 @@ def time_grouped(
     for _ in range(warmup):
         group.train_step(group.draw())
         group.step += 1
+    syncs = host_syncs(group) if device.type == "cuda" else None
     synchronize(device)
     start = time.perf_counter()
     for _ in range(steps):
@@ -110,6 +129,7 @@ def time_grouped(
         "losses_finite": finite,
     }
     if device.type == "cuda":
+        result["host_syncs_per_iteration"] = syncs
         result["peak_memory_gb"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
         torch.cuda.reset_peak_memory_stats(device)
     return result

@@ -444,3 +444,26 @@ def test_gpu_preset_fits_the_device_call_and_matches_the_docs():
     text = (ROOT / "docs" / "training.md").read_text()
     block = text.split("<!-- presets:begin -->\n")[1].split("\n<!-- presets:end -->")[0]
     assert block.strip() == presets.preset_table(("paper", "cpu", "gpu"))
+
+
+def test_train_grouped_with_device_draws_exports_its_models(tmp_path):
+    bank = DeviceImages(
+        (np.random.default_rng(1).random((40, 64, 64)) < 0.1).astype(np.uint8),
+        torch.device("cpu"),
+    )
+    outs = [tmp_path / "zoo" / f"b{seed}" for seed in (0, 1)]
+    results = train_grouped(
+        "beta-vae",
+        outs,
+        [0, 1],
+        preset="cpu",
+        overrides=[{"iterations": 2, "batch_size": 4, "beta": b} for b in (1, 8)],
+        data="dsprites",
+        draws="device",
+        images=bank,
+    )
+    assert [r.out_dir for r in results] == outs
+    for out, beta in zip(outs, (1.0, 8.0)):
+        record = json.loads((out / "model.json").read_text())["training"]
+        assert record["grouped"]["draws"] == "device" and record["settings"]["beta"] == beta
+        assert load_model(out).kind == "vae"
