@@ -35,10 +35,10 @@ import numpy as np
 import torch
 from common import machine, save_result
 
-from modelcentrality.reference_models.grouped import DeviceImages, make_grouped
+from modelcentrality.reference_models.grouped import DeviceImages, GroupedTrainer, make_grouped
 from modelcentrality.reference_models.presets import make_config
 from modelcentrality.reference_models.train import TRAINERS, make_data
-from modelcentrality.reference_models.training import step_rng
+from modelcentrality.reference_models.training import DataFn, Trainer, step_rng
 
 #: Benchmark name -> (trainer, setting overrides): infogan-cr+cr has the regulariser on
 #: from the first iteration (cr_start 0), the others never reach it.
@@ -56,13 +56,15 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def trainers_for(case: str, size: int, data, batch_size: int = 64) -> list:
+def trainers_for(case: str, size: int, data: DataFn, batch_size: int = 64) -> list[Trainer]:
     method, overrides = CASES[case]
     config = make_config(method, "gpu", {**overrides, "batch_size": batch_size})
     return [TRAINERS[method](config, data, seed) for seed in range(size)]
 
 
-def time_single(case: str, data, steps: int, warmup: int, batch_size: int) -> dict[str, Any]:
+def time_single(
+    case: str, data: DataFn, steps: int, warmup: int, batch_size: int
+) -> dict[str, Any]:
     """The per-process CPU trainer, one model."""
     (trainer,) = trainers_for(case, 1, data, batch_size)
     for _ in range(warmup):
@@ -76,7 +78,7 @@ def time_single(case: str, data, steps: int, warmup: int, batch_size: int) -> di
     return {"models": 1, "seconds": seconds, "model_it_per_s": steps / seconds}
 
 
-def host_syncs(group) -> dict[str, Any]:
+def host_syncs(group: GroupedTrainer) -> dict[str, Any]:
     """Run one iteration with CUDA's sync debug mode on: the operations that made the host
     wait for the device (none is the design)."""
     with warnings.catch_warnings(record=True) as caught:
@@ -94,7 +96,7 @@ def host_syncs(group) -> dict[str, Any]:
 def time_grouped(
     case: str,
     size: int,
-    data,
+    data: DataFn,
     device: torch.device,
     images: DeviceImages | None,
     steps: int,

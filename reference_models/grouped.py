@@ -162,7 +162,9 @@ class StackedModule:
         self.buffers = {k: v.detach().to(device) for k, v in buffers.items()}
         self._vmapped = vmap(self._forward)
 
-    def _forward(self, params, buffers, *inputs):
+    def _forward(
+        self, params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor], *inputs: Any
+    ) -> Any:
         return functional_call(self.template, (params, buffers), inputs)
 
     def __call__(self, *inputs: torch.Tensor, frozen: bool = False) -> Any:
@@ -539,7 +541,10 @@ class _GroupedVAE(GroupedTrainer):
     def _device_draws(self) -> dict[str, torch.Tensor]:
         return self._vae_device_draws()
 
-    def _reconstruct(self, draws: dict[str, torch.Tensor]):
+    def _reconstruct(
+        self, draws: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(z (K, B, D), reconstruction loss (K,), KL (K,)), as in the single trainer."""
         images, noise = draws["images"], draws["noise"]
         mean, logvar = self.stacks["encoder"](images)
         z = mean + torch.exp(0.5 * logvar) * noise
