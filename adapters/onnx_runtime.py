@@ -148,7 +148,7 @@ class OnnxModel(Model):
         output is the code estimate (B, E); the generator maps (B, D) latents to
         (B, *observation_shape).
     name, latent_dim, code_dims, prior, kind :
-        See :class:`~modelcentrality.model.Model`.
+        See :class:`~modelcentrality.contract.Model`.
     logvar_output : str, optional
         Name of the encoder output holding the posterior log-variance (VAEs).
     observation_shape : tuple of int, optional

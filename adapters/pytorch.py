@@ -42,7 +42,7 @@ class TorchModel(Model):
     generator : nn.Module
         latents (B, D) -> observations (B, *observation_shape).
     name, latent_dim, code_dims, prior, kind, observation_shape :
-        See :class:`~modelcentrality.model.Model`.
+        See :class:`~modelcentrality.contract.Model`.
     device : str or torch.device
         "cpu" or "cuda".
     batch_size : int

@@ -1,4 +1,4 @@
-"""InfoGAN-CR (Lin et al., ICML 2020) on 64x64 images, as in SPEC section 6.
+"""InfoGAN-CR (Lin et al., ICML 2020) on 64x64 images, after their public TensorFlow code.
 
 One iteration, in the order of the public code, all on the same latents:
 
@@ -80,6 +80,16 @@ def q_loss(estimates: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
     return 0.5 * (estimates - codes).pow(2).sum(dim=1).mean()
 
 
+def discriminator_gan_loss(real_logit: torch.Tensor, fake_logit: torch.Tensor) -> torch.Tensor:
+    """BCE of "real" on real images and "fake" on generated ones, logits (B,) -> scalar."""
+    return F.softplus(-real_logit).mean() + F.softplus(fake_logit).mean()
+
+
+def generator_gan_loss(fake_logit: torch.Tensor) -> torch.Tensor:
+    """The non-saturating generator loss -log D(G(z)), logits (B,) -> scalar."""
+    return F.softplus(-fake_logit).mean()
+
+
 class InfoGANCRTrainer(Trainer):
     """Trains one InfoGAN-CR model.
 
@@ -133,9 +143,12 @@ class InfoGANCRTrainer(Trainer):
         """Weight of the CR loss in the generator loss at the current iteration."""
         return self.config.cr_weight if self.step >= self.config.cr_start else 0.0
 
+    def has_hook(self) -> bool:
+        return self.step == self.config.cr_start and self.config.cr_start != 0
+
     def before_step(self) -> bool:
         config = self.config
-        if self.step != config.cr_start or config.cr_start == 0:
+        if not self.has_hook():
             return False
         if self.modified_dir is not None:
             self.export(self.modified_dir, {})
@@ -145,21 +158,34 @@ class InfoGANCRTrainer(Trainer):
         self.optimizers["cr"] = self._cr_optimizer(self.modules["cr"])
         return True
 
+    def draw(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Every random draw of the current iteration, in this order: real images
+        ``real`` (B, 1, 64, 64), latents ``z`` (B, D) and, once alpha > 0, the CR pairs
+        ``z1``, ``z2`` (B, D) and their shared codes ``shared`` (B,)."""
+        config = self.config
+        batch = config.batch_size
+        draws = {
+            "real": self.data(batch, rng),
+            "z": sample_latents(batch, self.latent_dim, rng),
+        }
+        if self.alpha > 0:
+            draws["z1"], draws["z2"], draws["shared"] = sample_cr_pairs(
+                batch, config.num_codes, config.num_noise, rng
+            )
+        return draws
+
     def train_step(self, rng: np.random.Generator) -> dict[str, float]:
         config = self.config
         generator = self.modules["generator"]
         discriminator = self.modules["discriminator"]
         cr = self.modules["cr"]
-        batch, k = config.batch_size, config.num_codes
-        real = torch.from_numpy(self.data(batch, rng))
-        z = torch.from_numpy(sample_latents(batch, self.latent_dim, rng))
-        codes = z[:, :k]
+        draws = {key: torch.from_numpy(value) for key, value in self.draw(rng).items()}
+        real, z = draws["real"], draws["z"]
+        codes = z[:, : config.num_codes]
         alpha = self.alpha
         losses: dict[str, float] = {}
         if alpha > 0:
-            z1, z2, shared = (
-                torch.from_numpy(a) for a in sample_cr_pairs(batch, k, config.num_noise, rng)
-            )
+            z1, z2, shared = draws["z1"], draws["z2"], draws["shared"]
             with torch.no_grad():
                 pairs = torch.cat([generator(z1), generator(z2)], dim=1)
             loss_cr = F.cross_entropy(cr(pairs), shared)
@@ -170,7 +196,7 @@ class InfoGANCRTrainer(Trainer):
             fake = generator(z)
         real_logit, _ = discriminator(real)
         fake_logit, estimates = discriminator(fake)
-        loss_gan = F.softplus(-real_logit).mean() + F.softplus(fake_logit).mean()
+        loss_gan = discriminator_gan_loss(real_logit, fake_logit)
         loss_q = q_loss(estimates, codes)
         self._update("discriminator", loss_gan + config.q_weight * loss_q)
         losses["d"] = loss_gan.item()
@@ -181,7 +207,7 @@ class InfoGANCRTrainer(Trainer):
         try:
             for _ in range(config.generator_steps):
                 fake_logit, estimates = discriminator(generator(z))
-                loss_g = F.softplus(-fake_logit).mean()
+                loss_g = generator_gan_loss(fake_logit)
                 loss = loss_g + config.q_weight * q_loss(estimates, codes)
                 if alpha > 0:
                     pairs = torch.cat([generator(z1), generator(z2)], dim=1)

@@ -1,6 +1,6 @@
 """Networks of the reference models for 64x64 single-channel images (dSprites).
 
-InfoGAN-CR (SPEC section 6, after the public TensorFlow code of Lin et al.):
+InfoGAN-CR (after the public TensorFlow code of Lin et al., ICML 2020):
 
 - :class:`Generator`: FC 128 -> FC 4*4*64 (ReLU then batch norm) -> transposed convs
   4x4 stride 2 to 8x8x64, 16x16x32, 32x32x32 (LeakyReLU 0.2 then batch norm) -> 64x64x1,

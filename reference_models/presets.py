@@ -1,10 +1,11 @@
 """Training settings of the reference models, and the named presets.
 
 Each trainer has a frozen dataclass of settings whose defaults are the ``paper`` preset
-(SPEC section 6: the public InfoGAN-CR code and the paper's FactorVAE zoo). The ``cpu``
-preset overrides a few of them so that one model trains in at most 30 minutes on a
-2-core CPU; :data:`PRESETS` is the one source of truth for both, and
-:func:`preset_table` renders it for the README.
+(the public InfoGAN-CR code and the paper's FactorVAE zoo). The ``cpu`` preset overrides
+a few of them so that one model trains in at most 30 minutes on a 2-core CPU; the
+``gpu`` preset so that a zoo of 24 models trained as one group
+(:mod:`~.grouped`) takes about 4 minutes on one H200. :data:`PRESETS` is the one source
+of truth for all three, and :func:`preset_table` renders them for the docs.
 """
 
 from __future__ import annotations
@@ -146,6 +147,23 @@ CPU_SECONDS_PER_ITERATION: dict[str, float] = {
     "beta-vae": 0.22,
 }
 
+#: Seconds per iteration of a group of 24 models at batch 64 on one NVIDIA H200
+#: (:mod:`~.grouped`, float32, on-device draws). FactorVAE was measured by a prototype
+#: of the grouped trainer (1,453 model-iterations/s at K = 24, i.e. 16.5 ms per group
+#: iteration); the others are estimates from it: InfoGAN-CR 3x FactorVAE (two generator
+#: steps, two discriminator passes, batch norm and spectral norm), 2.6x more with the
+#: contrastive regulariser on (the CPU ratio 1.53 / 0.59 above), beta-VAE FactorVAE
+#: divided by 2.3 (no TC discriminator; the CPU ratio 0.50 / 0.22).
+GPU_GROUP_SECONDS_PER_ITERATION: dict[str, float] = {
+    "infogan-cr": 0.0495,
+    "infogan-cr+cr": 0.129,
+    "factorvae": 0.0165,
+    "beta-vae": 0.0072,
+}
+
+#: Models per group that :data:`GPU_GROUP_SECONDS_PER_ITERATION` was sized for.
+GPU_GROUP_SIZE = 24
+
 #: Preset name -> trainer -> settings that differ from the dataclass defaults (= paper).
 #: cpu: the paper's settings with fewer iterations, as many as fit in 27 minutes at the
 #: rates above (3 minutes spare for start-up, checkpoints and export). InfoGAN-CR keeps
@@ -157,19 +175,42 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "factorvae": {"iterations": 3200, "checkpoint_every": 200},
         "beta-vae": {"iterations": 7000, "checkpoint_every": 500},
     },
+    "gpu": {
+        # One device call of at most 9 minutes trains the 24-model FactorVAE zoo (tc_weight
+        # 1, 10, 20, 40 x 6 seeds) and the 24-model InfoGAN-CR zoo (with its 24 "InfoGAN
+        # (modified)" models), each in under ~200 s of training at the GPU rates above,
+        # leaving ~2 minutes for start-up, throughput check, data, checkpoints and the 72
+        # exports. FactorVAE: one epoch (11,520 iterations, 190 s). InfoGAN-CR: 0.25 epoch
+        # (2,880 iterations, 167 s) with the regulariser from the paper's share of the
+        # schedule, 288,000 / 322,560 = 89.3% (iteration 2,571). beta-VAE: two epochs
+        # (23,040 iterations, 166 s).
+        "infogan-cr": {"iterations": 2880, "cr_start": 2571, "checkpoint_every": 1000},
+        "factorvae": {"iterations": DSPRITES_EPOCH_AT_64, "checkpoint_every": 5760},
+        "beta-vae": {"iterations": 2 * DSPRITES_EPOCH_AT_64, "checkpoint_every": 11520},
+    },
 }
 
 
-def estimated_cpu_seconds(config: _Common) -> float:
-    """Training time of ``config`` at :data:`CPU_SECONDS_PER_ITERATION` (scaled by batch)."""
+def _schedule_seconds(config: _Common, rates: dict[str, float]) -> float:
     scale = config.batch_size / 64
-    rates = CPU_SECONDS_PER_ITERATION
     if isinstance(config, InfoGANCRConfig):
         plain = min(config.cr_start, config.iterations)
         with_cr = config.iterations - plain
         return scale * (plain * rates["infogan-cr"] + with_cr * rates["infogan-cr+cr"])
     method = "factorvae" if isinstance(config, FactorVAEConfig) else "beta-vae"
     return scale * config.iterations * rates[method]
+
+
+def estimated_gpu_seconds(config: _Common) -> float:
+    """Training time of a 24-model group with ``config`` at
+    :data:`GPU_GROUP_SECONDS_PER_ITERATION` (scaled by batch)."""
+    return _schedule_seconds(config, GPU_GROUP_SECONDS_PER_ITERATION)
+
+
+def estimated_cpu_seconds(config: _Common) -> float:
+    """Training time of ``config`` at :data:`CPU_SECONDS_PER_ITERATION` (scaled by batch),
+    one model at one thread."""
+    return _schedule_seconds(config, CPU_SECONDS_PER_ITERATION)
 
 
 def _parse(field: dataclasses.Field, text: str) -> Any:
@@ -190,7 +231,7 @@ def make_config(method: str, preset: str = "paper", overrides: Mapping[str, Any]
     Parameters
     ----------
     method : {"infogan-cr", "factorvae", "beta-vae"}
-    preset : {"paper", "cpu"}
+    preset : {"paper", "cpu", "gpu"}
     overrides : mapping of str to str or number, optional
         Setting name -> value; strings (from ``--set key=value``) are parsed to the
         setting's type.
@@ -231,9 +272,9 @@ def parse_assignments(items: list[str] | tuple[str, ...]) -> dict[str, str]:
     return result
 
 
-def preset_table() -> str:
-    """Markdown table of every setting whose value differs between presets."""
-    presets = list(PRESETS)
+def preset_table(presets: tuple[str, ...] = ("paper", "cpu")) -> str:
+    """Markdown table of every setting whose value differs between ``presets`` (the
+    default pair is the README's table; docs/training.md shows all three)."""
     lines = [
         "| trainer | setting | " + " | ".join(presets) + " |",
         "|---|---|" + "---|" * len(presets),

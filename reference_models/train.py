@@ -7,7 +7,8 @@ Where things go, for an output folder ``ZOO/NAME``:
 - ``ZOO/NAME_modified/``: for InfoGAN-CR, the "InfoGAN (modified)" model, exported when
   the contrastive regulariser starts;
 - ``ZOO/.checkpoints/NAME.pt``: the training checkpoint (a hidden folder, so that a zoo
-  being trained stays loadable).
+  being trained stays loadable), deleted once the model is exported (it is tens of MB and
+  a finished model needs no resume), kept when a run stops early or is interrupted.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def train_model(
     modified_dir: str | os.PathLike | None = None,
     progress: bool | None = None,
     stop_after: int | None = None,
+    keep_checkpoint: bool = False,
 ) -> TrainResult:
     """Train one reference model and export it as a zoo model folder.
 
@@ -113,6 +115,8 @@ def train_model(
         Progress bar on stderr (None: only on a terminal).
     stop_after : int, optional
         Stop after this many iterations in total (checkpointed, not exported).
+    keep_checkpoint : bool
+        Keep the checkpoint after the model is exported (default: delete it).
 
     Raises
     ------
@@ -125,8 +129,14 @@ def train_model(
     config = make_config(method, preset, overrides)
     out_dir = Path(out_dir)
     checkpoint = default_checkpoint(out_dir) if checkpoint is None else Path(checkpoint)
-    if (out_dir / METADATA_FILE).exists() and not resume:
-        raise ModelCentralityError(f"{out_dir} already holds a model; pass --resume or delete it")
+    if (out_dir / METADATA_FILE).exists():
+        if not resume:
+            raise ModelCentralityError(
+                f"{out_dir} already holds a model; pass --resume or delete it"
+            )
+        if not checkpoint.exists():
+            # Finished and its checkpoint deleted: nothing to continue.
+            raise ModelCentralityError(f"{out_dir} holds a finished model; delete it to retrain")
     kwargs: dict[str, Any] = {}
     if method == "infogan-cr":
         kwargs["modified_dir"] = modified_folder(out_dir) if modified_dir is None else modified_dir
@@ -141,4 +151,6 @@ def train_model(
     if trainer.step < config.iterations:
         return TrainResult(None, modified, trainer.step, losses)
     trainer.export(out_dir, {})
+    if not keep_checkpoint:
+        checkpoint.unlink(missing_ok=True)
     return TrainResult(out_dir, modified, trainer.step, losses)

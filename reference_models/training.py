@@ -102,6 +102,10 @@ class Trainer(ABC):
     def export(self, out_dir: str | os.PathLike, extra_metadata: dict[str, Any]) -> Path:
         """Write the current model as a zoo model folder."""
 
+    def has_hook(self) -> bool:
+        """Whether :meth:`before_step` changes anything at the current iteration."""
+        return False
+
     def before_step(self) -> bool:
         """Hook run before each iteration; True asks the loop to checkpoint right away."""
         return False

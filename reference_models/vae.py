@@ -37,15 +37,31 @@ from .training import OBSERVATION_SHAPE, DataFn, Trainer, seeded_torch
 PRIOR = Prior("normal", 0.0, 1.0)
 
 
-def permute_dims(z: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """Permute every column of ``z`` (B, D) independently across the batch.
+def permutation_order(batch: int, dims: int, rng: np.random.Generator) -> np.ndarray:
+    """One random permutation of the batch rows per dim, int64 (batch, dims)."""
+    return np.stack([rng.permutation(batch) for _ in range(dims)], axis=1)
 
-    The result has the same marginals as ``z`` but independent dims: a sample of the
-    product of q(z)'s marginals.
+
+def permute_dims(z: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """Permute every column of ``z`` (B, D) across the batch by ``order`` (B, D).
+
+    With an independent random permutation per column (:func:`permutation_order`) the
+    result has the same marginals as ``z`` but independent dims: a sample of the product
+    of q(z)'s marginals.
     """
-    batch, dims = z.shape
-    order = np.stack([rng.permutation(batch) for _ in range(dims)], axis=1)
-    return torch.gather(z, 0, torch.from_numpy(order))
+    return torch.gather(z, 0, order)
+
+
+def tc_estimate(logits: torch.Tensor) -> torch.Tensor:
+    """Total correlation estimated from the TC discriminator's logits (B, 2) on q(z)."""
+    return (logits[:, 0] - logits[:, 1]).mean()
+
+
+def tc_discriminator_loss(joint: torch.Tensor, product: torch.Tensor) -> torch.Tensor:
+    """0.5 * (CE(joint, 0) + CE(product, 1)) from logits (B, 2) on q(z) and its
+    dim-permuted copy."""
+    zeros = torch.zeros(joint.shape[0], dtype=torch.int64, device=joint.device)
+    return 0.5 * (F.cross_entropy(joint, zeros) + F.cross_entropy(product, zeros + 1))
 
 
 def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -72,12 +88,17 @@ class _VAETrainer(Trainer):
             "vae": torch.optim.Adam(params, lr=config.lr, betas=(config.beta1, config.beta2))
         }
 
-    def _reconstruct(self, rng: np.random.Generator):
+    def draw(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Every random draw of the current iteration, in this order: images ``images``
+        (B, 1, 64, 64) and reparameterisation noise ``noise`` (B, D)."""
         config = self.config
-        images = torch.from_numpy(self.data(config.batch_size, rng))
-        noise = torch.from_numpy(
-            rng.standard_normal((config.batch_size, config.latent_dim), dtype=np.float32)
-        )
+        return {
+            "images": self.data(config.batch_size, rng),
+            "noise": rng.standard_normal((config.batch_size, config.latent_dim), dtype=np.float32),
+        }
+
+    def _reconstruct(self, draws: dict[str, torch.Tensor]):
+        images, noise = draws["images"], draws["noise"]
         mean, logvar = self.modules["encoder"](images)
         z = mean + torch.exp(0.5 * logvar) * noise
         recon = bernoulli_nll(self.modules["decoder"](z), images)
@@ -112,7 +133,8 @@ class BetaVAETrainer(_VAETrainer):
     method = "beta-vae"
 
     def train_step(self, rng: np.random.Generator) -> dict[str, float]:
-        _, recon, kl = self._reconstruct(rng)
+        draws = {key: torch.from_numpy(value) for key, value in self.draw(rng).items()}
+        _, recon, kl = self._reconstruct(draws)
         self._update("vae", recon + self.config.beta * kl)
         return {"recon": recon.item(), "kl": kl.item()}
 
@@ -132,21 +154,24 @@ class FactorVAETrainer(_VAETrainer):
             tc.parameters(), lr=config.lr_tc, betas=(config.tc_beta1, config.tc_beta2)
         )
 
+    def draw(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """The VAE's draws, then ``order`` (B, D): the dim permutations of the TC step."""
+        draws = super().draw(rng)
+        draws["order"] = permutation_order(self.config.batch_size, self.config.latent_dim, rng)
+        return draws
+
     def train_step(self, rng: np.random.Generator) -> dict[str, float]:
         tc_net = self.modules["tc"]
-        z, recon, kl = self._reconstruct(rng)
+        draws = {key: torch.from_numpy(value) for key, value in self.draw(rng).items()}
+        z, recon, kl = self._reconstruct(draws)
         tc_net.requires_grad_(False)
         try:
-            logits = tc_net(z)
+            tc = tc_estimate(tc_net(z))
         finally:
             tc_net.requires_grad_(True)
-        tc = (logits[:, 0] - logits[:, 1]).mean()
         self._update("vae", recon + kl + self.config.tc_weight * tc)
 
         z = z.detach()
-        joint = tc_net(z)
-        product = tc_net(permute_dims(z, rng))
-        zeros = torch.zeros(len(z), dtype=torch.int64)
-        loss_tc = 0.5 * (F.cross_entropy(joint, zeros) + F.cross_entropy(product, zeros + 1))
+        loss_tc = tc_discriminator_loss(tc_net(z), tc_net(permute_dims(z, draws["order"])))
         self._update("tc", loss_tc)
         return {"recon": recon.item(), "kl": kl.item(), "tc": tc.item(), "tc_d": loss_tc.item()}

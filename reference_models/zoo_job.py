@@ -13,6 +13,13 @@ A zoo spec (a JSON file, or the name of one in :data:`ZOO_PRESETS`)::
       "score_settings": {"factorvae_paper": {"votes": 500}}   # optional overrides
     }
 
+With ``device`` set (``train-zoo --device cuda``, or ``cpu``), the models are trained
+together in one process as grouped networks (:mod:`~.grouped`): every model whose
+settings differ from the others' only in loss weights, and which is at the same
+iteration, joins one group of at most ``group_size`` models. Scoring then runs per model
+as before; ``skip_scores`` leaves it to a later run of the same command (models are then
+marked "trained" in the manifest, "done" once scored).
+
 Models go to ``ZOO/<name>`` (e.g. ``factorvae_tc_weight10_s3``); InfoGAN-CR's
 "InfoGAN (modified)" models to a zoo of their own, ``ZOO_modified/<name>``, so each zoo
 holds one kind of model. ``ZOO/manifest.json`` lists every model with its settings,
@@ -22,7 +29,7 @@ from their checkpoints.
 
 Scores (ground truth, computed on the exported ONNX model):
 
-- ``factorvae_paper``: FactorVAE metric, paper protocol (SPEC section 3) with 500 votes
+- ``factorvae_paper``: FactorVAE metric, paper protocol (Lin et al. 2020) with 500 votes
   for GAN zoos and 1000 for VAE zoos; ``score`` and ``revised_score``.
 - ``mig``, ``dci``: :mod:`modelcentrality.metrics` (disentanglement_lib settings).
 """
@@ -49,7 +56,8 @@ MANIFEST_FILE = "manifest.json"
 SCORES = ("factorvae_paper", "mig", "dci")
 _SPEC_KEYS = {"method", "preset", "data", "seeds", "grid", "settings", "scores", "score_settings"}
 
-#: Named zoo specs: the paper's zoos (SPEC section 6) and their CPU-sized versions.
+#: Named zoo specs: the paper's zoos, their CPU-sized versions and the 24-model zoos of
+#: the ``gpu`` preset (one grouped run each on a GPU).
 ZOO_PRESETS: dict[str, dict[str, Any]] = {
     "infogan-cr-paper": {"method": "infogan-cr", "preset": "paper", "seeds": 10},
     "factorvae-paper": {
@@ -63,6 +71,13 @@ ZOO_PRESETS: dict[str, dict[str, Any]] = {
         "method": "factorvae",
         "preset": "cpu",
         "seeds": 10,
+        "grid": {"tc_weight": [1, 10, 20, 40]},
+    },
+    "infogan-cr-gpu": {"method": "infogan-cr", "preset": "gpu", "seeds": 24},
+    "factorvae-gpu": {
+        "method": "factorvae",
+        "preset": "gpu",
+        "seeds": 6,
         "grid": {"tc_weight": [1, 10, 20, 40]},
     },
 }
@@ -207,6 +222,7 @@ def _train_one(job: dict[str, Any]) -> dict[str, Any]:
     torch.use_deterministic_algorithms(True)
     entry = job["entry"]
     out = Path(job["out"])
+    modified = Path(job["modified"]) if job["modified"] else None
     if not (out / METADATA_FILE).exists():
         train_model(
             job["method"],
@@ -222,12 +238,17 @@ def _train_one(job: dict[str, Any]) -> dict[str, Any]:
     meta = json.loads((out / METADATA_FILE).read_text())
     if meta.get("training", {}).get("settings") != job["settings"]:
         raise ModelCentralityError(f"{out} was trained with other settings than the zoo spec")
+    has_modified = modified is not None and (modified / METADATA_FILE).exists()
+    if job.get("skip_scores"):
+        entry = {**entry, "status": "trained", "folder": str(out)}
+        if has_modified:
+            entry["modified_folder"] = str(modified)
+        return entry
     entry = {**entry, "status": "done", "folder": str(out)}
     entry["scores"] = score_model(
         out, job["data"], job["scores"], job["score_settings"], entry.get("scores")
     )
-    modified = Path(job["modified"]) if job["modified"] else None
-    if modified is not None and (modified / METADATA_FILE).exists():
+    if has_modified:
         entry["modified_folder"] = str(modified)
         entry["modified_scores"] = score_model(
             modified,
@@ -247,6 +268,11 @@ def train_zoo(
     threads: int = 1,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
+    device: str | None = None,
+    draws: str | None = None,
+    group_size: int | None = None,
+    skip_scores: bool = False,
+    bf16: bool = False,
 ) -> dict[str, Any]:
     """Train every model of a zoo spec (resumably) and write ``ZOO/manifest.json``.
 
@@ -261,7 +287,19 @@ def train_zoo(
     progress : bool or None
         Models-done bar on stderr (None: only on a terminal).
     log : callable, optional
-        Receives one line per finished model.
+        Receives one line per finished model (and the losses of grouped runs).
+    device : str, optional
+        Train the models together as grouped networks on this device (``"cuda"``,
+        ``"cpu"``...) before scoring them; None: one model per job, as above.
+    draws : {"numpy", "device"}, optional
+        Random draws of grouped training (see :mod:`~.grouped`; default "device" on
+        CUDA, "numpy" on CPU).
+    group_size : int, optional
+        Most models in one group (default: all that can share one).
+    skip_scores : bool
+        Only train and export; a later run without it scores the models.
+    bf16 : bool
+        bfloat16 autocast in grouped training.
 
     Returns
     -------
@@ -271,6 +309,8 @@ def train_zoo(
     spec = load_spec(spec)
     if jobs < 1 or threads < 1:
         raise ValueError("jobs and threads must be >= 1")
+    if group_size is not None and group_size < 1:
+        raise ValueError("group_size must be >= 1")
     zoo_dir = Path(zoo_dir)
     modified_zoo = zoo_dir.with_name(zoo_dir.name + "_modified")
     manifest_path = zoo_dir / MANIFEST_FILE
@@ -308,6 +348,7 @@ def train_zoo(
                 "scores": spec["scores"],
                 "score_settings": spec["score_settings"],
                 "threads": threads,
+                "skip_scores": skip_scores,
             }
         )
 
@@ -317,6 +358,17 @@ def train_zoo(
         return manifest
 
     save()
+    if device is not None:
+        _train_groups(
+            spec,
+            jobs_list,
+            device=device,
+            draws=draws,
+            group_size=group_size,
+            bf16=bf16,
+            progress=progress,
+            log=log,
+        )
     bar = ProgressBar(len(jobs_list), label="train-zoo", enabled=progress)
 
     def finished(entry: dict[str, Any]) -> None:
@@ -324,8 +376,9 @@ def train_zoo(
         save()
         bar.update(1, entry["name"])
         if log is not None:
-            score = entry["scores"].get("factorvae_paper", {}).get("score")
-            log(f"{entry['name']}: done" + ("" if score is None else f", FactorVAE {score:.3f}"))
+            score = entry.get("scores", {}).get("factorvae_paper", {}).get("score")
+            tail = "" if score is None else f", FactorVAE {score:.3f}"
+            log(f"{entry['name']}: {entry['status']}{tail}")
 
     with bar:
         if jobs == 1:
@@ -338,6 +391,71 @@ def train_zoo(
                 for future in as_completed(futures):
                     finished(future.result())
     return save()
+
+
+def _checkpoint_step(path: Path) -> int:
+    """The iteration a checkpoint was written at (0 when there is none)."""
+    import torch
+
+    if not path.exists():
+        return 0
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
+    except (OSError, RuntimeError, EOFError, ValueError, KeyError) as exc:
+        raise ModelCentralityError(f"cannot read checkpoint {path}: {exc}") from None
+
+
+def _train_groups(
+    spec: dict[str, Any],
+    jobs_list: list[dict[str, Any]],
+    *,
+    device: str,
+    draws: str | None,
+    group_size: int | None,
+    bf16: bool,
+    progress: bool | None,
+    log: Callable[[str], None] | None,
+) -> None:
+    """Train the zoo's unfinished models as groups (see :func:`train_zoo`)."""
+    import torch
+
+    from .grouped import DeviceImages, group_key, resolve_draws, train_grouped
+    from .train import default_checkpoint
+
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for job in jobs_list:
+        if (Path(job["out"]) / METADATA_FILE).exists():
+            continue
+        step = _checkpoint_step(default_checkpoint(job["out"]))
+        key = (group_key(spec["method"], job["settings"]), step)
+        groups.setdefault(key, []).append(job)
+    images = None
+    on_device = resolve_draws(draws, device) == "device"
+    for members in groups.values():
+        size = group_size or len(members)
+        for start in range(0, len(members), size):
+            chunk = members[start : start + size]
+            if on_device and images is None:
+                # One copy of the data on the device serves every group.
+                images = DeviceImages.from_dataset(spec["data"], torch.device(device))
+            train_grouped(
+                spec["method"],
+                [job["out"] for job in chunk],
+                [job["entry"]["seed"] for job in chunk],
+                preset=spec["preset"],
+                overrides=[job["entry"]["overrides"] for job in chunk],
+                data=spec["data"],
+                device=device,
+                draws=draws,
+                images=images,
+                modified_dirs=(
+                    [job["modified"] for job in chunk] if spec["method"] == "infogan-cr" else None
+                ),
+                resume=True,
+                bf16=bf16,
+                progress=progress,
+                log=log,
+            )
 
 
 def manifest_table(zoo_dir: str | os.PathLike) -> str:

@@ -149,6 +149,7 @@ def test_infogan_cr_export_round_trips_and_writes_the_modified_model(tmp_path):
         overrides={**TINY, "iterations": 3, "cr_start": 2},
         seed=3,
         data=binary_images,
+        keep_checkpoint=True,
     )
     assert (
         result.out_dir == out and result.modified_dir == tmp_path / "zoo" / "infogan_cr_s3_modified"
@@ -178,6 +179,7 @@ def test_vae_export_round_trips_with_logvar(tmp_path):
         overrides={**TINY, "iterations": 2},
         seed=3,
         data=binary_images,
+        keep_checkpoint=True,
     )
     trainer = make_trainer("factorvae", iterations=2)
     load_checkpoint(trainer, default_checkpoint(out))
@@ -212,6 +214,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, method):
         seed=5,
         overrides={**TINY, **settings},
         data=binary_images,
+        keep_checkpoint=True,
     )
     assert straight.iterations == 4
     split_out = tmp_path / "b" / "m"
@@ -252,6 +255,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, method):
         overrides={**TINY, **settings},
         data=binary_images,
         resume=True,
+        keep_checkpoint=True,
     )
     assert resumed.iterations == 4
     a = make_trainer(method, seed=5, **settings)
@@ -288,7 +292,7 @@ def test_resume_after_kill_minus_nine(tmp_path, capsys):
     # Other settings are refused in one line; the same command resumes and finishes.
     assert main([*argv, "--set", "batch_size=8", "--resume"]) == 1
     assert "batch_size=4 (now 8)" in capsys.readouterr().err
-    assert main([*argv, "--resume"]) == 0
+    assert main([*argv, "--resume", "--keep-checkpoint"]) == 0
     assert (out / "model.json").exists()
     straight_out = tmp_path / "straight" / "bvae"
     train_model(
@@ -298,6 +302,7 @@ def test_resume_after_kill_minus_nine(tmp_path, capsys):
         seed=2,
         data="dsprites",
         overrides={**settings, "checkpoint_every": 1000},
+        keep_checkpoint=True,
     )
     resumed, straight = (
         make_trainer("beta-vae", seed=2, **settings),

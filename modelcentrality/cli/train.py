@@ -1,12 +1,25 @@
-"""``modelcentrality train``: train one reference model (InfoGAN-CR, FactorVAE, beta-VAE)."""
+"""``modelcentrality train``: train one reference model (InfoGAN-CR, FactorVAE, beta-VAE);
+``modelcentrality train-zoo``: a zoo of them, one model per process or grouped on a device."""
 
 from __future__ import annotations
+
+import sys
 
 import click
 
 from ..errors import ModelCentralityError
-from ..reference_models.presets import CONFIGS, PRESETS, make_config, parse_assignments
+from ..reference_models.presets import (
+    CONFIGS,
+    PRESETS,
+    estimated_cpu_seconds,
+    make_config,
+    parse_assignments,
+)
 from .common import SEED
+
+#: Estimated CPU runs longer than this ask for confirmation first (the cpu preset stays
+#: under it; the paper preset takes days).
+CONFIRM_ABOVE_SECONDS = 2 * 3600
 
 
 def settings_option(function):
@@ -29,8 +42,9 @@ def parse_settings(method: str, preset: str, settings: tuple[str, ...]) -> dict[
     return overrides
 
 
-def setup_torch(threads: int):
-    """Import torch for training: fixed thread count, deterministic algorithms."""
+def setup_torch(threads: int, deterministic: bool = True):
+    """Import torch for training: fixed thread count, deterministic algorithms (on CPU;
+    on CUDA they would need CUBLAS_WORKSPACE_CONFIG and slow training down)."""
     try:
         import torch
     except ImportError:
@@ -38,8 +52,37 @@ def setup_torch(threads: int):
             "training needs PyTorch: pip install 'modelcentrality[torch]'"
         ) from None
     torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
+    torch.use_deterministic_algorithms(deterministic)
     return torch
+
+
+def _duration(seconds: float) -> str:
+    hours = seconds / 3600
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours"
+
+
+def stdin_is_interactive() -> bool:
+    """Whether someone can answer a prompt (stdin is a terminal)."""
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def confirm_long_run(method: str, preset: str, overrides: dict[str, str], yes: bool) -> None:
+    """Refuse to start a CPU run of many hours by accident: print its estimated duration
+    and ask, unless ``yes``; without a terminal to ask on, stop with a one-line error."""
+    seconds = estimated_cpu_seconds(make_config(method, preset, overrides))
+    if seconds <= CONFIRM_ABOVE_SECONDS or yes:
+        return
+    message = (
+        f"{method} with the {preset} preset takes about {_duration(seconds)} on a CPU "
+        "(one thread, per-iteration time measured on a 2-core machine)"
+    )
+    if not stdin_is_interactive():
+        raise click.ClickException(
+            f"{message}: pass --yes to start it anyway, or choose --preset cpu"
+        )
+    click.echo(message + ".", err=True)
+    if not click.confirm("Start it?", default=False, err=True):
+        raise click.exceptions.Exit(1)
 
 
 @click.command("train")
@@ -55,7 +98,8 @@ def setup_torch(threads: int):
     type=click.Choice(list(PRESETS)),
     default="paper",
     show_default=True,
-    help="paper: the published schedule; cpu: one model in at most 30 min on 2 CPU cores.",
+    help="paper: the published schedule; cpu: one model in at most 30 min on 2 CPU cores; "
+    "gpu: sized for a 24-model zoo grouped on one GPU (train-zoo --device cuda).",
 )
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @settings_option
@@ -82,17 +126,42 @@ def setup_torch(threads: int):
     help="CPU threads (results are reproducible for a fixed count).",
 )
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a tty].")
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Start a run of many hours (e.g. --preset paper on a CPU) without asking.",
+)
+@click.option(
+    "--keep-checkpoint",
+    is_flag=True,
+    help="Keep the checkpoint after export [default: delete it; kept on interruption].",
+)
 def train_command(
-    method, data, preset, seed, settings, out_dir, resume, checkpoint, threads, progress
+    method,
+    data,
+    preset,
+    seed,
+    settings,
+    out_dir,
+    resume,
+    checkpoint,
+    threads,
+    progress,
+    yes,
+    keep_checkpoint,
 ):
     """Train a reference model and export it to the zoo folder format.
 
     METHOD is infogan-cr, factorvae or beta-vae. InfoGAN-CR also writes the model taken
     just before the contrastive regulariser starts ("InfoGAN (modified)") to OUT_modified.
     Training is deterministic under --seed; checkpoints are written periodically and
-    --resume continues from the last one (also after the process was killed).
+    --resume continues from the last one (also after the process was killed). A run
+    estimated at more than two hours (the paper preset: days on a CPU) asks first;
+    --yes skips the question. For GPUs see train-zoo --device.
     """
     overrides = parse_settings(method, preset, settings)
+    confirm_long_run(method, preset, overrides, yes)
     setup_torch(threads)
     from ..reference_models.train import train_model
 
@@ -106,6 +175,7 @@ def train_command(
         resume=resume,
         checkpoint=checkpoint,
         progress=progress,
+        keep_checkpoint=keep_checkpoint,
     )
     click.echo(f"trained {method} ({result.iterations} iterations): {result.out_dir}")
     if result.modified_dir is not None:
@@ -137,18 +207,60 @@ def train_command(
     help="CPU threads per model.",
 )
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a tty].")
-def train_zoo_command(spec, zoo_dir, jobs, threads, progress):
+@click.option(
+    "--device",
+    default=None,
+    help="Train the models together as grouped networks on this device (cuda, cuda:1, "
+    "cpu) [default: one model per job].",
+)
+@click.option(
+    "--draws",
+    type=click.Choice(["numpy", "device"]),
+    default=None,
+    help="With --device: random draws on the host (equal to single-model runs) or on the "
+    "device (fast) [default: device on CUDA, numpy on CPU].",
+)
+@click.option(
+    "--group-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --device: most models per group [default: all that fit one group].",
+)
+@click.option("--bf16", is_flag=True, help="With --device: bfloat16 autocast (faster GPUs).")
+@click.option(
+    "--skip-scores",
+    is_flag=True,
+    help="Only train and export; run again without it to score the models.",
+)
+def train_zoo_command(
+    spec, zoo_dir, jobs, threads, progress, device, draws, group_size, bf16, skip_scores
+):
     """Train a zoo of reference models and score them against the ground truth.
 
     SPEC is a JSON zoo spec or one of infogan-cr-paper, factorvae-paper, infogan-cr-cpu,
-    factorvae-cpu. Resumable: run the same command again to skip finished models and
-    continue partial ones. Writes ZOO/manifest.json with every model's settings and its
-    FactorVAE (paper protocol), MIG and DCI scores.
+    factorvae-cpu, infogan-cr-gpu, factorvae-gpu. Resumable: run the same command again to
+    skip finished models and continue partial ones. Writes ZOO/manifest.json with every
+    model's settings and its FactorVAE (paper protocol), MIG and DCI scores. With
+    --device, all models are trained at once in this process as one grouped network per
+    group (each model still its own weights, optimiser, seed and batches).
     """
-    setup_torch(threads)
+    for name, value in (("--draws", draws), ("--group-size", group_size), ("--bf16", bf16)):
+        if value and device is None:
+            raise click.UsageError(f"{name} needs --device")
+    setup_torch(threads, deterministic=device is None or device == "cpu")
     from ..reference_models.zoo_job import train_zoo
 
     manifest = train_zoo(
-        spec, zoo_dir, jobs=jobs, threads=threads, progress=progress, log=click.echo
+        spec,
+        zoo_dir,
+        jobs=jobs,
+        threads=threads,
+        progress=progress,
+        log=click.echo,
+        device=device,
+        draws=draws,
+        group_size=group_size,
+        skip_scores=skip_scores,
+        bf16=bf16,
     )
     click.echo(f"{len(manifest['models'])} models; manifest: {zoo_dir}/manifest.json")

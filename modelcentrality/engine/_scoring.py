@@ -81,7 +81,7 @@ def factorvae_votes(
         Draws the vote groups and the scale set (once, shared by all encoders).
     encoders : sequence of callables
         Each maps observations (B, *observation_shape) to codes (B, E_j). A
-        :class:`~modelcentrality.model.Model`'s ``encode`` method is one.
+        :class:`~modelcentrality.contract.Model`'s ``encode`` method is one.
     protocol : str or Protocol
         "paper" (default) or "disentanglement_lib", or a customised Protocol.
     random_state : int, Generator or None
@@ -144,7 +144,7 @@ def factorvae_score(
 ) -> VoteResult:
     """FactorVAE score of one encoder on one factor source.
 
-    With a model's :class:`~modelcentrality.traversal.GeneratedFactors` this is a cell of
+    With a model's :class:`~modelcentrality.engine.GeneratedFactors` this is a cell of
     ModelCentrality's cross matrix; with a ground-truth dataset source it is the
     supervised FactorVAE metric.
 

@@ -81,7 +81,7 @@ class Backend(ABC):
 class LocalBackend(Backend):
     """Runs tasks one after another in this process.
 
-    Works with any :class:`~modelcentrality.model.Model`. Encoder calls use ONNX
+    Works with any :class:`~modelcentrality.contract.Model`. Encoder calls use ONNX
     Runtime's intra-op threads, but generating the sets and counting the votes run on
     one core; :class:`ProcessBackend` keeps every core busy.
     """

@@ -31,7 +31,7 @@ _ARRAYS = ("score", "revised_score", "train_table", "eval_table", "scale_std")
 class PairCache:
     """Per-pair FactorVAE results stored under ``cache_dir``.
 
-    Models whose :meth:`~modelcentrality.model.Model.fingerprint` is None are never
+    Models whose :meth:`~modelcentrality.contract.Model.fingerprint` is None are never
     cached.
     """
 

@@ -4,7 +4,7 @@ Each source task (one model's generated sets encoded by a list of encoders) beco
 Ray task. The worker opens the ONNX models it needs, either from their files on a
 filesystem that every node mounts at the same path (``load="path"``) or from the file
 contents, put once per model in Ray's object store (``load="bytes"``), and keeps them
-open for its later tasks (:mod:`modelcentrality.model_transport`). Results are
+open for its later tasks (:mod:`modelcentrality.execution`). Results are
 identical to :class:`~modelcentrality.backends.LocalBackend`'s for a seed, since each
 source's draws depend only on the seed and the source model's name.
 """

@@ -1,6 +1,6 @@
 """The FactorVAE metric (Kim & Mnih 2018) on a ground-truth dataset.
 
-It runs the same vote engine as ModelCentrality (:func:`modelcentrality.scoring.factorvae_votes`)
+It runs the same vote engine as ModelCentrality (:func:`modelcentrality.engine.factorvae_votes`)
 with the dataset's true factors as the factor source (Kim & Mnih 2018), under either
 protocol:
 
