@@ -15,8 +15,10 @@ A zoo spec (a JSON file, or the name of one in :data:`ZOO_PRESETS`)::
 
 Models go to ``ZOO/<name>`` (e.g. ``factorvae_tc_weight10_s3``); InfoGAN-CR's
 "InfoGAN (modified)" models to a zoo of their own, ``ZOO_modified/<name>``, so each zoo
-holds one kind of model. ``ZOO/manifest.json`` lists every model with its settings,
-status and scores, and is rewritten atomically after each model. The job is resumable:
+holds one kind of model. ``ZOO/manifest.json`` lists the finished models with their
+settings and scores under ``models``, and the models still to train (no scores yet)
+under ``pending``, so a reader of ``models`` finds scores in every entry; it is
+rewritten atomically after each model. The job is resumable:
 finished models are skipped (only missing scores are computed), partial ones continue
 from their checkpoints.
 
@@ -281,7 +283,7 @@ def train_zoo(
             raise ModelCentralityError(
                 f"{manifest_path} was written for another zoo spec; use another folder"
             )
-        previous = {m["name"]: m for m in old.get("models", [])}
+        previous = {m["name"]: m for m in old.get("models", []) + old.get("pending", [])}
     entries: dict[str, dict[str, Any]] = {}
     jobs_list = []
     for model in model_plan(spec):
@@ -312,7 +314,9 @@ def train_zoo(
         )
 
     def save() -> dict[str, Any]:
-        manifest = {"spec": spec, "models": list(entries.values())}
+        done = [e for e in entries.values() if e["status"] == "done"]
+        pending = [e for e in entries.values() if e["status"] != "done"]
+        manifest = {"spec": spec, "models": done, "pending": pending}
         write_json(manifest_path, manifest)
         return manifest
 
@@ -347,7 +351,7 @@ def manifest_table(zoo_dir: str | os.PathLike) -> str:
     disentanglement; InfoGAN-CR zoos add the same for the "InfoGAN (modified)" model.
     """
     manifest = json.loads((Path(zoo_dir) / MANIFEST_FILE).read_text())
-    models = manifest["models"]
+    models = manifest["models"] + manifest.get("pending", [])
     done = [m for m in models if m["status"] == "done"]
     modified = any("modified_scores" in m for m in done)
 
