@@ -94,6 +94,7 @@ def report_outcome(
             [m for m in models if m.name in set(data["names"])],
             dataset.sample_observations(udr_samples, seed),
             random_state=seed,
+            progress=True,
         )
         click.echo("UDR (lasso): " + ", ".join(udr_result.names[i] for i in udr_result.ranking()))
     if ground_truth is not None:

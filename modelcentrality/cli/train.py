@@ -80,7 +80,12 @@ def setup_torch(threads: int):
     show_default=True,
     help="CPU threads (results are reproducible for a fixed count).",
 )
-@click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a tty].")
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Progress: a bar on a terminal, a line every 15 s in a log.",
+)
 def train_command(
     method, data, preset, seed, settings, out_dir, resume, checkpoint, threads, progress
 ):
@@ -135,7 +140,12 @@ def train_command(
     show_default=True,
     help="CPU threads per model.",
 )
-@click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a tty].")
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Progress: a bar on a terminal, a line every 15 s in a log.",
+)
 def train_zoo_command(spec, zoo_dir, jobs, threads, progress):
     """Train a zoo of reference models and score them against the ground truth.
 

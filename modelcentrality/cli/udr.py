@@ -52,8 +52,10 @@ from .common import (
 @threads_option
 @batch_size_option
 @skip_bad_option
+@click.option("--quiet", is_flag=True, help="No progress.")
 def udr_command(
-    zoo, data_spec, method, samples, seed, alpha, jobs, output, threads, batch_size, skip_bad
+    zoo, data_spec, method, samples, seed, alpha, jobs, output, threads, batch_size, skip_bad,
+    quiet,
 ):
     """Rank the models in ZOO by UDR (disentanglement_lib semantics).
 
@@ -76,6 +78,7 @@ def udr_command(
         alpha=alpha,
         n_jobs=jobs,
         skip_bad=skip_bad,
+        progress=not quiet,
         settings={
             "dataset": {"spec": data_spec, "name": dataset.name},
             "samples": samples,
