@@ -74,7 +74,7 @@ def traversal_figure(grid: np.ndarray, title: str, code_dims: Sequence[int]) -> 
             top, left = r * (height + gap), c * (width + gap)
             mosaic[top : top + height, left : left + width] = np.moveaxis(grid[r, c], 0, -1)
     mosaic = np.clip(mosaic, 0.0, 1.0)
-    figure, axis = plt.subplots(figsize=(0.55 * columns + 1.0, 0.55 * rows + 0.5))
+    figure, axis = plt.subplots(figsize=(0.45 * columns + 1.0, 0.45 * rows + 0.6))
     if mosaic.shape[-1] == 1:
         axis.imshow(mosaic[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     else:
