@@ -4,7 +4,7 @@ Each trainer has a frozen dataclass of settings whose defaults are the ``paper``
 (SPEC section 6: the public InfoGAN-CR code and the paper's FactorVAE zoo). The ``cpu``
 preset overrides a few of them so that one model trains in at most 30 minutes on a
 2-core CPU; :data:`PRESETS` is the one source of truth for both, and
-:func:`preset_table` renders it for the README.
+:func:`preset_table` renders it for docs/reference_zoos.md.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ import dataclasses
 import itertools
 import json
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -219,7 +220,7 @@ def _train_one(job: dict[str, Any]) -> dict[str, Any]:
             data=job["data"],
             resume=True,
             modified_dir=job["modified"],
-            progress=False,
+            progress=job.get("model_progress", False),
         )
     meta = json.loads((out / METADATA_FILE).read_text())
     if meta.get("training", {}).get("settings") != job["settings"]:
@@ -261,7 +262,8 @@ def train_zoo(
     threads : int
         Torch threads per model.
     progress : bool or None
-        Models-done bar on stderr (None: only on a terminal).
+        Models-done bar on stderr (None: only on a terminal). True in a log also
+        writes each model's training progress lines.
     log : callable, optional
         Receives one line per finished model.
 
@@ -310,6 +312,9 @@ def train_zoo(
                 "scores": spec["scores"],
                 "score_settings": spec["score_settings"],
                 "threads": threads,
+                # In a log, each model's training also writes its progress lines (a
+                # model takes minutes to hours); on a terminal only the zoo's bar shows.
+                "model_progress": bool(progress) and not sys.stderr.isatty(),
             }
         )
 

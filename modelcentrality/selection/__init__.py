@@ -5,7 +5,7 @@ a backend); a :class:`SearchStrategy` decides which cells to ask for and when to
 :func:`rank` screens the models, runs a strategy and returns a :class:`RankResult`.
 """
 
-from ._evaluator import MIN_SCALE_SAMPLES, PairEvaluator, PairRequests
+from ._evaluator import MIN_SCALE_SAMPLES, SCALE_PER_VOTE, PairEvaluator, PairRequests
 from ._rank import rank
 from ._result import RankResult
 from ._search import (
@@ -20,6 +20,7 @@ from ._search import (
 
 __all__ = [
     "MIN_SCALE_SAMPLES",
+    "SCALE_PER_VOTE",
     "SEARCHES",
     "FullSearch",
     "PairEvaluator",

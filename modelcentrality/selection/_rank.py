@@ -85,7 +85,9 @@ def rank(
         Store each finished (source, encoder) pair here and reuse it on the next run:
         an interrupted run resumes, and adding a model computes only its new pairs.
     progress : bool or None
-        Progress bar on stderr; None shows it only on a terminal.
+        Progress on stderr. None: a bar only on a terminal; True: also a plain line
+        with done/total and an ETA every 15 s elsewhere (a log, a pipe, a notebook);
+        False: none.
     backend : Backend, optional
         Where the (source, encoders) tasks run; default
         :class:`~modelcentrality.execution.LocalBackend`. It is entered (``with``) for
