@@ -14,6 +14,7 @@ import pytest
 from scipy.stats import kendalltau
 
 from modelcentrality import load_zoo, rank
+from modelcentrality.baselines import udr_for_models
 from modelcentrality.cli import main
 from modelcentrality.errors import ModelCentralityError
 from modelcentrality.report import (
@@ -122,10 +123,13 @@ def test_report_renders_in_headless_chromium(tmp_path, ranked):
     browser = chromium()
     models, result = ranked
     write_evaluate_json(tmp_path / "scores.json", result.names)
+    observations = models[0].generate(models[0].sample_prior(300, 0))
+    udr = udr_for_models(models, observations, method="spearman")
     page = write_report(
         result,
         models,
         tmp_path / "report",
+        udr=udr,
         ground_truth=read_ground_truth(tmp_path / "scores.json"),
     )
     html = page.read_text()
@@ -151,7 +155,12 @@ def test_report_renders_in_headless_chromium(tmp_path, ranked):
         assert name in dom, f"{name} is not on the page"
     for word in ("error", "traceback", "exception", "not loaded"):
         assert word not in dom.lower()
-    assert "Kendall tau" in dom
+    assert "ModelCentrality vs FactorVAE: Kendall tau" in dom
+    assert "UDR vs FactorVAE: Kendall tau" in dom
+    # Every model's UDR score is in its row.
+    for name, score in zip(udr.names, udr.scores):
+        row = dom[dom.index(f">{name}<") :].split("</tr>")[0]
+        assert f"{score:.4f}" in row
 
 
 def test_rank_cli_writes_report_and_compares_with_ground_truth(
@@ -201,3 +210,13 @@ def test_report_without_matplotlib_is_one_line(tmp_path, capsys, monkeypatch, sy
     assert status == 1
     assert err.strip().count("\n") == 0
     assert "pip install 'modelcentrality[report]'" in err
+
+
+def test_report_reads_udr_from_its_json_form(tmp_path, ranked):
+    models, result = ranked
+    observations = models[0].generate(models[0].sample_prior(300, 0))
+    udr = udr_for_models(models, observations, method="spearman")
+    from_result = write_report(result, models[:1], tmp_path / "a", udr=udr).read_text()
+    saved = json.loads(json.dumps(udr.to_dict()))
+    from_json = write_report(result.to_dict(), models[:1], tmp_path / "b", udr=saved).read_text()
+    assert from_result == from_json

@@ -64,7 +64,7 @@ def write_report(
     out_dir : path-like
         Created if needed.
     udr : UDRResult or dict, optional
-        UDR scores of the same zoo (``names`` and ``scores``).
+        UDR scores of the same zoo (a result, or its ``udr -o`` JSON form).
     ground_truth : GroundTruth, optional
         Supervised scores (:func:`read_ground_truth`).
     columns : int
@@ -128,9 +128,11 @@ def _array(values: Any) -> np.ndarray:
 def _udr_scores(udr: Any, names: list[str]) -> np.ndarray | None:
     if udr is None:
         return None
-    data = udr.to_dict() if hasattr(udr, "to_dict") else dict(udr)
-    found = dict(zip(data["names"], _array(list(data["scores"]))))
-    return np.array([found.get(name, np.nan) for name in names])
+    if hasattr(udr, "names"):
+        found = dict(zip(udr.names, np.asarray(udr.scores, dtype=np.float64)))
+    else:  # the `udr -o` JSON
+        found = {name: entry["udr"] for name, entry in dict(udr["models"]).items()}
+    return np.array([found.get(name, np.nan) for name in names], dtype=np.float64)
 
 
 def _image(png: bytes, alt: str) -> str:
