@@ -55,6 +55,7 @@ class ProgressBar:
         self._start = time.monotonic()
         self._last = self._start if self.plain else 0.0
         self._lines = 0
+        self._shown = -1
 
     def update(self, n: int = 1, postfix: str | None = None) -> None:
         self.done += n
@@ -74,6 +75,7 @@ class ProgressBar:
         eta = elapsed / fraction - elapsed if fraction > 0 else float("nan")
         if self.plain:
             self._lines += 1
+            self._shown = self.done
             text = (
                 f"{self.label}: {self.done}/{self.total} ({100 * fraction:.0f}%), "
                 f"{_clock(elapsed)} elapsed, ETA {_clock(eta)} {self.postfix}"
@@ -92,7 +94,7 @@ class ProgressBar:
         if not self.enabled:
             return
         if self.plain:
-            if self._lines:
+            if self._lines and self._shown != self.done:
                 self._draw(time.monotonic())
             return
         self._draw(time.monotonic())

@@ -68,6 +68,16 @@ def test_progress_writes_plain_lines_in_a_log(monkeypatch):
     assert lines[-1].startswith("rank: 100/100 (100%)")
 
 
+def test_progress_does_not_repeat_its_last_line(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(_progress.time, "monotonic", clock)
+    stream = io.StringIO()
+    with ProgressBar(2, "rank", enabled=True, stream=stream) as bar:
+        clock.now += 20.0
+        bar.update(2)
+    assert stream.getvalue().count("rank: 2/2") == 1
+
+
 def test_short_or_unrequested_progress_stays_silent(monkeypatch):
     clock = FakeClock()
     monkeypatch.setattr(_progress.time, "monotonic", clock)

@@ -33,10 +33,14 @@ def _png(figure: Any) -> bytes:
 
 
 def similarity_heatmap(similarity: np.ndarray, names: Sequence[str], order: Sequence[int]) -> bytes:
-    """Heatmap of the (N, N) similarity, rows and columns in ``order`` (most central first)."""
+    """Heatmap of the (N, N) similarity, rows and columns in ``order`` (most central
+    first), diagonal left blank."""
     plt = pyplot()
     order = list(order)
-    matrix = np.asarray(similarity, dtype=np.float64)[np.ix_(order, order)]
+    matrix = np.asarray(similarity, dtype=np.float64)[np.ix_(order, order)].copy()
+    # The diagonal is self-consistency, not part of the centrality; left blank so that
+    # it does not set the colour scale.
+    np.fill_diagonal(matrix, np.nan)
     labels = [names[i] for i in order]
     size = min(3.0 + 0.35 * len(order), 14.0)
     figure, axis = plt.subplots(figsize=(size + 1.5, size))
@@ -46,6 +50,7 @@ def similarity_heatmap(similarity: np.ndarray, names: Sequence[str], order: Sequ
     axis.set_xticks(ticks, labels, rotation=90, fontsize=fontsize)
     axis.set_yticks(ticks, labels, fontsize=fontsize)
     axis.set_title("similarity (cross + cross\u1d40) / 2, most central first", fontsize=9)
+    axis.set_facecolor("white")
     figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
     figure.tight_layout()
     return _png(figure)

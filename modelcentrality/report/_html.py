@@ -27,6 +27,7 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.8em; }
 table { border-collapse: collapse; font-size: 0.9em; }
 th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #ddd; text-align: right; }
 th.name, td.name { text-align: left; font-family: monospace; }
+th.left { text-align: left; }
 tr.pick td { background: #eef6ee; font-weight: 600; }
 .bar { position: relative; width: 220px; height: 14px; background: #f0f0f0; }
 .bar .ci { position: absolute; top: 3px; height: 8px; background: #8fb3d9; }
@@ -188,7 +189,8 @@ def _ranking_table(
     def position(value: float) -> float:
         return 100.0 * (value - low) / span
 
-    headers = ["rank", "<th class='name'>model</th>", "centrality", "95% interval"]
+    headers = ["rank", "<th class='name'>model</th>", "centrality"]
+    headers.append("<th class='left'>95% interval</th>")
     if p_top is not None:
         headers.append("p_top")
     headers.append("self-consistency")
