@@ -220,3 +220,30 @@ def test_report_reads_udr_from_its_json_form(tmp_path, ranked):
     saved = json.loads(json.dumps(udr.to_dict()))
     from_json = write_report(result.to_dict(), models[:1], tmp_path / "b", udr=saved).read_text()
     assert from_result == from_json
+
+
+def test_report_command_adds_udr_and_ground_truth_on_a_dsprites_zoo(tmp_path, capsys):
+    models = load_zoo(ZOOS / "infogan_cr")[:3]
+    result = rank(models, votes=10, scale_samples=500, bootstrap=0, progress=False)
+    result.to_json(tmp_path / "ranking.json")
+    status = main(
+        [
+            "report",
+            str(tmp_path / "ranking.json"),
+            str(ZOOS / "infogan_cr"),
+            "-o",
+            str(tmp_path / "report"),
+            "--udr",
+            "--udr-samples",
+            "200",
+            "--ground-truth",
+            str(ZOOS / "infogan_cr" / "manifest.json"),
+        ]
+    )
+    out = capsys.readouterr()
+    assert status == 0, out.err
+    udr_line = next(line for line in out.out.splitlines() if line.startswith("UDR (lasso)"))
+    assert sorted(udr_line.split(": ", 1)[1].split(", ")) == sorted(result.names)
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "UDR vs FactorVAE: Kendall tau" in page
+    assert "over 3 models" in page

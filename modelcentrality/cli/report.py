@@ -90,13 +90,19 @@ def report_outcome(
         from ..datasets import get_dataset
 
         dataset = get_dataset("dsprites")
-        udr_result = udr_for_models(
-            [m for m in models if m.name in set(data["names"])],
-            dataset.sample_observations(udr_samples, seed),
-            random_state=seed,
-            progress=True,
-        )
-        click.echo("UDR (lasso): " + ", ".join(udr_result.names[i] for i in udr_result.ranking()))
+        try:
+            udr_result = udr_for_models(
+                [m for m in models if m.name in set(data["names"])],
+                dataset.sample_observations(udr_samples, seed),
+                random_state=seed,
+                progress=True,
+            )
+        except ModelCentralityError as exc:
+            # The ranking is done (and saved): report it without UDR rather than not at all.
+            click.echo(f"warning: no UDR on dSprites: {exc}", err=True)
+        else:
+            ranking = ", ".join(udr_result.names[i] for i in udr_result.ranking())
+            click.echo(f"UDR (lasso), best first: {ranking}")
     if ground_truth is not None:
         summary = ground_truth.compare(data["names"], _scores(data["scores"]))
         if not summary["models"]:
@@ -132,7 +138,13 @@ def _scores(values: list) -> list[float]:
     help="train-zoo manifest.json or `evaluate -o` JSON with ground-truth scores.",
 )
 @click.option("--udr", is_flag=True, help="Add UDR (Lasso) scores on dSprites observations.")
-@click.option("--udr-samples", type=POSITIVE, default=500, show_default=True)
+@click.option(
+    "--udr-samples",
+    type=POSITIVE,
+    default=500,
+    show_default=True,
+    help="Observations each model encodes for --udr.",
+)
 def report_command(ranking, zoo, report_dir, ground_truth, udr, udr_samples):
     """Write the HTML report of an existing `rank -o` RANKING of the models in ZOO."""
     try:
