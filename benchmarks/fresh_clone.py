@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def timed(command: list[str], cwd: Path, log: Path) -> dict[str, float]:
     """Run ``command``; its wall time and the CPU time of its process tree."""
+    load_before = [round(x, 2) for x in os.getloadavg()]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with log.open("w") as handle:
@@ -35,7 +36,8 @@ def timed(command: list[str], cwd: Path, log: Path) -> dict[str, float]:
         "wall_s": round(wall, 1),
         "cpu_user_s": round(after.ru_utime - before.ru_utime, 1),
         "cpu_system_s": round(after.ru_stime - before.ru_stime, 1),
-        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        "load_average_before": load_before,
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -60,7 +62,6 @@ def main() -> None:
     ).stdout.strip()
     setup = timed(["make", "setup"], clone, workdir / "setup.log")
     demo = timed(["make", "demo"], clone, workdir / "demo.log")
-    demo["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     report = clone / "build" / "demo-report" / "index.html"
     path = save_result(
         args.name,
