@@ -1,29 +1,42 @@
-# Quick start:  make demo   (set up, then rank the default zoo)
-#               make test   (set up, then run the test suite)
+# Quick start:  make demo   (light set-up, then rank the bundled zoo and write its report)
+#               make test   (full set-up, then run the test suite)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_ZOO ?= zoos/infogan_cr
+# The demo compares with the zoo's ground truth when it has a train-zoo manifest.
+DEMO_TRUTH := $(if $(wildcard $(DEMO_ZOO)/manifest.json),--ground-truth $(DEMO_ZOO)/manifest.json)
 
-.PHONY: setup demo test lint clean
+.PHONY: setup setup-test demo test lint clean
 
-setup: $(VENV)/.installed
+# The demo needs only the core and matplotlib (no torch, no ray).
+setup: $(VENV)/.installed-demo
 
-$(VENV)/.installed: pyproject.toml constraints.txt
+$(VENV)/.installed-demo: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[report]'
+	touch $@
+
+# The tests also exercise the PyTorch adapter, the trainers and the Ray backend.
+setup-test: $(VENV)/.installed-test
+
+$(VENV)/.installed-test: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[torch,dev,ray]'
-	touch $@
+	touch $@ $(VENV)/.installed-demo
 
 # The bundled InfoGAN-CR zoo, in the precision-targeted mode on every core (minutes);
-# drop --precision for the full paper protocol.
+# drop --precision for the full paper protocol. Open build/demo-report/index.html.
 demo: setup
-	$(BIN)/modelcentrality rank $(DEMO_ZOO) --precision 0.01 --jobs 0 -o build/demo-ranking.json
+	$(BIN)/modelcentrality rank $(DEMO_ZOO) --precision 0.01 --jobs 0 \
+	    -o build/demo-ranking.json --report build/demo-report $(DEMO_TRUTH)
 
-test: setup
+test: setup-test
 	$(BIN)/python -m pytest -q
 
-lint: setup
+lint: setup-test
 	$(BIN)/ruff check .
 
 clean:

@@ -191,8 +191,10 @@ def train_and_pack(
         log=lambda line: print(line, flush=True),
     )
     seconds = time.monotonic() - begin
-    settings = manifest["models"][0]["settings"]
-    models = len(manifest["models"])
+    # Unscored models are listed under "pending" until a later run scores them.
+    trained = manifest["models"] + manifest.get("pending", [])
+    settings = trained[0]["settings"]
+    models = len(trained)
     entry.update(
         {
             "wall_s": round(seconds, 1),

@@ -1,7 +1,7 @@
-"""Write the bundled zoos' score tables into README.md (between the zoos markers).
+"""Write the bundled zoos' score tables into docs/reference_zoos.md (between the markers).
 
 Run: ``python docs/zoo_tables.py`` after a ``train-zoo`` run has added models; the test
-suite checks that the README's tables match the manifests.
+suite checks that the page's tables match the manifests.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from modelcentrality.reference_models.zoo_job import manifest_table
 
 ROOT = Path(__file__).resolve().parent.parent
 ZOOS = ("infogan_cr", "factorvae")
+PAGE = "docs/reference_zoos.md"
 BLOCK = re.compile(r"(<!-- zoos:begin -->\n)(.*?)(\n<!-- zoos:end -->)", re.S)
 
 
@@ -26,12 +27,12 @@ def zoo_tables() -> str:
 
 
 def main() -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
+    page = ROOT / PAGE
+    text = page.read_text()
     if not BLOCK.search(text):
-        raise SystemExit("README.md has no <!-- zoos:begin --> ... <!-- zoos:end --> block")
-    readme.write_text(BLOCK.sub(lambda m: m.group(1) + zoo_tables() + m.group(3), text))
-    print("updated README.md")
+        raise SystemExit(f"{PAGE} has no <!-- zoos:begin --> ... <!-- zoos:end --> block")
+    page.write_text(BLOCK.sub(lambda m: m.group(1) + zoo_tables() + m.group(3), text))
+    print(f"updated {PAGE}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,4 @@
-"""A minimal progress bar on stderr (no dependency; silent when stderr is not a terminal
-unless forced)."""
+"""Progress on stderr (no dependency): a redrawn bar on a terminal, plain lines in a log."""
 
 from __future__ import annotations
 
@@ -7,9 +6,17 @@ import sys
 import time
 from typing import TextIO
 
+#: Seconds between two plain progress lines when stderr is not a terminal.
+LINE_INTERVAL = 15.0
+
 
 class ProgressBar:
-    """Counts units of work and redraws one stderr line at most every ``interval`` s.
+    """Counts units of work and reports them on stderr.
+
+    On a terminal one line is redrawn at most every ``interval`` s. Elsewhere (a log
+    file, a pipe, a notebook) an enabled bar writes a plain line with done/total, the
+    elapsed time and an ETA at most every ``line_interval`` s, and a last line when it
+    closes if it wrote any, so runs shorter than ``line_interval`` stay silent.
 
     Parameters
     ----------
@@ -17,7 +24,14 @@ class ProgressBar:
         Units expected (e.g. observations to encode).
     label : str
     enabled : bool or None
-        None: draw only when stderr is a terminal.
+        None: report only when stderr is a terminal; True: also as plain lines
+        elsewhere; False: never.
+    stream : text stream, optional
+        Default: ``sys.stderr``.
+    interval : float
+        Seconds between redraws on a terminal.
+    line_interval : float
+        Seconds between plain lines.
     """
 
     def __init__(
@@ -27,23 +41,31 @@ class ProgressBar:
         enabled: bool | None = None,
         stream: TextIO | None = None,
         interval: float = 0.5,
+        line_interval: float = LINE_INTERVAL,
     ) -> None:
         self.total = max(int(total), 1)
         self.label = label
         self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.interval = interval
+        tty = _isatty(self.stream)
+        self.enabled = tty if enabled is None else bool(enabled)
+        self.plain = self.enabled and not tty
+        self.interval = line_interval if self.plain else interval
         self.done = 0
         self.postfix = ""
         self._start = time.monotonic()
-        self._last = 0.0
+        self._last = self._start if self.plain else 0.0
+        self._lines = 0
+        self._shown = -1
 
     def update(self, n: int = 1, postfix: str | None = None) -> None:
         self.done += n
         if postfix is not None:
             self.postfix = postfix
+        if not self.enabled:
+            return
         now = time.monotonic()
-        if self.enabled and (now - self._last >= self.interval or self.done >= self.total):
+        due = now - self._last >= self.interval
+        if due or (not self.plain and self.done >= self.total):
             self._last = now
             self._draw(now)
 
@@ -51,25 +73,46 @@ class ProgressBar:
         fraction = min(self.done / self.total, 1.0)
         elapsed = now - self._start
         eta = elapsed / fraction - elapsed if fraction > 0 else float("nan")
-        bar = "#" * int(30 * fraction)
-        text = (
-            f"\r{self.label} [{bar:<30}] {100 * fraction:5.1f}% "
-            f"{_clock(elapsed)} elapsed, {_clock(eta)} left {self.postfix}"
-        )
-        self.stream.write(text[:200])
+        if self.plain:
+            self._lines += 1
+            self._shown = self.done
+            text = (
+                f"{self.label}: {self.done}/{self.total} ({100 * fraction:.0f}%), "
+                f"{_clock(elapsed)} elapsed, ETA {_clock(eta)} {self.postfix}"
+            )
+            self.stream.write(text[:200].rstrip() + "\n")
+        else:
+            bar = "#" * int(30 * fraction)
+            text = (
+                f"\r{self.label} [{bar:<30}] {100 * fraction:5.1f}% "
+                f"{_clock(elapsed)} elapsed, {_clock(eta)} left {self.postfix}"
+            )
+            self.stream.write(text[:200])
         self.stream.flush()
 
     def close(self) -> None:
-        if self.enabled:
-            self._draw(time.monotonic())
-            self.stream.write("\n")
-            self.stream.flush()
+        if not self.enabled:
+            return
+        if self.plain:
+            if self._lines and self._shown != self.done:
+                self._draw(time.monotonic())
+            return
+        self._draw(time.monotonic())
+        self.stream.write("\n")
+        self.stream.flush()
 
     def __enter__(self) -> ProgressBar:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def _clock(seconds: float) -> str:

@@ -5,7 +5,7 @@ Each trainer has a frozen dataclass of settings whose defaults are the ``paper``
 a few of them so that one model trains in at most 30 minutes on a 2-core CPU; the
 ``gpu`` preset so that a zoo of 24 models trained as one group
 (:mod:`~.grouped`) takes about 4 minutes on one H200. :data:`PRESETS` is the one source
-of truth for all three, and :func:`preset_table` renders them for the docs.
+of truth for all three, and :func:`preset_table` renders them for docs/reference_zoos.md.
 """
 
 from __future__ import annotations

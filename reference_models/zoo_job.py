@@ -22,8 +22,10 @@ marked "trained" in the manifest, "done" once scored).
 
 Models go to ``ZOO/<name>`` (e.g. ``factorvae_tc_weight10_s3``); InfoGAN-CR's
 "InfoGAN (modified)" models to a zoo of their own, ``ZOO_modified/<name>``, so each zoo
-holds one kind of model. ``ZOO/manifest.json`` lists every model with its settings,
-status and scores, and is rewritten atomically after each model. The job is resumable:
+holds one kind of model. ``ZOO/manifest.json`` lists the finished models with their
+settings and scores under ``models``, and the models still to train (no scores yet)
+under ``pending``, so a reader of ``models`` finds scores in every entry; it is
+rewritten atomically after each model. The job is resumable:
 finished models are skipped (only missing scores are computed), partial ones continue
 from their checkpoints.
 
@@ -40,6 +42,7 @@ import dataclasses
 import itertools
 import json
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -233,7 +236,7 @@ def _train_one(job: dict[str, Any]) -> dict[str, Any]:
             data=job["data"],
             resume=True,
             modified_dir=job["modified"],
-            progress=False,
+            progress=job.get("model_progress", False),
         )
     meta = json.loads((out / METADATA_FILE).read_text())
     if meta.get("training", {}).get("settings") != job["settings"]:
@@ -285,7 +288,8 @@ def train_zoo(
     threads : int
         Torch threads per model.
     progress : bool or None
-        Models-done bar on stderr (None: only on a terminal).
+        Models-done bar on stderr (None: only on a terminal). True in a log also
+        writes each model's training progress lines.
     log : callable, optional
         Receives one line per finished model (and the losses of grouped runs).
     device : str, optional
@@ -321,7 +325,7 @@ def train_zoo(
             raise ModelCentralityError(
                 f"{manifest_path} was written for another zoo spec; use another folder"
             )
-        previous = {m["name"]: m for m in old.get("models", [])}
+        previous = {m["name"]: m for m in old.get("models", []) + old.get("pending", [])}
     entries: dict[str, dict[str, Any]] = {}
     jobs_list = []
     for model in model_plan(spec):
@@ -349,11 +353,16 @@ def train_zoo(
                 "score_settings": spec["score_settings"],
                 "threads": threads,
                 "skip_scores": skip_scores,
+                # In a log, each model's training also writes its progress lines (a
+                # model takes minutes to hours); on a terminal only the zoo's bar shows.
+                "model_progress": bool(progress) and not sys.stderr.isatty(),
             }
         )
 
     def save() -> dict[str, Any]:
-        manifest = {"spec": spec, "models": list(entries.values())}
+        done = [e for e in entries.values() if e["status"] == "done"]
+        pending = [e for e in entries.values() if e["status"] != "done"]
+        manifest = {"spec": spec, "models": done, "pending": pending}
         write_json(manifest_path, manifest)
         return manifest
 
@@ -465,7 +474,7 @@ def manifest_table(zoo_dir: str | os.PathLike) -> str:
     disentanglement; InfoGAN-CR zoos add the same for the "InfoGAN (modified)" model.
     """
     manifest = json.loads((Path(zoo_dir) / MANIFEST_FILE).read_text())
-    models = manifest["models"]
+    models = manifest["models"] + manifest.get("pending", [])
     done = [m for m in models if m["status"] == "done"]
     modified = any("modified_scores" in m for m in done)
 

@@ -47,13 +47,13 @@ def test_bundled_models_rank():
     assert np.all((result.scores > 0) & (result.scores <= 1))
 
 
-def test_readme_tables_match_the_manifests():
+def test_zoo_tables_match_the_manifests():
     import importlib.util
 
     root = Path(__file__).resolve().parents[1]
     spec = importlib.util.spec_from_file_location("zoo_tables", root / "docs" / "zoo_tables.py")
     zoo_tables = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(zoo_tables)
-    block = zoo_tables.BLOCK.search((root / "README.md").read_text())
-    assert block, "README.md lacks the zoos table block"
+    block = zoo_tables.BLOCK.search((root / zoo_tables.PAGE).read_text())
+    assert block, f"{zoo_tables.PAGE} lacks the zoos table block"
     assert block.group(2) == zoo_tables.zoo_tables(), "run: python docs/zoo_tables.py"

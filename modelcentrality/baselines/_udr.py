@@ -44,6 +44,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from .. import __version__
+from .._progress import ProgressBar
 from .._seeding import check_random_state
 from .._validation import check_choice, check_float, check_int
 from ..contract._screening import filter_by_shape, skip_reason
@@ -440,6 +441,7 @@ def udr_for_models(
     *,
     skip_bad: bool = False,
     settings: dict[str, Any] | None = None,
+    progress: bool | None = None,
 ) -> UDRResult:
     """UDR of a zoo: every model encodes the same observations once, then :func:`udr_scores`.
 
@@ -458,6 +460,9 @@ def udr_for_models(
         in ``skipped``) instead of raising.
     settings : dict, optional
         Recorded in the result's JSON (e.g. dataset, samples, seed).
+    progress : bool or None
+        Models encoded so far, on stderr (None: only on a terminal; True: also plain
+        lines in a log).
 
     Returns
     -------
@@ -469,17 +474,21 @@ def udr_for_models(
         models, observations.shape[1:], "the observations'", skip_bad=skip_bad
     )
     names, reps, kls = [], [], []
-    for model in usable:
-        try:
-            codes, kl = encode_representation(model, observations, batch_size)
-        except ModelCentralityError as exc:
-            if not skip_bad:
-                raise
-            skipped.update([skip_reason(exc, model.name)])
-            continue
-        names.append(model.name)
-        reps.append(codes)
-        kls.append(kl)
+    with ProgressBar(len(usable), "udr: encoding", enabled=progress) as bar:
+        for model in usable:
+            bar.update(0, model.name)
+            try:
+                codes, kl = encode_representation(model, observations, batch_size)
+            except ModelCentralityError as exc:
+                if not skip_bad:
+                    raise
+                skipped.update([skip_reason(exc, model.name)])
+                continue
+            finally:
+                bar.update(1)
+            names.append(model.name)
+            reps.append(codes)
+            kls.append(kl)
     if len(names) < 2:
         raise ZooError(f"UDR needs at least 2 usable models, got {len(names)}", skipped)
     result = udr_scores(

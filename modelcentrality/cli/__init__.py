@@ -60,12 +60,14 @@ def _register() -> None:
     from .half import half_weights_command
     from .inspect import inspect_command
     from .rank import rank_command
+    from .report import report_command
     from .synthetic import synthetic_command
     from .train import train_command, train_zoo_command
     from .udr import udr_command
 
     for command in (
         rank_command,
+        report_command,
         inspect_command,
         synthetic_command,
         evaluate_command,

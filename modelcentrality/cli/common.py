@@ -11,7 +11,7 @@ import click
 
 from ..contract import Model
 from ..contract._screening import filter_by_shape
-from ..errors import printable
+from ..errors import ModelError, ZooError, printable
 from ..execution._backends import default_n_jobs
 from ..io import load_zoo
 from ..io._files import unwritable_reason
@@ -93,20 +93,32 @@ skip_bad_option = click.option(
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Plain aligned text table; floats are shown with 4 decimals."""
+    """Plain aligned text table under left-aligned headers: text (names) left-aligned,
+    numbers right-aligned; floats are shown with 4 decimals."""
 
     def cell(value: Any) -> str:
         if isinstance(value, float):
             return f"{value:.4f}"
         return printable(str(value))
 
+    def is_number(value: Any) -> bool:
+        if not isinstance(value, str):
+            return True
+        try:
+            float(value)
+        except ValueError:
+            return False
+        return True
+
     cells = [[cell(v) for v in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     lines += [
-        "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
-        for r in cells
+        "  ".join(
+            c.rjust(w) if is_number(v) else c.ljust(w) for v, c, w in zip(row, r, widths)
+        ).rstrip()
+        for row, r in zip(rows, cells)
     ]
     return "\n".join(lines)
 
@@ -139,7 +151,19 @@ def load_zoo_for_dataset(
         threads=threads,
         follow_symlinks=follow_symlinks,
     )
-    usable, skipped = filter_by_shape(
-        models, dataset.observation_shape, f"dataset '{data_spec}'", skip_bad=skip_bad
-    )
+    try:
+        usable, skipped = filter_by_shape(
+            models, dataset.observation_shape, f"dataset '{data_spec}'", skip_bad=skip_bad
+        )
+    except ModelError as exc:
+        raise ModelError(
+            exc.model,
+            f"{exc.problem}: this command needs models of the dataset's images "
+            "(synthetic zoos are for `rank` only)",
+        ) from None
+    if not usable:
+        raise ZooError(
+            f"{zoo}: no model produces the observations of dataset '{data_spec}' "
+            f"{tuple(dataset.observation_shape)} (synthetic zoos are for `rank` only)"
+        )
     return usable, {**models.skipped, **skipped}

@@ -154,6 +154,13 @@ def evaluate_command(
         for name, scores in results.items()
     ]
     click.echo(format_table(["model", *(label for label, _, _ in columns)], rows))
+    for name, scores in results.items():
+        if scores.get("factorvae", {}).get("num_active_dims") == 0:
+            click.echo(
+                f"note: {name}: factorvae is 0 because no dim was active (every code "
+                "constant over the scale set, or pruned below the protocol's spread)",
+                err=True,
+            )
     if output is not None:
         evaluation.to_json(output)
         click.echo(f"wrote {output}", err=True)

@@ -19,8 +19,9 @@ def half_weights_command(zoo, follow_symlinks):
 
     Halves the files; the models still compute in float32 (the weights are cast back
     when a model loads), so only the weights' rounding changes the outputs. Models
-    already converted are left as they are. Check that scores did not move, e.g. with
-    `modelcentrality evaluate`, before deleting the float32 originals.
+    already converted are left as they are. The files are rewritten in place and no
+    float32 copy is kept: copy the zoo first if you want to check, e.g. with
+    `modelcentrality evaluate`, that scores did not move.
     """
     if not model_folders(zoo):
         raise click.UsageError(f"{zoo}: no model folders")

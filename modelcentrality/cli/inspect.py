@@ -32,5 +32,13 @@ def inspect_command(model_dir, samples, seed, as_json, follow_symlinks):
         click.echo(json.dumps(report, indent=2))
         return
     for key, value in report.items():
-        click.echo(f"{key:18} {value}")
+        click.echo(f"{key:18} {_describe(value) if key == 'prior' else value}")
     click.echo("ok: the model satisfies the contract")
+
+
+def _describe(prior: object) -> str:
+    """``uniform(-1, 1)`` or ``normal(0, 1)`` from the prior's dict."""
+    if not isinstance(prior, dict) or prior.get("type") not in ("uniform", "normal"):
+        return str(prior)
+    keys = ("low", "high") if prior["type"] == "uniform" else ("mean", "std")
+    return f"{prior['type']}({', '.join(f'{prior[k]:g}' for k in keys)})"

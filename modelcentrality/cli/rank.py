@@ -25,6 +25,7 @@ from .common import (
     skip_bad_option,
     threads_option,
 )
+from .report import report_options, report_outcome
 
 
 @click.command("rank")
@@ -37,9 +38,18 @@ from .common import (
     show_default=True,
     help="FactorVAE protocol: 'paper' (InfoGAN-CR code) or 'disentanglement_lib'.",
 )
-@click.option("--votes", type=POSITIVE, help="Votes M per model (default: protocol's).")
+@click.option(
+    "--votes",
+    type=POSITIVE,
+    help="Votes M per model (default: protocol's). Below the protocol's, the scale set "
+    "follows: S = 20 per vote, at least 2,000 (unless --scale-samples).",
+)
 @click.option("--group-size", type=GROUP_SIZE, help="Observations L per vote.")
-@click.option("--scale-samples", type=SCALE_SAMPLES, help="Scale-set size S.")
+@click.option(
+    "--scale-samples",
+    type=SCALE_SAMPLES,
+    help="Scale-set size S (default: the protocol's, or 20 per vote below its votes).",
+)
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @threads_option
 @batch_size_option
@@ -111,7 +121,10 @@ from .common import (
 )
 @skip_bad_option
 @follow_symlinks_option
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@report_options
+@click.option(
+    "--quiet", is_flag=True, help="No progress (a bar on a terminal, a line every 15 s in a log)."
+)
 def rank_command(
     zoo,
     output,
@@ -136,6 +149,10 @@ def rank_command(
     ray_load,
     skip_bad,
     follow_symlinks,
+    report_dir,
+    ground_truth,
+    udr,
+    udr_samples,
     quiet,
 ):
     """Rank the models in ZOO (one sub-folder per model) by ModelCentrality.
@@ -143,7 +160,9 @@ def rank_command(
     Prints a table best first: rank, name, centrality, its bootstrap 95% interval,
     p_top (probability of being the most central model) and self-consistency. With -o
     also writes JSON with names, scores, scores_ci, p_top, ranking, cross, similarity,
-    protocol, seed, version and the skipped models.
+    protocol, seed, version and the skipped models. --report DIR adds an HTML page with
+    the similarity heatmap and latent traversals; --ground-truth compares with known
+    scores. With --precision, the search's stop reason is printed at the end.
 
     With --jobs N (or --backend ray), each model's row of the cross matrix is one task
     for a worker process (a Ray task); --threads then sets the threads per worker. The
@@ -180,7 +199,7 @@ def rank_command(
             refine_top=refine_top,
             skip_bad=skip_bad,
             cache_dir=cache_dir,
-            progress=False if quiet else None,
+            progress=not quiet,
             bootstrap=bootstrap,
             backend=runner,
         )
@@ -201,3 +220,12 @@ def rank_command(
     if output is not None:
         result.to_json(output)
         click.echo(f"wrote {output}", err=True)
+    report_outcome(
+        result,
+        models,
+        report_dir=report_dir,
+        ground_truth=ground_truth,
+        udr=udr,
+        udr_samples=udr_samples,
+        seed=seed,
+    )

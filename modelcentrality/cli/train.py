@@ -125,7 +125,12 @@ def confirm_long_run(method: str, preset: str, overrides: dict[str, str], yes: b
     show_default=True,
     help="CPU threads (results are reproducible for a fixed count).",
 )
-@click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a tty].")
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Progress: a bar on a terminal, a line every 15 s in a log.",
+)
 @click.option(
     "--yes",
     "-y",
@@ -206,7 +211,12 @@ def train_command(
     show_default=True,
     help="CPU threads per model.",
 )
-@click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a tty].")
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Progress: a bar on a terminal, a line every 15 s in a log.",
+)
 @click.option(
     "--device",
     default=None,

@@ -56,6 +56,7 @@ from .common import (
 @batch_size_option
 @skip_bad_option
 @follow_symlinks_option
+@click.option("--quiet", is_flag=True, help="No progress.")
 def udr_command(
     zoo,
     data_spec,
@@ -69,6 +70,7 @@ def udr_command(
     batch_size,
     skip_bad,
     follow_symlinks,
+    quiet,
 ):
     """Rank the models in ZOO by UDR (disentanglement_lib semantics).
 
@@ -97,6 +99,7 @@ def udr_command(
         alpha=alpha,
         n_jobs=jobs,
         skip_bad=skip_bad,
+        progress=not quiet,
         settings={
             "dataset": {"spec": data_spec, "name": dataset.name},
             "samples": samples,

@@ -5,7 +5,13 @@ a backend); a :class:`SearchStrategy` decides which cells to ask for and when to
 :func:`rank` screens the models, runs a strategy and returns a :class:`RankResult`.
 """
 
-from ._evaluator import MIN_SCALE_SAMPLES, ModelsFailed, PairEvaluator, PairRequests
+from ._evaluator import (
+    MIN_SCALE_SAMPLES,
+    SCALE_PER_VOTE,
+    ModelsFailed,
+    PairEvaluator,
+    PairRequests,
+)
 from ._rank import rank
 from ._result import RankResult
 from ._search import (
@@ -22,6 +28,7 @@ from ._search import (
 __all__ = [
     "MIN_SCALE_SAMPLES",
     "AdaptiveSearch",
+    "SCALE_PER_VOTE",
     "SEARCHES",
     "FullSearch",
     "ModelsFailed",

@@ -25,6 +25,9 @@ from ..execution._cache import PairCache
 #: observations (see :class:`PairEvaluator`'s ``scale_per_vote``).
 MIN_SCALE_SAMPLES = 2_000
 
+#: Observations per training vote in a scale set that follows the votes.
+SCALE_PER_VOTE = 20
+
 #: ``{(source index, encoder index): training votes}``.
 PairRequests = Mapping[tuple[int, int], int]
 

@@ -22,7 +22,7 @@ from ..engine._centrality import centrality_scores, cross_matrix
 from ..engine._votes import Protocol, get_protocol
 from ..errors import ModelCentralityError, ZooError
 from ..execution._backends import Backend
-from ._evaluator import ModelsFailed, PairEvaluator
+from ._evaluator import SCALE_PER_VOTE, ModelsFailed, PairEvaluator
 from ._result import RankResult
 from ._search import SearchStrategy, make_search
 
@@ -68,9 +68,13 @@ def rank(
         Seed. Each model's generated sets are drawn from a generator keyed by this seed
         and the model's name, so they do not depend on the zoo's order or size.
     votes, group_size, scale_samples : int, optional
-        Override the protocol's M, L and S. With a precision search, ``votes`` caps the
-        votes per pair, and S (unless given) grows with the votes: 20 per vote, from
-        2,000 up to the protocol's S.
+        Override the protocol's M, L and S. Unless ``scale_samples`` is given, S follows
+        the votes whenever they are below the protocol's (``votes`` below the
+        protocol's votes of every model, or a precision search): 20 observations per
+        vote, at least 2,000, at most the protocol's S. So ``votes=50`` under "paper"
+        uses S = 2,000, not 73,728, which would cost 15 times the votes themselves; the
+        default protocol is unchanged. With a precision search, ``votes`` caps the
+        votes per pair.
     search : str or SearchStrategy, optional
         Which pairs to evaluate: ``"full"`` (every pair at the protocol's votes),
         ``"precision"`` (needs ``precision``), ``"adaptive"`` (the most central model
@@ -95,7 +99,9 @@ def rank(
         Store each finished (source, encoder) pair here and reuse it on the next run:
         an interrupted run resumes, and adding a model computes only its new pairs.
     progress : bool or None
-        Progress bar on stderr; None shows it only on a terminal.
+        Progress on stderr. None: a bar only on a terminal; True: also a plain line
+        with done/total and an ETA every 15 s elsewhere (a log, a pipe, a notebook);
+        False: none.
     backend : Backend, optional
         Where the (source, encoders) tasks run; default
         :class:`~modelcentrality.execution.LocalBackend`. It is entered (``with``) for
@@ -122,6 +128,10 @@ def rank(
     models, skipped = screen_models(list(models), skip_bad=skip_bad)
     skipped = {**loader_skipped, **skipped}
     _check_enough(models, skipped)
+    scale_per_vote = 0 if scale_samples else search.scale_samples_per_vote
+    if not scale_samples and votes is not None:
+        if votes < min(protocol.train_votes_for(m.kind) for m in models):
+            scale_per_vote = scale_per_vote or SCALE_PER_VOTE
     evaluator = PairEvaluator(
         models,
         protocol,
@@ -129,7 +139,7 @@ def rank(
         cache_dir=cache_dir,
         backend=backend,
         progress=progress,
-        scale_per_vote=0 if scale_samples else search.scale_samples_per_vote,
+        scale_per_vote=scale_per_vote,
         skip_bad=skip_bad,
     )
     with evaluator:

@@ -1,0 +1,21 @@
+"""A visual report of a ranking, and ground truth to compare it with.
+
+:func:`write_report` writes one self-contained HTML page (the ranking with intervals,
+the similarity heatmap, latent traversals of the top and bottom models, optional UDR
+and ground-truth columns); :func:`read_ground_truth` reads supervised scores from a
+``train-zoo`` manifest or an ``evaluate -o`` file. Figures need matplotlib
+(``pip install 'modelcentrality[report]'``).
+"""
+
+from ._ground_truth import GroundTruth, read_ground_truth
+from ._html import REPORT_FILE, write_report
+from ._traversals import prior_quantiles, traversal_grid
+
+__all__ = [
+    "REPORT_FILE",
+    "GroundTruth",
+    "prior_quantiles",
+    "read_ground_truth",
+    "traversal_grid",
+    "write_report",
+]

@@ -1,0 +1,96 @@
+"""The report's figures, drawn with matplotlib (Agg) and returned as PNG bytes."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelCentralityError
+
+INSTALL_HINT = "the report needs matplotlib: pip install 'modelcentrality[report]'"
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (no display needed), or a one-line error."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ModelCentralityError(INSTALL_HINT) from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(figure: Any) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    pyplot().close(figure)
+    return buffer.getvalue()
+
+
+def similarity_heatmap(similarity: np.ndarray, names: Sequence[str], order: Sequence[int]) -> bytes:
+    """Heatmap of the (N, N) similarity, rows and columns in ``order`` (most central
+    first), diagonal left blank."""
+    plt = pyplot()
+    order = list(order)
+    matrix = np.asarray(similarity, dtype=np.float64)[np.ix_(order, order)].copy()
+    # The diagonal is self-consistency, not part of the centrality; left blank so that
+    # it does not set the colour scale.
+    np.fill_diagonal(matrix, np.nan)
+    labels = [names[i] for i in order]
+    size = min(3.0 + 0.35 * len(order), 14.0)
+    figure, axis = plt.subplots(figsize=(size + 1.5, size))
+    image = axis.imshow(np.ma.masked_invalid(matrix), cmap="viridis")
+    ticks = np.arange(len(order))
+    fontsize = 8 if len(order) <= 30 else 5
+    axis.set_xticks(ticks, labels, rotation=90, fontsize=fontsize)
+    axis.set_yticks(ticks, labels, fontsize=fontsize)
+    axis.set_title("similarity (cross + cross\u1d40) / 2, most central first", fontsize=9)
+    axis.set_facecolor("white")
+    figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
+    figure.tight_layout()
+    return _png(figure)
+
+
+def traversal_figure(grid: np.ndarray, title: str, code_dims: Sequence[int]) -> bytes:
+    """One image of a traversal grid (K, columns, C, H, W): a row per code dim.
+
+    One-channel observations are drawn in grey, three-channel ones in colour; others
+    show their first channel. Values are clipped to [0, 1].
+    """
+    plt = pyplot()
+    grid = np.asarray(grid, dtype=np.float32)
+    if grid.ndim == 4:
+        grid = grid[:, :, None]
+    rows, columns, channels, height, width = grid.shape[:5]
+    if channels != 3:
+        grid = grid[:, :, :1]
+    gap = max(1, height // 16)
+    mosaic = np.ones(
+        (rows * (height + gap) - gap, columns * (width + gap) - gap, grid.shape[2]),
+        dtype=np.float32,
+    )
+    for r in range(rows):
+        for c in range(columns):
+            top, left = r * (height + gap), c * (width + gap)
+            mosaic[top : top + height, left : left + width] = np.moveaxis(grid[r, c], 0, -1)
+    mosaic = np.clip(mosaic, 0.0, 1.0)
+    figure, axis = plt.subplots(figsize=(0.45 * columns + 1.0, 0.45 * rows + 0.6))
+    if mosaic.shape[-1] == 1:
+        axis.imshow(mosaic[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    else:
+        axis.imshow(mosaic, interpolation="nearest")
+    axis.set_xticks([])
+    axis.set_yticks(
+        [r * (height + gap) + height / 2 for r in range(rows)],
+        [f"code {d}" for d in code_dims],
+        fontsize=8,
+    )
+    axis.set_xlabel("prior quantile \u2192", fontsize=8)
+    axis.set_title(title, fontsize=9)
+    figure.tight_layout()
+    return _png(figure)

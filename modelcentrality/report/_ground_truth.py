@@ -1,0 +1,127 @@
+"""Ground-truth scores of a zoo, read from a train-zoo manifest or an ``evaluate`` JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import kendalltau
+
+from ..errors import ModelCentralityError
+
+#: Ground-truth metrics read from either file: column name -> (manifest key, evaluate
+#: key, result key).
+METRICS = {
+    "factorvae": ("factorvae_paper", "factorvae", "score"),
+    "mig": ("mig", "mig", "discrete_mig"),
+}
+
+
+@dataclass
+class GroundTruth:
+    """Supervised scores of some models of a zoo.
+
+    Attributes
+    ----------
+    scores : dict of str to dict of str to float
+        Model name -> metric (``"factorvae"``, ``"mig"``) -> score. Models that a file
+        lists without scores (e.g. still training) are absent.
+    source : str
+        The file they were read from.
+    """
+
+    scores: dict[str, dict[str, float]]
+    source: str = ""
+
+    def compare(self, names: list[str], centrality: Any, metric: str = "factorvae") -> dict:
+        """How a ranking agrees with the ground truth.
+
+        Parameters
+        ----------
+        names : list of str, length N
+        centrality : array-like of shape (N,)
+            Higher is better (ModelCentrality, UDR...).
+        metric : str
+
+        Returns
+        -------
+        dict
+            ``models`` (how many have a ground-truth score), ``kendall_tau`` (between
+            the ranking's scores and the metric over those models; None below 2),
+            ``pick`` / ``pick_score`` (the best-ranked model with a ground truth) and
+            ``best`` / ``best_score`` (the best model by ground truth).
+        """
+        centrality = np.asarray(centrality, dtype=np.float64)
+        known = [
+            i
+            for i, name in enumerate(names)
+            if metric in self.scores.get(name, {}) and np.isfinite(centrality[i])
+        ]
+        if not known:
+            return {"metric": metric, "models": 0}
+        truth = np.array([self.scores[names[i]][metric] for i in known])
+        ranked = centrality[known]
+        pick = known[int(np.argmax(ranked))]
+        best = known[int(np.argmax(truth))]
+        tau = float(kendalltau(ranked, truth)[0]) if len(known) >= 2 else None
+        return {
+            "metric": metric,
+            "models": len(known),
+            "kendall_tau": None if tau is None or np.isnan(tau) else tau,
+            "pick": names[pick],
+            "pick_score": self.scores[names[pick]][metric],
+            "best": names[best],
+            "best_score": self.scores[names[best]][metric],
+        }
+
+
+def read_ground_truth(path: str | os.PathLike) -> GroundTruth:
+    """Read ground-truth scores from a ``train-zoo`` manifest or an ``evaluate -o`` JSON.
+
+    A manifest (``{"spec", "models": [...]}``) gives each finished model's
+    ``scores``: FactorVAE (paper protocol) and MIG. An ``evaluate`` file
+    (``{"results": {name: {metric: {...}}}}``) gives the metrics it computed. Models
+    without scores (older manifests listed pending models among the finished ones) are
+    left out.
+
+    Raises
+    ------
+    ModelCentralityError
+        One line naming the file, when it cannot be read or holds neither form.
+    """
+    path = Path(path)
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelCentralityError(f"cannot read ground truth {path}: {exc}") from None
+    scores: dict[str, dict[str, float]] = {}
+    if isinstance(payload, dict) and isinstance(payload.get("models"), list):
+        for entry in payload["models"]:
+            found = _pick(entry.get("scores") or {}, 0) if isinstance(entry, dict) else {}
+            if found:
+                scores[str(entry["name"])] = found
+    elif isinstance(payload, dict) and isinstance(payload.get("results"), dict):
+        for name, entry in payload["results"].items():
+            found = _pick(entry if isinstance(entry, dict) else {}, 1)
+            if found:
+                scores[str(name)] = found
+    else:
+        raise ModelCentralityError(
+            f"{path} is neither a train-zoo manifest nor an `evaluate -o` result"
+        )
+    if not scores:
+        raise ModelCentralityError(f"{path} holds no ground-truth scores (FactorVAE or MIG)")
+    return GroundTruth(scores, str(path))
+
+
+def _pick(entry: dict, which: int) -> dict[str, float]:
+    found = {}
+    for metric, keys in METRICS.items():
+        value = (entry.get(keys[which]) or {}).get(keys[2])
+        if isinstance(value, (int, float)):
+            found[metric] = float(value)
+    return found

@@ -1,0 +1,295 @@
+"""The report page: one self-contained HTML file (figures inline as base64 PNG)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..contract._model import Model
+from ..io._files import atomic_write
+from ._figures import pyplot, similarity_heatmap, traversal_figure
+from ._ground_truth import GroundTruth
+from ._traversals import traversal_grid
+
+REPORT_FILE = "index.html"
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px;
+       color: #222; padding: 0 1em; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.8em; }
+table { border-collapse: collapse; font-size: 0.9em; }
+th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #ddd; text-align: right; }
+th.name, td.name { text-align: left; font-family: monospace; }
+th.left { text-align: left; }
+tr.pick td { background: #eef6ee; font-weight: 600; }
+.bar { position: relative; width: 220px; height: 14px; background: #f0f0f0; }
+.bar .ci { position: absolute; top: 3px; height: 8px; background: #8fb3d9; }
+.bar .mark { position: absolute; top: 0; width: 2px; height: 14px; background: #1b4f8a; }
+.note { color: #555; font-size: 0.9em; }
+.grid { display: flex; flex-wrap: wrap; gap: 1em; }
+figure { margin: 0; } figcaption { font-size: 0.85em; color: #555; }
+"""
+
+
+def write_report(
+    result: Any,
+    models: Sequence[Model] | Mapping[str, Model] | None,
+    out_dir: str | os.PathLike,
+    udr: Any = None,
+    ground_truth: GroundTruth | None = None,
+    *,
+    columns: int = 9,
+    random_state: int = 0,
+) -> Path:
+    """Write a self-contained HTML report of a ranking into ``out_dir/index.html``.
+
+    The page holds the ranking (centrality with its bootstrap interval drawn as a bar,
+    p_top, self-consistency; UDR and ground truth beside it when given), the
+    similarity heatmap ordered by centrality, and the latent traversals of the three
+    most central models and of the least central one. Figures are PNG images inlined
+    as base64, so the file opens from disk, offline, and can be mailed alone.
+
+    Parameters
+    ----------
+    result : RankResult or dict
+        A ranking, or its JSON form (:meth:`RankResult.to_dict`, the ``rank -o`` file).
+    models : sequence or mapping of Model, optional
+        The zoo's models, to draw traversals; models missing here get none.
+    out_dir : path-like
+        Created if needed.
+    udr : UDRResult or dict, optional
+        UDR scores of the same zoo (a result, or its ``udr -o`` JSON form).
+    ground_truth : GroundTruth, optional
+        Supervised scores (:func:`read_ground_truth`).
+    columns : int
+        Traversal columns (prior quantiles).
+    random_state : int
+        Seed of the latent draw the traversals start from.
+
+    Returns
+    -------
+    Path
+        The HTML file.
+
+    Raises
+    ------
+    ModelCentralityError
+        When matplotlib is missing (``pip install 'modelcentrality[report]'``).
+    """
+    pyplot()
+    data = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    names = [str(n) for n in data["names"]]
+    scores = _array(data["scores"])
+    order = [int(i) for i in np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")]
+    if isinstance(models, Mapping):
+        by_name = dict(models)
+    else:
+        by_name = {m.name: m for m in models or []}
+    udr_scores = _udr_scores(udr, names)
+    sections = [
+        _header(data, names),
+        _ranking_table(data, names, scores, order, udr_scores, ground_truth),
+    ]
+    if ground_truth is not None:
+        sections.append(_ground_truth_section(ground_truth, names, scores, udr_scores))
+    sections.append("<h2>Similarity</h2>")
+    sections.append(
+        _image(similarity_heatmap(_array(data["similarity"]), names, order), "similarity heatmap")
+    )
+    sections.append(_traversal_section(order, names, by_name, columns, random_state))
+    page = (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>ModelCentrality report</title><style>{_STYLE}</style></head><body>\n"
+        + "\n".join(sections)
+        + f"\n<p class='note'>modelcentrality {html.escape(__version__)}</p></body></html>\n"
+    )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / REPORT_FILE
+    atomic_write(path, lambda handle: handle.write(page.encode("utf-8")))
+    return path
+
+
+def _array(values: Any) -> np.ndarray:
+    return np.array(
+        [[np.nan if v is None else v for v in row] for row in values]
+        if values and isinstance(values[0], list)
+        else [np.nan if v is None else v for v in values],
+        dtype=np.float64,
+    )
+
+
+def _udr_scores(udr: Any, names: list[str]) -> np.ndarray | None:
+    if udr is None:
+        return None
+    if hasattr(udr, "names"):
+        found = dict(zip(udr.names, np.asarray(udr.scores, dtype=np.float64)))
+    else:  # the `udr -o` JSON
+        found = {name: entry["udr"] for name, entry in dict(udr["models"]).items()}
+    return np.array([found.get(name, np.nan) for name in names], dtype=np.float64)
+
+
+def _image(png: bytes, alt: str) -> str:
+    encoded = base64.b64encode(png).decode("ascii")
+    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{encoded}'>"
+
+
+def _header(data: dict, names: list[str]) -> str:
+    protocol = data.get("protocol") or {}
+    search = data.get("search") or {}
+    facts = [
+        f"{len(names)} models",
+        f"protocol {protocol.get('name', '?')}",
+        f"seed {data.get('seed', '?')}",
+        f"search {search.get('name', 'full')}",
+    ]
+    if data.get("precision") is not None:
+        facts.append(f"target standard error {data['precision']}")
+    lines = [
+        "<h1>ModelCentrality report</h1>",
+        "<p>The selected model is the most central one: its encoder and the others "
+        "agree best on each other's latent traversals (Lin et al., ICML 2020).</p>",
+        f"<p class='note'>{html.escape(', '.join(facts))}</p>",
+    ]
+    if search.get("stop_reason"):
+        reached = "" if search.get("target_reached", True) else " (target not reached)"
+        lines.append(
+            f"<p class='note'>search stopped: {html.escape(str(search['stop_reason']))}"
+            f"{reached}</p>"
+        )
+    for name, reason in (data.get("skipped") or {}).items():
+        lines.append(f"<p class='note'>skipped {html.escape(name)}: {html.escape(reason)}</p>")
+    return "\n".join(lines)
+
+
+def _ranking_table(
+    data: dict,
+    names: list[str],
+    scores: np.ndarray,
+    order: list[int],
+    udr: np.ndarray | None,
+    truth: GroundTruth | None,
+) -> str:
+    ci = _array(data["scores_ci"]) if data.get("scores_ci") else None
+    p_top = _array(data["p_top"]) if data.get("p_top") else None
+    self_consistency = _array(data["self_consistency"])
+    finite = scores[np.isfinite(scores)]
+    low = float(np.nanmin(ci[:, 0])) if ci is not None else float(finite.min(initial=0.0))
+    high = float(np.nanmax(ci[:, 1])) if ci is not None else float(finite.max(initial=1.0))
+    span = max(high - low, 1e-9)
+    low, span = low - 0.05 * span, 1.1 * span
+
+    def position(value: float) -> float:
+        return 100.0 * (value - low) / span
+
+    headers = ["rank", "<th class='name'>model</th>", "centrality"]
+    headers.append("<th class='left'>95% interval</th>")
+    if p_top is not None:
+        headers.append("p_top")
+    headers.append("self-consistency")
+    if udr is not None:
+        headers.append("UDR")
+    if truth is not None:
+        headers += ["FactorVAE (GT)", "MIG (GT)"]
+    head = "".join(h if h.startswith("<th") else f"<th>{h}</th>" for h in headers)
+    rows = []
+    for place, i in enumerate(order, start=1):
+        cells = [f"<td>{place}</td>", f"<td class='name'>{html.escape(names[i])}</td>"]
+        cells.append(f"<td>{_fmt(scores[i])}</td>")
+        bar = ""
+        if ci is not None and np.all(np.isfinite(ci[i])):
+            left, right = position(ci[i, 0]), position(ci[i, 1])
+            bar = (
+                f"<span class='ci' style='left:{left:.1f}%;width:{max(right - left, 0.5):.1f}%'>"
+                f"</span>"
+            )
+        if np.isfinite(scores[i]):
+            bar += f"<span class='mark' style='left:{position(scores[i]):.1f}%'></span>"
+        interval = f"{_fmt(ci[i, 0])}-{_fmt(ci[i, 1])}" if ci is not None else ""
+        cells.append(f"<td title='{interval}'><div class='bar'>{bar}</div></td>")
+        if p_top is not None:
+            cells.append(f"<td>{p_top[i]:.3f}</td>")
+        cells.append(f"<td>{_fmt(self_consistency[i])}</td>")
+        if udr is not None:
+            cells.append(f"<td>{_fmt(udr[i])}</td>")
+        if truth is not None:
+            known = truth.scores.get(names[i], {})
+            cells += [f"<td>{_fmt(known.get(m, np.nan))}</td>" for m in ("factorvae", "mig")]
+        style = " class='pick'" if place == 1 else ""
+        rows.append(f"<tr{style}>{''.join(cells)}</tr>")
+    note = (
+        "<p class='note'>Bar: the bootstrap 95% interval of the centrality (vote noise "
+        "of this run), the dark mark its value. p_top: probability of being the most "
+        "central model. Self-consistency: the model's encoder on its own traversals "
+        "(not part of the centrality).</p>"
+    )
+    return (
+        f"<h2>Ranking</h2>\n<table><thead><tr>{head}</tr></thead><tbody>\n"
+        + "\n".join(rows)
+        + f"\n</tbody></table>\n{note}"
+    )
+
+
+def _ground_truth_section(
+    truth: GroundTruth, names: list[str], scores: np.ndarray, udr: np.ndarray | None
+) -> str:
+    lines = [
+        "<h2>Ground truth</h2>",
+        f"<p class='note'>from {html.escape(truth.source)}</p><ul>",
+    ]
+    rankings = [("ModelCentrality", scores)] + ([("UDR", udr)] if udr is not None else [])
+    for label, values in rankings:
+        for metric, title in (("factorvae", "FactorVAE"), ("mig", "MIG")):
+            summary = truth.compare(names, values, metric)
+            if not summary["models"]:
+                continue
+            tau = summary["kendall_tau"]
+            lines.append(
+                f"<li>{label} vs {title}: Kendall tau "
+                f"{'n/a' if tau is None else f'{tau:.2f}'} over {summary['models']} models; "
+                f"pick {html.escape(summary['pick'])} scores {summary['pick_score']:.3f}, "
+                f"the best ({html.escape(summary['best'])}) {summary['best_score']:.3f}</li>"
+            )
+    lines.append("</ul>")
+    return "\n".join(lines)
+
+
+def _traversal_section(
+    order: list[int],
+    names: list[str],
+    models: dict[str, Model],
+    columns: int,
+    random_state: int,
+) -> str:
+    chosen = [(place, i) for place, i in enumerate(order[:3], start=1)]
+    if len(order) > 3:
+        chosen.append((len(order), order[-1]))
+    figures = []
+    for place, i in chosen:
+        name = names[i]
+        caption = f"rank {place}: {html.escape(name)}"
+        model = models.get(name)
+        if model is None:
+            figures.append(f"<figure><figcaption>{caption}: model not loaded</figcaption></figure>")
+            continue
+        grid = traversal_grid(model, columns, random_state)
+        png = traversal_figure(grid, f"rank {place}: {name}", list(model.code_dims))
+        figures.append(f"<figure>{_image(png, f'traversals of {name}')}</figure>")
+    return (
+        "<h2>Latent traversals</h2>\n<p class='note'>The three most central models and "
+        "the least central one: one row per code dim, swept over its prior's quantiles "
+        "while every other latent dim stays at one draw.</p>\n<div class='grid'>"
+        + "".join(figures)
+        + "</div>"
+    )
+
+
+def _fmt(value: float) -> str:
+    return "" if value is None or not np.isfinite(value) else f"{value:.4f}"
