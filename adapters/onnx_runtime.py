@@ -56,6 +56,9 @@ class OnnxModel(Model):
         Rows per ONNX Runtime call.
     threads : int, optional
         ONNX Runtime intra-op threads per session (default: ONNX Runtime's choice).
+    device : {"cpu", "cuda", "cuda:N"}, optional
+        "cuda" runs both sessions on onnxruntime-gpu's CUDA execution provider (inputs
+        and outputs are host arrays, copied per call). Default: the CPU.
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class OnnxModel(Model):
         observation_shape: Sequence[int] | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         threads: int | None = None,
+        device: str | None = None,
     ) -> None:
         if batch_size < 1:
             raise ModelError(name, f"batch size must be >= 1, got {batch_size}")
@@ -81,6 +85,8 @@ class OnnxModel(Model):
         self.encoder_path = encoder if isinstance(encoder, Path) else None
         self.generator_path = generator if isinstance(generator, Path) else None
         self.batch_size = int(batch_size)
+        self.device = None if device in (None, "cpu") else str(device)
+        providers = self._providers(name, self.device)
         options = ort.SessionOptions()
         options.log_severity_level = 3
         # Spinning worker threads busy-wait between the many short calls of a ranking run.
@@ -94,8 +100,8 @@ class OnnxModel(Model):
         if threads is not None:
             options.intra_op_num_threads = int(threads)
             options.inter_op_num_threads = 1
-        self._encoder = self._open(name, encoder, "encoder", options)
-        self._generator = self._open(name, generator, "generator", options)
+        self._encoder = self._open(name, encoder, "encoder", options, providers)
+        self._generator = self._open(name, generator, "generator", options, providers)
 
         gen_in = self._generator.get_inputs()
         enc_in = self._encoder.get_inputs()
@@ -181,6 +187,7 @@ class OnnxModel(Model):
             "batch_size": self.batch_size,
             "load": load,
             "files": files,
+            "device": self.device,
         }
 
     @classmethod
@@ -209,6 +216,7 @@ class OnnxModel(Model):
             observation_shape=contract["observation_shape"],
             batch_size=spec["batch_size"],
             threads=threads,
+            device=spec.get("device"),
         )
 
     def onnx_bytes(self) -> tuple[bytes, bytes]:
@@ -217,14 +225,33 @@ class OnnxModel(Model):
         return encoder, generator
 
     @staticmethod
+    def _providers(name: str, device: str | None) -> list:
+        if device is None:
+            return ["CPUExecutionProvider"]
+        kind, _, index = device.partition(":")
+        if kind != "cuda" or (index and not index.isdigit()):
+            raise ModelError(name, f"device must be 'cpu' or 'cuda[:N]', got {device!r}")
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise ModelError(
+                name,
+                f"CUDA is not available: this ONNX Runtime ({ort.__version__}) has no CUDA "
+                f"execution provider (pip install onnxruntime-gpu)",
+            )
+        return [("CUDAExecutionProvider", {"device_id": int(index or 0)}), "CPUExecutionProvider"]
+
+    @staticmethod
     def _open(
-        name: str, source: Path | bytes, role: str, options: ort.SessionOptions
+        name: str,
+        source: Path | bytes,
+        role: str,
+        options: ort.SessionOptions,
+        providers: list,
     ) -> ort.InferenceSession:
         if isinstance(source, Path) and not source.is_file():
             raise ModelError(name, f"missing file {source}")
         model = source if isinstance(source, bytes) else str(source)
         try:
-            return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+            return ort.InferenceSession(model, options, providers=providers)
         except Exception as exc:  # ONNX Runtime raises several unrelated types
             raise ModelError(
                 name, f"cannot load {_describe(source, role)}: {_one_line(exc)}"

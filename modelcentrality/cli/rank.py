@@ -35,6 +35,28 @@ from .common import (
 @click.option("--votes", type=POSITIVE, help="Votes M per model (default: protocol's).")
 @click.option("--group-size", type=click.IntRange(min=2), help="Observations L per vote.")
 @click.option("--scale-samples", type=click.IntRange(min=2), help="Scale-set size S.")
+@click.option(
+    "--scale-from-groups",
+    is_flag=True,
+    help="Estimate each encoder's scale from the vote groups' own observations instead "
+    "of a separate scale set (no scale-set passes; not the paper's estimate, see "
+    "docs/gpu.md).",
+)
+@click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help="Where the networks run: 'cpu' (ONNX Runtime) or 'cuda[:N]' (through PyTorch, "
+    "pip install 'modelcentrality[gpu]', or onnxruntime-gpu).",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "bfloat16"]),
+    default="float32",
+    show_default=True,
+    help="Encoder compute precision; bfloat16 runs the graphs through PyTorch (fast on "
+    "GPUs, slow on most CPUs). Vote statistics stay float64.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @threads_option
 @batch_size_option
@@ -99,6 +121,9 @@ def rank_command(
     votes,
     group_size,
     scale_samples,
+    scale_from_groups,
+    device,
+    dtype,
     seed,
     threads,
     batch_size,
@@ -130,7 +155,14 @@ def rank_command(
         )
     except ParameterError as exc:
         raise click.UsageError(str(exc)) from None
-    models = load_zoo(zoo, skip_bad=skip_bad, batch_size=batch_size, threads=threads)
+    models = load_zoo(
+        zoo,
+        skip_bad=skip_bad,
+        batch_size=batch_size,
+        threads=threads,
+        device=device,
+        dtype=None if dtype == "float32" else dtype,
+    )
     with runner:
         result = rank(
             models,
@@ -139,6 +171,7 @@ def rank_command(
             votes=votes,
             group_size=group_size,
             scale_samples=scale_samples,
+            scale_from_groups=scale_from_groups,
             precision=precision,
             refine_top=refine_top,
             skip_bad=skip_bad,

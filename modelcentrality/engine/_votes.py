@@ -40,6 +40,13 @@ class Protocol:
     prune_std : float or None
         Dims whose global std is below this never vote (disentanglement_lib prunes on
         ``sqrt(variance) >= 0.05``); if all are pruned the score is 0. None: no pruning.
+    scale_from_groups : bool
+        Estimate the per-dim scale from the pooled observations of the vote groups
+        instead of a separate scale set of S observations (``scale_samples`` is then
+        unused). Every group observation is a generator draw whose latents are all prior
+        draws (one of them shared within its group), so the pooled moments estimate the
+        same marginal scale without the extra encoder passes; the estimate is not the
+        paper's, hence off by default.
     """
 
     name: str
@@ -49,6 +56,7 @@ class Protocol:
     scale_samples: int
     factor_order: Literal["round_robin", "uniform"]
     prune_std: float | None
+    scale_from_groups: bool = False
 
     def __post_init__(self) -> None:
         if self.votes is not None and self.votes < 1:
@@ -73,6 +81,7 @@ class Protocol:
         votes: int | None = None,
         group_size: int | None = None,
         scale_samples: int | None = None,
+        scale_from_groups: bool | None = None,
     ) -> Protocol:
         """A copy with any non-None field replaced."""
         changes = {
@@ -81,13 +90,14 @@ class Protocol:
                 ("votes", votes),
                 ("group_size", group_size),
                 ("scale_samples", scale_samples),
+                ("scale_from_groups", scale_from_groups),
             )
             if value is not None
         }
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "name": self.name,
             "votes": self.votes,
             "eval_votes": self.eval_votes,
@@ -96,6 +106,10 @@ class Protocol:
             "factor_order": self.factor_order,
             "prune_std": self.prune_std,
         }
+        # Only when set, so that caches and results of the exact protocol keep their keys.
+        if self.scale_from_groups:
+            out["scale_from_groups"] = True
+        return out
 
 
 PAPER = Protocol(
