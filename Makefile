@@ -12,7 +12,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[torch,dev,ray]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[torch,dev,ray,gpu]'
 	touch $@
 
 # The bundled InfoGAN-CR zoo, in the precision-targeted mode on every core (minutes);
