@@ -1,6 +1,8 @@
 """The device-array path, ONNX graphs through PyTorch, bfloat16 encoders and the
 scale estimated from the vote groups."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -177,3 +179,18 @@ def test_scale_from_groups_skips_the_scale_set_and_keeps_the_ranking(
     assert "scale_from_groups" not in exact.protocol.to_dict()
     assert set(cheap.ranking[:4]) == set(exact.ranking[:4])
     np.testing.assert_allclose(cheap.cross, exact.cross, atol=0.1)
+
+
+def test_cli_scale_from_groups_and_missing_cuda(synthetic_zoo_master, tmp_path, capsys):
+    from modelcentrality.cli import main
+
+    out = tmp_path / "ranking.json"
+    command = ["rank", str(synthetic_zoo_master), "--votes", "30", "--scale-samples", "500"]
+    status = main([*command, "--scale-from-groups", "--bootstrap", "0", "--quiet", "-o", str(out)])
+    assert status == 0
+    assert json.loads(out.read_text())["protocol"]["scale_from_groups"] is True
+    if not torch.cuda.is_available():
+        capsys.readouterr()
+        assert main([*command, "--device", "cuda"]) == 1
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and "CUDA is not available" in error
