@@ -200,6 +200,9 @@ class TorchModel(Model):
                     raise ModelError(self.name, f"{what} failed: {exc}") from None
                 parts = result if isinstance(result, (tuple, list)) else (result,)
                 outputs.append([p.detach().float() for p in parts])
+        if len(outputs) == 1:
+            # One batch (a chunk within batch_size): no concatenation copy on the device.
+            return outputs[0]
         return [torch.cat([o[i] for o in outputs]) for i in range(len(outputs[0]))]
 
     def _forward(self, module: nn.Module, values: np.ndarray, what: str) -> list[np.ndarray]:

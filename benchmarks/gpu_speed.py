@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -160,7 +161,7 @@ def main() -> None:
     )
     budget = Budget(args.budget_s)
     payload: dict = {
-        "command": "python " + " ".join([os.path.relpath(__file__)] + os.sys.argv[1:]),
+        "command": "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:]),
         "machine": {
             **machine(),
             "platform": platform.platform(),
