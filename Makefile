@@ -24,7 +24,7 @@ setup-test: $(VENV)/.installed-test
 $(VENV)/.installed-test: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[torch,dev,ray]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[torch,dev,ray,gpu]'
 	touch $@ $(VENV)/.installed-demo
 
 # The bundled InfoGAN-CR zoo, in the precision-targeted mode on every core (minutes);

@@ -160,6 +160,9 @@ class OnnxModel(Model):
     follow_symlinks : bool
         Allow external-data files that are symlinks out of the model folder (see
         :func:`external_data_files`).
+    device : {"cpu", "cuda", "cuda:N"}, optional
+        "cuda" runs both sessions on onnxruntime-gpu's CUDA execution provider (inputs
+        and outputs are host arrays, copied per call). Default: the CPU.
     """
 
     def __init__(
@@ -177,6 +180,7 @@ class OnnxModel(Model):
         batch_size: int = DEFAULT_BATCH_SIZE,
         threads: int | None = None,
         follow_symlinks: bool = False,
+        device: str | None = None,
     ) -> None:
         if batch_size < 1:
             raise ModelError(name, f"batch size must be >= 1, got {batch_size}")
@@ -191,6 +195,8 @@ class OnnxModel(Model):
             external_data_files(name, source, role=role, follow_symlinks=self.follow_symlinks)
             for source, role in zip(self._sources, ("encoder", "generator"))
         ]
+        self.device = None if device in (None, "cpu") else str(device)
+        providers = self._providers(name, self.device)
         options = ort.SessionOptions()
         options.log_severity_level = 4
         # Spinning worker threads busy-wait between the many short calls of a ranking run.
@@ -205,8 +211,8 @@ class OnnxModel(Model):
             # More threads than CPUs only slows down, and far more crashes the runtime.
             options.intra_op_num_threads = max(1, min(int(threads), os.cpu_count() or 1))
             options.inter_op_num_threads = 1
-        self._encoder = self._open(name, encoder, "encoder", options)
-        self._generator = self._open(name, generator, "generator", options)
+        self._encoder = self._open(name, encoder, "encoder", options, providers)
+        self._generator = self._open(name, generator, "generator", options, providers)
 
         gen_in = self._generator.get_inputs()
         enc_in = self._encoder.get_inputs()
@@ -300,6 +306,7 @@ class OnnxModel(Model):
             "load": load,
             "files": files,
             "follow_symlinks": self.follow_symlinks,
+            "device": self.device,
         }
 
     @classmethod
@@ -324,6 +331,7 @@ class OnnxModel(Model):
             batch_size=spec["batch_size"],
             threads=threads,
             follow_symlinks=spec.get("follow_symlinks", False),
+            device=spec.get("device"),
         )
 
     def onnx_bytes(self) -> tuple[bytes, bytes]:
@@ -332,12 +340,31 @@ class OnnxModel(Model):
         return encoder, generator
 
     @staticmethod
+    def _providers(name: str, device: str | None) -> list:
+        if device is None:
+            return ["CPUExecutionProvider"]
+        kind, _, index = device.partition(":")
+        if kind != "cuda" or (index and not index.isdigit()):
+            raise ModelError(name, f"device must be 'cpu' or 'cuda[:N]', got {device!r}")
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise ModelError(
+                name,
+                f"CUDA is not available: this ONNX Runtime ({ort.__version__}) has no CUDA "
+                f"execution provider (pip install onnxruntime-gpu)",
+            )
+        return [("CUDAExecutionProvider", {"device_id": int(index or 0)}), "CPUExecutionProvider"]
+
+    @staticmethod
     def _open(
-        name: str, source: Path | bytes, role: str, options: ort.SessionOptions
+        name: str,
+        source: Path | bytes,
+        role: str,
+        options: ort.SessionOptions,
+        providers: list,
     ) -> ort.InferenceSession:
         model = source if isinstance(source, bytes) else str(source)
         try:
-            return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+            return ort.InferenceSession(model, options, providers=providers)
         except Exception as exc:  # ONNX Runtime raises several unrelated types
             raise ModelError(
                 name, f"cannot load {_describe(source, role)}: {_one_line(exc)}"

@@ -19,10 +19,44 @@ import torch
 from torch import nn
 
 from ..contract._model import Model, Prior
-from ..errors import ModelError
+from ..errors import ModelError, ParameterError
 from ..io._zoo import ENCODER_FILE, FORMAT_VERSION, GENERATOR_FILE, METADATA_FILE
 
 LOGVAR_OUTPUT = "logvar"
+
+#: Names accepted for the encoders' compute precision (``dtype``).
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch.device, or a one-line error when it is not available here."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ParameterError(f"unknown device {device!r}: {exc}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ParameterError(
+                f"CUDA is not available: torch {torch.__version__} finds no CUDA device "
+                f"(device={str(device)!r}); use device='cpu'"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ParameterError(
+                f"CUDA is not available: device {device} requested, "
+                f"{torch.cuda.device_count()} CUDA device(s) found"
+            )
+    return device
+
+
+def check_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
+    """The encoders' compute dtype: float32 (None) or bfloat16."""
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, torch.dtype) and dtype in DTYPES.values():
+        return dtype
+    if isinstance(dtype, str) and dtype in DTYPES:
+        return DTYPES[dtype]
+    raise ParameterError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
 
 
 def _split_encoder_output(output: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -52,6 +86,11 @@ class TorchModel(Model):
         shares it (:meth:`~modelcentrality.contract.Model.native_device`). Default: on
         for accelerators, off for the CPU, where the numpy path gives the same numbers
         as the ONNX models exported from these modules.
+    dtype : {"float32", "bfloat16"}, optional
+        Precision the encoder computes in (opt-in mixed precision: autocast, weights
+        kept in float32). Codes come back as float32 and every vote statistic is
+        reduced in float64, so only the encoder's own rounding changes. The generator
+        always runs in float32.
     """
 
     def __init__(
@@ -68,9 +107,11 @@ class TorchModel(Model):
         device: str | torch.device = "cpu",
         batch_size: int = 1024,
         native: bool | None = None,
+        dtype: str | torch.dtype | None = None,
     ) -> None:
         super().__init__(name, latent_dim, code_dims, prior, kind, observation_shape)
-        self.device = torch.device(device)
+        self.device = check_device(device)
+        self.dtype = check_dtype(dtype)
         self.encoder = encoder.to(self.device).eval()
         self.generator = generator.to(self.device).eval()
         self.batch_size = int(batch_size)
@@ -91,6 +132,7 @@ class TorchModel(Model):
             "device": str(self.device),
             "batch_size": self.batch_size,
             "native": self.native,
+            "dtype": str(self.dtype).removeprefix("torch."),
         }
 
     @classmethod
@@ -103,6 +145,7 @@ class TorchModel(Model):
             device=spec["device"],
             batch_size=spec["batch_size"],
             native=spec["native"],
+            dtype=spec.get("dtype"),
         )
 
     def _weights_stamp(self) -> tuple:
@@ -123,6 +166,9 @@ class TorchModel(Model):
         if getattr(self, "_fingerprint_stamp", None) == stamp:
             return self._fingerprint
         digest = hashlib.sha256(stamp[0].encode())
+        if self.dtype != torch.float32:
+            # Codes computed in another precision are other results: another cache key.
+            digest.update(str(self.dtype).encode())
         for module in (self.encoder, self.generator):
             digest.update(type(module).__qualname__.encode())
             for key, tensor in module.state_dict().items():
@@ -135,7 +181,11 @@ class TorchModel(Model):
     def _forward_device(self, module: nn.Module, values: torch.Tensor, what: str):
         """Batched forward pass; every output stays on the device, as float32."""
         outputs: list[list[torch.Tensor]] = []
-        with torch.inference_mode():
+        mixed = module is self.encoder and self.dtype != torch.float32
+        with (
+            torch.inference_mode(),
+            torch.autocast(self.device.type, dtype=self.dtype, enabled=mixed),
+        ):
             for start in range(0, len(values), self.batch_size):
                 batch = values[start : start + self.batch_size].to(self.device)
                 try:
@@ -144,6 +194,9 @@ class TorchModel(Model):
                     raise ModelError(self.name, f"{what} failed: {exc}") from None
                 parts = result if isinstance(result, (tuple, list)) else (result,)
                 outputs.append([p.detach().float() for p in parts])
+        if len(outputs) == 1:
+            # One batch (a chunk within batch_size): no concatenation copy on the device.
+            return outputs[0]
         return [torch.cat([o[i] for o in outputs]) for i in range(len(outputs[0]))]
 
     def _forward(self, module: nn.Module, values: np.ndarray, what: str) -> list[np.ndarray]:

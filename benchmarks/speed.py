@@ -12,7 +12,10 @@ a forward pass does not depend on the weights.
 a. ceiling: observations per second of one encoder under ONNX Runtime, best over batch
    sizes and thread counts;
 b. achieved: encoder passes per second of wall time during a full ``rank`` (which also
-   pays for the generator passes and the vote arithmetic), as a fraction of (a);
+   pays for the generator passes and the vote arithmetic), as a fraction of (a), and as
+   a fraction of the bare encoder rate measured side by side (the same models' encode
+   calls on one rendered chunk, with the engine's threads, batch and chunk size, right
+   before and after the ranking; ``fraction_of_bare_encoder``);
 c. wall time of ``rank`` for several N, and of a naive pipeline that mirrors the
    original code: for every ordered pair, a fresh scale set and fresh vote groups are
    generated from model i and encoded by model j one group of L observations at a time;
@@ -43,6 +46,7 @@ from common import RESULTS, save_result
 from modelcentrality import load_zoo, rank
 from modelcentrality.adapters.pytorch import export_model
 from modelcentrality.contract._model import Prior
+from modelcentrality.engine._scoring import CHUNK_OBSERVATIONS
 from modelcentrality.engine._votes import PAPER, score_votes, vote_factors
 from modelcentrality.execution._backends import ProcessBackend
 from modelcentrality.reference_models.networks import CodeEncoder, Discriminator, Generator
@@ -95,6 +99,19 @@ def ceiling(zoo: Path) -> dict:
     return {"best": best, "sweep": rows}
 
 
+def bare_encoder_rate(models, seconds: float = 3.0) -> float:
+    """obs/s of the engine's own encoder calls (same models, threads, batch and chunk
+    size as in ``rank``) on one rendered chunk, cycling through the models."""
+    chunk = models[0].generate(models[0].sample_prior(CHUNK_OBSERVATIONS, 0))
+    models[0].encode(chunk)
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for model in models:
+            model.encode(chunk)
+            done += len(chunk)
+    return done / (time.perf_counter() - start)
+
+
 def naive_rank(models, votes: int, group_size: int, scale_samples: int, seed: int) -> np.ndarray:
     """The original code's loop: per pair, fresh sets, one encoder call per group."""
     n = len(models)
@@ -119,7 +136,7 @@ def naive_rank(models, votes: int, group_size: int, scale_samples: int, seed: in
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[5, 10, 20])
-    parser.add_argument("--naive-sizes", type=int, nargs="+", default=[5, 10])
+    parser.add_argument("--naive-sizes", type=int, nargs="*", default=[5, 10])
     parser.add_argument("--votes", type=int, default=20)
     parser.add_argument("--scale-samples", type=int, default=2000)
     parser.add_argument("--jobs", type=int, default=0,
@@ -146,10 +163,19 @@ def main() -> None:
         models = all_models[:n_models]
         row: dict = {"models": n_models, "observations_per_pair": per_pair}
         if n_models in args.sizes:
+            # The side-by-side ceiling: the same encoder calls alone, right before and
+            # after the ranking (the machine's load drifts), averaged.
+            bare_before = bare_encoder_rate(models)
             start = time.perf_counter()
             result = rank(models, votes=args.votes, scale_samples=args.scale_samples,
                           bootstrap=0, progress=False)
             seconds = time.perf_counter() - start
+            bare = (bare_before + bare_encoder_rate(models)) / 2
+            row.update(
+                bare_encoder_obs_per_s=round(bare),
+                fraction_of_bare_encoder=round(result.encoder_passes / seconds / bare, 3),
+                load_average_1min=round(os.getloadavg()[0], 2),
+            )
             row.update(
                 engine_s=round(seconds, 2),
                 encoder_passes=result.encoder_passes,

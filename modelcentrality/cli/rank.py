@@ -50,6 +50,28 @@ from .report import report_options, report_outcome
     type=SCALE_SAMPLES,
     help="Scale-set size S (default: the protocol's, or 20 per vote below its votes).",
 )
+@click.option(
+    "--scale-from-groups",
+    is_flag=True,
+    help="Estimate each encoder's scale from the vote groups' own observations instead "
+    "of a separate scale set (no scale-set passes; not the paper's estimate, see "
+    "docs/gpu.md).",
+)
+@click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help="Where the networks run: 'cpu' (ONNX Runtime) or 'cuda[:N]' (through PyTorch, "
+    "pip install 'modelcentrality[gpu]', or onnxruntime-gpu).",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "bfloat16"]),
+    default="float32",
+    show_default=True,
+    help="Encoder compute precision; bfloat16 runs the graphs through PyTorch (fast on "
+    "GPUs, slow on most CPUs). Vote statistics stay float64.",
+)
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @threads_option
 @batch_size_option
@@ -132,6 +154,9 @@ def rank_command(
     votes,
     group_size,
     scale_samples,
+    scale_from_groups,
+    device,
+    dtype,
     seed,
     threads,
     batch_size,
@@ -185,6 +210,8 @@ def rank_command(
         batch_size=batch_size,
         threads=threads,
         follow_symlinks=follow_symlinks,
+        device=device,
+        dtype=None if dtype == "float32" else dtype,
     )
     with runner:
         result = rank(
@@ -195,6 +222,7 @@ def rank_command(
             group_size=group_size,
             scale_samples=scale_samples,
             search=search,
+            scale_from_groups=scale_from_groups,
             precision=precision,
             refine_top=refine_top,
             skip_bad=skip_bad,

@@ -61,9 +61,11 @@ def _draw_votes(
 
 
 def source_observation_count(source: FactorSource, protocol: Protocol) -> int:
-    """Observations one source renders under a protocol: votes x L + S."""
+    """Observations one source renders under a protocol: votes x L + S (S = 0 when the
+    scale comes from the groups)."""
     n_votes = protocol.train_votes_for(source.kind) + protocol.eval_votes
-    return n_votes * protocol.group_size + protocol.scale_samples
+    scale = 0 if protocol.scale_from_groups else protocol.scale_samples
+    return n_votes * protocol.group_size + scale
 
 
 def factorvae_votes(
@@ -102,7 +104,8 @@ def factorvae_votes(
     eval_factors, eval_draws = _draw_votes(source, protocol, protocol.eval_votes, eval_seed)
     factors = np.concatenate([train_factors, eval_factors])
     group_draws = np.concatenate([train_draws, eval_draws])
-    scale_draws = source.draw_scale_set(protocol.scale_samples, np.random.default_rng(scale_seed))
+    scale_count = 0 if protocol.scale_from_groups else protocol.scale_samples
+    scale_draws = source.draw_scale_set(scale_count, np.random.default_rng(scale_seed))
     render_rng = np.random.default_rng(render_seed)
 
     moments = [ScaleMoments() for _ in encoders]
@@ -121,7 +124,10 @@ def factorvae_votes(
             group_draws[first * group_size : last * group_size], render_rng
         )
         for j, encoder in enumerate(encoders):
-            variances = group_variances(encoder(observations), group_size)
+            codes = encoder(observations)
+            if protocol.scale_from_groups:
+                moments[j].update(codes)
+            variances = group_variances(codes, group_size)
             if group_var[j] is None:
                 group_var[j] = np.empty((n_votes, variances.shape[1]))
             group_var[j][first:last] = variances

@@ -44,6 +44,13 @@ class Protocol:
         ``sqrt(variance) >= 0.05``); if all are pruned the score is 0. None: no pruning.
     similarity : str
         The registered cross-cell measure (:mod:`._similarities`) that ranking uses.
+    scale_from_groups : bool
+        Estimate the per-dim scale from the pooled observations of the vote groups
+        instead of a separate scale set of S observations (``scale_samples`` is then
+        unused). Every group observation is a generator draw whose latents are all prior
+        draws (one of them shared within its group), so the pooled moments estimate the
+        same marginal scale without the extra encoder passes; the estimate is not the
+        paper's, hence off by default.
     """
 
     name: str
@@ -54,6 +61,7 @@ class Protocol:
     factor_order: Literal["round_robin", "uniform"]
     prune_std: float | None
     similarity: str = "factorvae"
+    scale_from_groups: bool = False
 
     def __post_init__(self) -> None:
         if self.votes is not None:
@@ -74,6 +82,7 @@ class Protocol:
         votes: int | None = None,
         group_size: int | None = None,
         scale_samples: int | None = None,
+        scale_from_groups: bool | None = None,
     ) -> Protocol:
         """A copy with any non-None field replaced."""
         changes = {
@@ -82,13 +91,14 @@ class Protocol:
                 ("votes", votes),
                 ("group_size", group_size),
                 ("scale_samples", scale_samples),
+                ("scale_from_groups", scale_from_groups),
             )
             if value is not None
         }
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "name": self.name,
             "votes": self.votes,
             "eval_votes": self.eval_votes,
@@ -100,6 +110,10 @@ class Protocol:
             # from them) stay as they were before similarities were pluggable.
             **({} if self.similarity == "factorvae" else {"similarity": self.similarity}),
         }
+        # Only when set, so that caches and results of the exact protocol keep their keys.
+        if self.scale_from_groups:
+            out["scale_from_groups"] = True
+        return out
 
 
 PAPER = Protocol(

@@ -28,6 +28,7 @@ from ..errors import ModelError
 ADAPTERS = {
     "onnx": "modelcentrality.adapters.onnx_runtime:OnnxModel",
     "torch": "modelcentrality.adapters.pytorch:TorchModel",
+    "onnx_torch": "modelcentrality.adapters.onnx_torch:OnnxTorchModel",
 }
 
 #: Models kept open per worker process beyond those the current task needs.

@@ -33,10 +33,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import onnxruntime as ort
+
 from ..adapters.onnx_runtime import OnnxModel, inside
 from ..contract._model import KINDS, MAX_LATENT_DIM, Model, Prior
 from ..contract._screening import skip_reason
-from ..errors import ModelCentralityError, ModelError, ZooError
+from ..errors import ModelCentralityError, ModelError, ParameterError, ZooError
 
 FORMAT_VERSION = 1
 METADATA_FILE = "model.json"
@@ -144,6 +146,38 @@ def check_links(model_dir: Path, root: Path, *, follow_symlinks: bool = False) -
                 f"{path} leads out of {root} through a symlink (to {os.path.realpath(path)}); "
                 "pass --follow-symlinks to allow it",
             )
+def _torch_cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+def _runs_on_torch(device: str | None, dtype: str | None) -> bool:
+    """Whether a zoo model for ``device`` and ``dtype`` runs through PyTorch.
+
+    The host in float32 is ONNX Runtime's (today's path). A CUDA device goes through
+    PyTorch when PyTorch sees CUDA, since there rendered chunks stay on the device for
+    every encoder; otherwise through ONNX Runtime's CUDA provider when onnxruntime-gpu
+    is installed (each call copies its batch between host and device). bfloat16 needs
+    PyTorch anywhere.
+    """
+    device = "cpu" if device is None else str(device)
+    if dtype not in (None, "float32"):
+        return True
+    if device == "cpu":
+        return False
+    if not device.startswith("cuda"):
+        raise ParameterError(f"device must be 'cpu' or 'cuda[:N]', got {device!r}")
+    if _torch_cuda():
+        return True
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        return False
+    raise ParameterError(
+        f"CUDA is not available: neither PyTorch nor onnxruntime-gpu finds a CUDA device "
+        f"(device={device!r}); use device='cpu'"
+    )
 
 
 def load_model(
@@ -153,8 +187,10 @@ def load_model(
     threads: int | None = None,
     follow_symlinks: bool = False,
     root: str | os.PathLike | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
 ) -> Model:
-    """Load one model folder through the ONNX Runtime adapter.
+    """Load one model folder through the ONNX Runtime adapter, or PyTorch on a device.
 
     Parameters
     ----------
@@ -169,14 +205,23 @@ def load_model(
         default they are refused with a ModelError.
     root : path-like, optional
         The folder no file may leave through a symlink (default: ``model_dir``).
+    device : {"cpu", "cuda", "cuda:N"}, optional
+        Where the networks run (default: the host, through ONNX Runtime). On CUDA the
+        graphs are converted to PyTorch (:class:`~modelcentrality.adapters.onnx_torch.
+        OnnxTorchModel`, needs ``modelcentrality[gpu]``) when PyTorch sees the device,
+        else run by onnxruntime-gpu's CUDA provider. One-line error when the device is
+        not available.
+    dtype : {"float32", "bfloat16"}, optional
+        The encoders' compute precision; bfloat16 runs the graphs through PyTorch.
     """
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise ModelError(model_dir.name, f"no such model folder: {model_dir}")
     check_links(model_dir, Path(root or model_dir), follow_symlinks=follow_symlinks)
+    torch_route = _runs_on_torch(device, dtype)
     meta = read_metadata(model_dir)
     name = str(meta.get("name") or model_dir.name)
-    return OnnxModel(
+    model = OnnxModel(
         model_dir / ENCODER_FILE,
         model_dir / GENERATOR_FILE,
         name=name,
@@ -189,7 +234,13 @@ def load_model(
         batch_size=batch_size,
         threads=threads,
         follow_symlinks=follow_symlinks,
+        device=None if torch_route else device,
     )
+    if not torch_route:
+        return model
+    from ..adapters.onnx_torch import OnnxTorchModel
+
+    return OnnxTorchModel(model, device=device or "cpu", batch_size=batch_size, dtype=dtype)
 
 
 def model_folders(zoo_dir: str | os.PathLike) -> list[Path]:
@@ -219,6 +270,8 @@ def load_zoo(
     batch_size: int = 1024,
     threads: int | None = None,
     follow_symlinks: bool = False,
+    device: str | None = None,
+    dtype: str | None = None,
 ) -> Zoo:
     """Load every model folder of a zoo, in name order.
 
@@ -227,7 +280,7 @@ def load_zoo(
     zoo_dir : path-like
     skip_bad : bool
         Leave unusable models out (recorded in ``Zoo.skipped``) instead of raising.
-    batch_size, threads :
+    batch_size, threads, device, dtype :
         Passed to :func:`load_model`.
     follow_symlinks : bool
         Follow symlinks (model folders, files, ONNX external data) that lead out of
@@ -248,6 +301,8 @@ def load_zoo(
                     threads=threads,
                     follow_symlinks=follow_symlinks,
                     root=zoo_dir,
+                    device=device,
+                    dtype=dtype,
                 )
             )
         except ModelCentralityError as exc:

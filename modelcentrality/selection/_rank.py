@@ -44,6 +44,7 @@ def rank(
     votes: int | None = None,
     group_size: int | None = None,
     scale_samples: int | None = None,
+    scale_from_groups: bool = False,
     search: str | SearchStrategy | None = None,
     precision: float | None = None,
     refine_top: bool = True,
@@ -75,6 +76,11 @@ def rank(
         uses S = 2,000, not 73,728, which would cost 15 times the votes themselves; the
         default protocol is unchanged. With a precision search, ``votes`` caps the
         votes per pair.
+    scale_from_groups : bool
+        Take each encoder's per-dim scale from the pooled observations of the vote
+        groups instead of a separate scale set (no scale-set encoder passes: for a GAN
+        pair under the paper protocol 73,728 of 123,728 passes). Not the paper's
+        estimate, so off by default; docs/gpu.md reports how rankings move.
     search : str or SearchStrategy, optional
         Which pairs to evaluate: ``"full"`` (every pair at the protocol's votes),
         ``"precision"`` (needs ``precision``), ``"adaptive"`` (the most central model
@@ -121,7 +127,9 @@ def rank(
         search = make_search(search, precision=precision, refine_top=refine_top)
     bootstrap = check_int("bootstrap", bootstrap, minimum=0)
     protocol = get_protocol(protocol).with_overrides(
-        group_size=group_size, scale_samples=scale_samples
+        group_size=group_size,
+        scale_samples=scale_samples,
+        scale_from_groups=True if scale_from_groups else None,
     )
     seed = check_int("random_state", random_state, minimum=0)
     loader_skipped = dict(getattr(models, "skipped", {}))
