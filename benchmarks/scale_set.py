@@ -82,7 +82,7 @@ def source_row(source, encoders, protocol, sizes, seed) -> dict:
     group_var = [np.concatenate(p) for p in parts]
     return {
         key: [
-            score_votes(group_var[j], moments[key][j].std(), factors, source.num_codes,
+            score_votes(group_var[j], moments[key][j].std(), factors, source.n_codes,
                         n_train, protocol.prune_std).score
             for j in range(len(encoders))
         ]

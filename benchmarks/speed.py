@@ -118,7 +118,7 @@ def naive_rank(models, votes: int, group_size: int, scale_samples: int, seed: in
     cross = np.zeros((n, n))
     rng = np.random.default_rng(seed)
     for i, source in enumerate(models):
-        k = source.num_codes
+        k = source.n_codes
         for j, encoder in enumerate(models):
             scale_obs = source.generate(source.sample_prior(scale_samples, rng))
             scale_std = encoder.encode(scale_obs).std(axis=0)

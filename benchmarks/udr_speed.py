@@ -29,10 +29,10 @@ DIMS = 10
 FACTORS = 6
 
 
-def synthetic_representations(num_models: int, rng: np.random.Generator) -> list[np.ndarray]:
+def synthetic_representations(n_models: int, rng: np.random.Generator) -> list[np.ndarray]:
     truth = rng.uniform(-1, 1, size=(SAMPLES, FACTORS))
     reps = []
-    for _ in range(num_models):
+    for _ in range(n_models):
         mix = np.zeros((FACTORS, DIMS))
         columns = rng.permutation(DIMS)[:FACTORS]
         mix[np.arange(FACTORS), columns] = rng.choice([-1.0, 1.0], FACTORS)
@@ -74,29 +74,29 @@ def main() -> None:
     # The host is shared: the load average tells how far timings sit above an idle machine.
     load_before = os.getloadavg()
     rows = []
-    for num_models in (10, 50):
-        reps = synthetic_representations(num_models, np.random.default_rng(num_models))
+    for n_models in (10, 50):
+        reps = synthetic_representations(n_models, np.random.default_rng(n_models))
         for method in ("lasso", "spearman"):
             for n_jobs in (1, 2) if method == "lasso" else (1,):
-                repeats = 2 if num_models == 50 and method == "lasso" else 3
+                repeats = 2 if n_models == 50 and method == "lasso" else 3
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     seconds, result = timed(
                         partial(udr_scores, reps, method=method, n_jobs=n_jobs), repeats
                     )
                 row = {
-                    "models": num_models,
+                    "models": n_models,
                     "samples": SAMPLES,
                     "dims": DIMS,
                     "method": method,
                     "n_jobs": n_jobs,
-                    "pair_matrices": num_models * (num_models - 1),
+                    "pair_matrices": n_models * (n_models - 1),
                     "seconds": seconds,
                     "repeats_best_of": repeats,
                     "warnings": sorted({type(w.message).__name__ for w in caught}),
                     "score_range": [float(result.scores.min()), float(result.scores.max())],
                 }
-                if num_models == 10 and n_jobs == 1:
+                if n_models == 10 and n_jobs == 1:
                     loop_s, loop = timed(partial(pair_by_pair, reps, method), 1)
                     row["pair_by_pair_seconds"] = loop_s
                     row["pair_by_pair_max_abs_diff"] = float(np.nanmax(abs(loop - result.pairwise)))

@@ -213,7 +213,7 @@ class DeviceImages:
                 f"device draws need the plain dsprites images, not '{data}': use draws=numpy"
             )
         # One image per factor combination: 737,280.
-        total = int(np.prod(dataset.factors_num_values))
+        total = int(np.prod(dataset.factor_sizes))
         images = torch.empty((total, 64, 64), dtype=torch.uint8, device=device)
         chunk = 65_536
         for start in range(0, total, chunk):

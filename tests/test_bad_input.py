@@ -79,7 +79,7 @@ def _odd_model(zoo, name, *, shape=(1, 8, 8), nan=False):
     if nan:
         bias = world.bias.copy()
         bias[3] = np.nan
-        world = SyntheticWorld(world.weights, bias, world.num_factors, world.observation_shape)
+        world = SyntheticWorld(world.weights, bias, world.n_factors, world.observation_shape)
     write_synthetic_model(world, mixing_matrix(4, 0.0, np.random.default_rng(0)), zoo / name)
 
 

@@ -136,7 +136,7 @@ def same_ranking(result, reference):
 
 
 def add_model(zoo, world, folder, entanglement=0.5, seed=7, **metadata):
-    mixing = mixing_matrix(world.num_factors, entanglement, np.random.default_rng(seed))
+    mixing = mixing_matrix(world.n_factors, entanglement, np.random.default_rng(seed))
     return write_synthetic_model(world, mixing, zoo / folder, metadata or None)
 
 

@@ -58,8 +58,8 @@ def test_observation_format(data):
     assert set(np.unique(images)) == {0.0, 1.0}
     assert (images.sum(axis=(1, 2, 3)) > 0).all()
     assert isinstance(data, GroundTruthDataset)
-    assert data.factors_num_values == (3, 6, 40, 32, 32)
-    assert data.num_factors == 5
+    assert data.factor_sizes == (3, 6, 40, 32, 32)
+    assert data.n_factors == 5
 
 
 def test_sprites_never_touch_the_border_or_window_edge(data):

@@ -280,7 +280,7 @@ def test_train_zoo_grouped_on_cpu_then_scored(tmp_path):
         "grid": {"tc_weight": [1, 10]},
         "settings": {"iterations": 2, "batch_size": 4, "tc_units": 50},
         "scores": ["mig"],
-        "score_settings": {"mig": {"num_train": 300}},
+        "score_settings": {"mig": {"n_train": 300}},
     }
     spec_path = tmp_path / "spec.json"
     spec_path.write_text(json.dumps(spec))

@@ -33,7 +33,7 @@ class ToyDataset(GroundTruthDataset):
 
     name = "toy"
     factor_names = ("a", "b", "c", "d")
-    factors_num_values = (3, 4, 5, 6)
+    factor_sizes = (3, 4, 5, 6)
     observation_shape = (2, 3, 3)
 
     def __init__(self) -> None:
@@ -42,7 +42,7 @@ class ToyDataset(GroundTruthDataset):
         self.bias = rng.normal(0.0, 0.1, size=18)
 
     def normalise(self, factors: np.ndarray) -> np.ndarray:
-        return factors / (np.asarray(self.factors_num_values) - 1) * 2 - 1
+        return factors / (np.asarray(self.factor_sizes) - 1) * 2 - 1
 
     def sample_observations_from_factors(self, factors, random_state=None):
         flat = self.normalise(factors) @ self.weights.T + self.bias
@@ -59,11 +59,11 @@ SIGNS = np.array([1.0, -1.0, -1.0, 1.0])
 # Small sample counts: the whole file stays fast on 2 cores.
 SMALL = {
     "factorvae": {"votes": 300, "eval_votes": 300, "scale_samples": 2000},
-    "betavae": {"num_train": 400, "num_eval": 300},
-    "mig": {"num_train": 2000},
-    "dci": {"num_train": 500, "num_test": 300},
-    "sap": {"num_train": 2000, "num_test": 1000},
-    "modularity": {"num_train": 2000, "num_test": 1000},
+    "betavae": {"n_train": 400, "n_eval": 300},
+    "mig": {"n_train": 2000},
+    "dci": {"n_train": 500, "n_test": 300},
+    "sap": {"n_train": 2000, "n_test": 1000},
+    "modularity": {"n_train": 2000, "n_test": 1000},
 }
 
 
@@ -162,7 +162,7 @@ def test_factor_vae_paper_protocol_scores_on_its_own_votes():
         votes=80,
         scale_samples=1000,
     )
-    assert dead["num_active_dims"] == 4 and dead["score"] == 1.0
+    assert dead["n_active_dims"] == 4 and dead["score"] == 1.0
 
 
 def test_factor_vae_prunes_low_variance_dims_under_disentanglement_lib():
@@ -170,21 +170,21 @@ def test_factor_vae_prunes_low_variance_dims_under_disentanglement_lib():
     result = compute_factor_vae(
         lambda x: 0.01 * TOY.truth(x), TOY, votes=50, eval_votes=50, scale_samples=500
     )
-    assert result["num_active_dims"] == 0
+    assert result["n_active_dims"] == 0
     assert result["score"] == 0.0
 
 
 def test_sap_continuous_uses_squared_correlation():
-    result = compute_sap(TOY.truth, TOY, num_train=1000, num_test=10, continuous_factors=True)
+    result = compute_sap(TOY.truth, TOY, n_train=1000, n_test=10, continuous_factors=True)
     assert result["SAP_score"] > 0.95
 
 
 def test_dci_random_forest_option_agrees_on_the_truth():
-    result = compute_dci(TOY.truth, TOY, num_train=500, num_test=200, predictor="random_forest")
+    result = compute_dci(TOY.truth, TOY, n_train=500, n_test=200, predictor="random_forest")
     assert result["disentanglement"] > 0.8
     assert result["informativeness_test"] > 0.95
     with pytest.raises(ValueError, match="DCI predictor must be one of"):
-        compute_dci(TOY.truth, TOY, num_train=50, num_test=50, predictor="lasso")
+        compute_dci(TOY.truth, TOY, n_train=50, n_test=50, predictor="lasso")
 
 
 def test_histogram_discretize_matches_digitize_on_histogram_edges():
@@ -230,20 +230,20 @@ def test_settings_scale_counts_and_reject_unknown_names():
         "group_size": 64,
         "scale_samples": 1000,
     }
-    assert scaled["betavae"] == {"batch_size": 64, "num_train": 1000, "num_eval": 500}
+    assert scaled["betavae"] == {"batch_size": 64, "n_train": 1000, "n_eval": 500}
     paper = metric_settings(["factorvae"], 1.0, {"factorvae": {"protocol": "paper"}})
     assert paper["factorvae"]["votes"] == 500 and paper["factorvae"]["eval_votes"] == 0
     with pytest.raises(ValueError, match="unknown metric"):
         metric_settings(["mig", "irs"])
     with pytest.raises(ValueError, match="unknown settings"):
-        metric_settings(["mig"], 1.0, {"mig": {"num_test": 5}})
+        metric_settings(["mig"], 1.0, {"mig": {"n_test": 5}})
     with pytest.raises(ValueError, match="unknown settings"):
-        metric_settings(["factorvae"], 1.0, {"factorvae": {"num_train": 5}})
+        metric_settings(["factorvae"], 1.0, {"factorvae": {"n_train": 5}})
 
 
 def test_bad_representation_output_is_a_clear_error():
     with pytest.raises(ValueError, match="must return shape"):
-        evaluate(lambda x: np.zeros(len(x)), TOY, ["mig"], settings={"mig": {"num_train": 10}})
+        evaluate(lambda x: np.zeros(len(x)), TOY, ["mig"], settings={"mig": {"n_train": 10}})
 
 
 # --- the ``evaluate`` command on a tiny ONNX zoo -------------------------------------------
@@ -337,7 +337,7 @@ def test_evaluate_command_writes_every_metric(dsprites_zoo, tmp_path, capsys):
     assert report["dataset"] == {"spec": "dsprites", "name": "dsprites"}
     assert report["seed"] == 0 and report["version"]
     assert report["settings"]["factorvae"]["votes"] == 100
-    assert report["settings"]["dci"]["num_train"] == 100
+    assert report["settings"]["dci"]["n_train"] == 100
     assert report["settings"]["dci"]["predictor"] == "random_forest"
     # The CLI is the Python API on the loaded model.
     model = load_model(dsprites_zoo / "random")
@@ -360,7 +360,7 @@ def test_evaluate_command_ranks_a_position_encoder_above_a_random_one(dsprites_z
 def test_evaluate_command_rejects_mismatched_models(tmp_path, capsys):
     zoo = tmp_path / "zoo"
     write_dsprites_model(zoo / "good", np.ones((4096, 1)) / 4096, centroid=False)
-    world = SyntheticWorld.make(num_factors=2, num_nuisance=1)
+    world = SyntheticWorld.make(n_factors=2, n_nuisance=1)
     write_synthetic_model(world, mixing_matrix(2, 0.0, np.random.default_rng(0)), zoo / "small")
     args = ("evaluate", zoo, "--metrics", "mig", "--samples-scale", "0.01", "--quiet")
     status, _, err = run_cli(capsys, *args)

@@ -353,7 +353,7 @@ def test_zoo_job_trains_scores_and_resumes(tmp_path):
         "scores": ["factorvae_paper", "mig"],
         "score_settings": {
             "factorvae_paper": {"votes": 30, "scale_samples": 500},
-            "mig": {"num_train": 300},
+            "mig": {"n_train": 300},
         },
     }
     zoo = tmp_path / "zoo"

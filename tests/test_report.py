@@ -38,7 +38,7 @@ def write_evaluate_json(path: Path, names: list[str]) -> dict[str, float]:
     truth = {name: 1.0 - 0.4 * entanglement(name) + 0.01 * k for k, name in enumerate(names)}
     results = {
         name: {
-            "factorvae": {"score": value, "num_active_dims": 4},
+            "factorvae": {"score": value, "n_active_dims": 4},
             "mig": {"discrete_mig": value / 2},
         }
         for name, value in truth.items()
@@ -57,7 +57,7 @@ def test_traversal_rows_sweep_one_code_dim_over_prior_quantiles(ranked):
     models, _ = ranked
     model = models[0]
     grid = traversal_grid(model, columns=5, random_state=3)
-    assert grid.shape == (model.num_codes, 5, *model.observation_shape)
+    assert grid.shape == (model.n_codes, 5, *model.observation_shape)
     values = prior_quantiles(model, 5)
     np.testing.assert_allclose(values, [-0.8, -0.4, 0.0, 0.4, 0.8], atol=1e-12)
     base = model.sample_prior(1, 3)[0]

@@ -184,7 +184,7 @@ class UDRResult:
                 "rank": int(ranks[i]),
                 "udr": float(self.scores[i]),
                 "informative_dims": np.flatnonzero(self.informative[i]).tolist(),
-                "num_dims": int(self.informative[i].size),
+                "n_dims": int(self.informative[i].size),
                 "rule": self.rules[i],
             }
             for i, name in enumerate(self.names)

@@ -155,7 +155,7 @@ def evaluate_command(
     ]
     click.echo(format_table(["model", *(label for label, _, _ in columns)], rows))
     for name, scores in results.items():
-        if scores.get("factorvae", {}).get("num_active_dims") == 0:
+        if scores.get("factorvae", {}).get("n_active_dims") == 0:
             click.echo(
                 f"note: {name}: factorvae is 0 because no dim was active (every code "
                 "constant over the scale set, or pruned below the protocol's spread)",

@@ -40,6 +40,6 @@ def synthetic_command(zoo, good, entangled, factors, seed):
     if good + entangled < 2:
         raise click.UsageError("a zoo needs at least 2 models")
     make_synthetic_zoo(
-        zoo, [0.1] * good + [1.0] * entangled, num_factors=factors, random_state=seed
+        zoo, [0.1] * good + [1.0] * entangled, n_factors=factors, random_state=seed
     )
     click.echo(f"wrote {good + entangled} models to {zoo}")

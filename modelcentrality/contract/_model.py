@@ -151,7 +151,7 @@ class Model(ABC):
         self.observation_shape = tuple(int(s) for s in observation_shape)
 
     @property
-    def num_codes(self) -> int:
+    def n_codes(self) -> int:
         """K, the number of code dims."""
         return len(self.code_dims)
 

@@ -1,7 +1,7 @@
 """Ground-truth datasets: the interface users know from disentanglement_lib.
 
 A dataset has discrete factors of variation; ``factors`` arrays hold class indices,
-shape (n, num_factors), int64. Observations are channels-first float32 in [0, 1],
+shape (n, n_factors), int64. Observations are channels-first float32 in [0, 1],
 shape (n, *observation_shape), like every model's generator output here.
 """
 
@@ -24,38 +24,38 @@ class DatasetError(ModelCentralityError, ValueError):
 class GroundTruthDataset(ABC):
     """Base class of datasets with known factors of variation.
 
-    Subclasses set ``factors_num_values``, ``factor_names`` and ``observation_shape`` and
+    Subclasses set ``factor_sizes``, ``factor_names`` and ``observation_shape`` and
     implement :meth:`sample_observations_from_factors`.
     """
 
     name: str
     factor_names: tuple[str, ...]
-    factors_num_values: tuple[int, ...]
+    factor_sizes: tuple[int, ...]
     observation_shape: tuple[int, ...]
 
     @property
-    def num_factors(self) -> int:
-        return len(self.factors_num_values)
+    def n_factors(self) -> int:
+        return len(self.factor_sizes)
 
     def check_factors(self, factors: Any) -> np.ndarray:
-        """Validate factor class indices; returns them as int64, shape (n, num_factors).
+        """Validate factor class indices; returns them as int64, shape (n, n_factors).
 
         Raises
         ------
         ValueError
             If ``factors`` is not a 2-D integer array with one column per factor, or a
-            value lies outside ``[0, factors_num_values[k])``.
+            value lies outside ``[0, factor_sizes[k])``.
         """
         array = np.asarray(factors)
-        if array.ndim != 2 or array.shape[1] != self.num_factors:
+        if array.ndim != 2 or array.shape[1] != self.n_factors:
             raise ValueError(
-                f"{self.name}: factors must have shape (n, {self.num_factors}), got {array.shape}"
+                f"{self.name}: factors must have shape (n, {self.n_factors}), got {array.shape}"
             )
         if array.dtype.kind not in "iu":
             raise ValueError(
                 f"{self.name}: factors must be integer class indices, got dtype {array.dtype}"
             )
-        sizes = np.asarray(self.factors_num_values)
+        sizes = np.asarray(self.factor_sizes)
         bad = (array < 0) | (array >= sizes)
         if bad.any():
             row, column = np.argwhere(bad)[0]
@@ -65,13 +65,13 @@ class GroundTruthDataset(ABC):
             )
         return array.astype(np.int64, copy=False)
 
-    def sample_factors(self, num: int, random_state: Any = None) -> np.ndarray:
-        """Factor indices drawn uniformly and independently, shape (num, num_factors)."""
+    def sample_factors(self, n: int, random_state: Any = None) -> np.ndarray:
+        """Factor indices drawn uniformly and independently, shape (n, n_factors)."""
         rng = check_random_state(random_state)
         return np.stack(
-            [rng.integers(0, n, size=num, dtype=np.int64) for n in self.factors_num_values],
+            [rng.integers(0, size, size=n, dtype=np.int64) for size in self.factor_sizes],
             axis=1,
-        ).reshape(num, self.num_factors)
+        ).reshape(n, self.n_factors)
 
     @abstractmethod
     def sample_observations_from_factors(
@@ -79,14 +79,14 @@ class GroundTruthDataset(ABC):
     ) -> np.ndarray:
         """Observations for given factor indices, shape (n, *observation_shape), float32."""
 
-    def sample_observations(self, num: int, random_state: Any = None) -> np.ndarray:
+    def sample_observations(self, n: int, random_state: Any = None) -> np.ndarray:
         rng = check_random_state(random_state)
-        return self.sample_observations_from_factors(self.sample_factors(num, rng), rng)
+        return self.sample_observations_from_factors(self.sample_factors(n, rng), rng)
 
-    def sample(self, num: int, random_state: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        """(factors (num, num_factors), observations (num, *observation_shape))."""
+    def sample(self, n: int, random_state: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """(factors (n, n_factors), observations (n, *observation_shape))."""
         rng = check_random_state(random_state)
-        factors = self.sample_factors(num, rng)
+        factors = self.sample_factors(n, rng)
         return factors, self.sample_observations_from_factors(factors, rng)
 
 
@@ -101,7 +101,7 @@ class DatasetFactors(FactorSource):
 
     def __init__(self, dataset: GroundTruthDataset) -> None:
         self.dataset = dataset
-        self.num_factors = dataset.num_factors
+        self.n_factors = dataset.n_factors
         self.observation_shape = tuple(dataset.observation_shape)
 
     def draw_groups(
@@ -109,12 +109,12 @@ class DatasetFactors(FactorSource):
     ) -> np.ndarray:
         n_votes = len(factors)
         draws = self.dataset.sample_factors(n_votes * group_size, rng).reshape(
-            n_votes, group_size, self.num_factors
+            n_votes, group_size, self.n_factors
         )
-        sizes = np.asarray(self.dataset.factors_num_values)[factors]
+        sizes = np.asarray(self.dataset.factor_sizes)[factors]
         fixed = rng.integers(0, sizes)
         draws[np.arange(n_votes), :, factors] = fixed[:, None]
-        return draws.reshape(n_votes * group_size, self.num_factors)
+        return draws.reshape(n_votes * group_size, self.n_factors)
 
     def draw_scale_set(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self.dataset.sample_factors(n, rng)

@@ -273,7 +273,7 @@ class DSprites(GroundTruthDataset):
 
     name = "dsprites"
     factor_names = FACTOR_NAMES
-    factors_num_values = FACTOR_SIZES
+    factor_sizes = FACTOR_SIZES
     observation_shape = (1, IMAGE_SIZE, IMAGE_SIZE)
 
     def __init__(self, images: np.ndarray | None = None) -> None:

@@ -43,7 +43,7 @@ def _draw_votes(
         block_rng = np.random.default_rng([seed, block])
         block_factors = vote_factors(
             VOTE_BLOCK,
-            source.num_factors,
+            source.n_factors,
             protocol.factor_order,
             block_rng,
             offset=block * VOTE_BLOCK,
@@ -136,7 +136,7 @@ def factorvae_votes(
 
     return [
         score_votes(
-            group_var[j], moments[j].std(), factors, source.num_factors, n_train, protocol.prune_std
+            group_var[j], moments[j].std(), factors, source.n_factors, n_train, protocol.prune_std
         )
         for j in range(len(encoders))
     ]

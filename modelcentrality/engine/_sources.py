@@ -29,14 +29,14 @@ class FactorSource(ABC):
 
     Attributes
     ----------
-    num_factors : int
+    n_factors : int
         K, the number of factors votes are taken over.
     observation_shape : tuple of int
     kind : str
         "gan", "vae" or "data"; the paper protocol takes 1000 votes for VAE sources.
     """
 
-    num_factors: int
+    n_factors: int
     observation_shape: tuple[int, ...]
     kind: str = "data"
 
@@ -85,7 +85,7 @@ class GeneratedFactors(FactorSource):
     def __init__(self, model: Model, native: bool = False) -> None:
         self.model = model
         self.native = native
-        self.num_factors = model.num_codes
+        self.n_factors = model.n_codes
         self.observation_shape = model.observation_shape
         self.kind = model.kind
 

@@ -23,22 +23,22 @@ from .utils import (
     sklearn_seed,
 )
 
-DEFAULTS = {"batch_size": 64, "num_train": 10_000, "num_eval": 5_000}
-SAMPLE_KEYS = ("num_train", "num_eval")
+DEFAULTS = {"batch_size": 64, "n_train": 10_000, "n_eval": 5_000}
+SAMPLE_KEYS = ("n_train", "n_eval")
 
 
 def pair_features(
     representation_function: RepresentationFunction,
     dataset: GroundTruthDataset,
-    num_points: int,
+    n_points: int,
     batch_size: int,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Draw BetaVAE points: features (num_points, E) float64 and labels (num_points,) int64."""
-    labels = rng.integers(0, dataset.num_factors, size=num_points, dtype=np.int64)
+    """Draw BetaVAE points: features (n_points, E) float64 and labels (n_points,) int64."""
+    labels = rng.integers(0, dataset.n_factors, size=n_points, dtype=np.int64)
     points_per_chunk = max(1, CHUNK_OBSERVATIONS // (2 * batch_size))
     features = []
-    for first in range(0, num_points, points_per_chunk):
+    for first in range(0, n_points, points_per_chunk):
         chunk = labels[first : first + points_per_chunk]
         n = len(chunk) * batch_size
         left = dataset.sample_factors(n, rng)
@@ -57,8 +57,8 @@ def compute_beta_vae(
     dataset: GroundTruthDataset,
     random_state: Any = 0,
     batch_size: int = DEFAULTS["batch_size"],
-    num_train: int = DEFAULTS["num_train"],
-    num_eval: int = DEFAULTS["num_eval"],
+    n_train: int = DEFAULTS["n_train"],
+    n_eval: int = DEFAULTS["n_eval"],
 ) -> dict[str, float]:
     """BetaVAE disentanglement score.
 
@@ -70,7 +70,7 @@ def compute_beta_vae(
     random_state : int, Generator or None
     batch_size : int
         Pairs averaged into one point.
-    num_train, num_eval : int
+    n_train, n_eval : int
         Points to fit the classifier on and to score it on.
 
     Returns
@@ -79,22 +79,22 @@ def compute_beta_vae(
         ``train_accuracy``, ``eval_accuracy`` (the score).
     """
     batch_size = check_count("batch_size", batch_size)
-    num_train = check_count("num_train", num_train)
-    num_eval = check_count("num_eval", num_eval)
+    n_train = check_count("n_train", n_train)
+    n_eval = check_count("n_eval", n_eval)
     rng = check_random_state(random_state)
     # Deferred import: see the package docstring.
     from sklearn.linear_model import LogisticRegression
 
-    x_train, y_train = pair_features(representation_function, dataset, num_train, batch_size, rng)
+    x_train, y_train = pair_features(representation_function, dataset, n_train, batch_size, rng)
     if np.unique(y_train).size < 2:
         raise ValueError(
-            f"num_train={num_train} points all hold the same factor fixed; BetaVAE needs "
+            f"n_train={n_train} points all hold the same factor fixed; BetaVAE needs "
             "points of at least 2 factors"
         )
     model = LogisticRegression(random_state=sklearn_seed(rng))
     with quiet_convergence():
         model.fit(x_train, y_train)
-    x_eval, y_eval = pair_features(representation_function, dataset, num_eval, batch_size, rng)
+    x_eval, y_eval = pair_features(representation_function, dataset, n_eval, batch_size, rng)
     return {
         "train_accuracy": float(model.score(x_train, y_train)),
         "eval_accuracy": float(model.score(x_eval, y_eval)),

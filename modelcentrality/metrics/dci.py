@@ -32,8 +32,8 @@ from .utils import (
     varying_factors,
 )
 
-DEFAULTS = {"num_train": 10_000, "num_test": 5_000, "predictor": "gbt", "n_jobs": 1}
-SAMPLE_KEYS = ("num_train", "num_test")
+DEFAULTS = {"n_train": 10_000, "n_test": 5_000, "predictor": "gbt", "n_jobs": 1}
+SAMPLE_KEYS = ("n_train", "n_test")
 PREDICTORS = ("gbt", "random_forest")
 
 _EPS = 1e-11
@@ -136,8 +136,8 @@ def compute_dci(
     representation_function: RepresentationFunction,
     dataset: GroundTruthDataset,
     random_state: Any = 0,
-    num_train: int = DEFAULTS["num_train"],
-    num_test: int = DEFAULTS["num_test"],
+    n_train: int = DEFAULTS["n_train"],
+    n_test: int = DEFAULTS["n_test"],
     predictor: str = DEFAULTS["predictor"],
     n_jobs: int | None = DEFAULTS["n_jobs"],
 ) -> dict[str, float]:
@@ -149,7 +149,7 @@ def compute_dci(
         Observations (B, *observation_shape) float32 -> codes (B, E).
     dataset : GroundTruthDataset
     random_state : int, Generator or None
-    num_train, num_test : int
+    n_train, n_test : int
         Observations the classifiers are fit on and tested on.
     predictor : {"gbt", "random_forest"}
         "gbt": disentanglement_lib's gradient boosted trees (slow on factors with many
@@ -164,15 +164,15 @@ def compute_dci(
         ``informativeness_test`` (accuracies). Factors with a single value in the
         training sample are left out.
     """
-    num_train = check_count("num_train", num_train)
-    num_test = check_count("num_test", num_test)
+    n_train = check_count("n_train", n_train)
+    n_test = check_count("n_test", n_test)
     check_choice("DCI predictor", predictor, PREDICTORS)
     rng = check_random_state(random_state)
-    codes_train, factors_train = sample_codes(representation_function, dataset, num_train, rng)
-    codes_test, factors_test = sample_codes(representation_function, dataset, num_test, rng)
+    codes_train, factors_train = sample_codes(representation_function, dataset, n_train, rng)
+    codes_test, factors_test = sample_codes(representation_function, dataset, n_test, rng)
     keep = varying_factors(factors_train)
     if not keep.any():
-        raise ValueError(f"no factor varies in the {num_train} training observations")
+        raise ValueError(f"no factor varies in the {n_train} training observations")
     importance, train_accuracy, test_accuracy = importance_matrix(
         codes_train,
         factors_train[:, keep],

@@ -94,7 +94,7 @@ def compute_factor_vae(
         ``score``: the protocol's score (accuracy on the evaluation votes, or on the
         training votes when the protocol has none); ``revised_score``: the paper's revised
         score of the same table; ``train_accuracy`` and ``eval_accuracy`` (as in
-        disentanglement_lib; equal under the paper protocol); ``num_active_dims``: dims
+        disentanglement_lib; equal under the paper protocol); ``n_active_dims``: dims
         allowed to vote (non-constant, and not pruned).
     """
     resolved = resolve_protocol(protocol, votes, eval_votes, group_size, scale_samples)
@@ -108,5 +108,5 @@ def compute_factor_vae(
         "revised_score": result.revised_score,
         "train_accuracy": table_score(result.train_table),
         "eval_accuracy": result.score,
-        "num_active_dims": int(np.count_nonzero(active)),
+        "n_active_dims": int(np.count_nonzero(active)),
     }

@@ -21,8 +21,8 @@ from .utils import (
     sample_codes,
 )
 
-DEFAULTS = {"num_train": 10_000, "num_bins": 20}
-SAMPLE_KEYS = ("num_train",)
+DEFAULTS = {"n_train": 10_000, "n_bins": 20}
+SAMPLE_KEYS = ("n_train",)
 
 
 def mutual_info_gap(mutual_info: np.ndarray, entropy: np.ndarray) -> float:
@@ -47,8 +47,8 @@ def compute_mig(
     representation_function: RepresentationFunction,
     dataset: GroundTruthDataset,
     random_state: Any = 0,
-    num_train: int = DEFAULTS["num_train"],
-    num_bins: int = DEFAULTS["num_bins"],
+    n_train: int = DEFAULTS["n_train"],
+    n_bins: int = DEFAULTS["n_bins"],
 ) -> dict[str, float]:
     """Mutual Information Gap.
 
@@ -58,9 +58,9 @@ def compute_mig(
         Observations (B, *observation_shape) float32 -> codes (B, E).
     dataset : GroundTruthDataset
     random_state : int, Generator or None
-    num_train : int
+    n_train : int
         Observations the mutual information is estimated on.
-    num_bins : int
+    n_bins : int
         Histogram bins per code dim.
 
     Returns
@@ -68,7 +68,7 @@ def compute_mig(
     dict
         ``discrete_mig``.
     """
-    num_train = check_count("num_train", num_train)
-    codes, factors = sample_codes(representation_function, dataset, num_train, random_state)
-    mutual_info = discrete_mutual_info(histogram_discretize(codes, num_bins), factors)
+    n_train = check_count("n_train", n_train)
+    codes, factors = sample_codes(representation_function, dataset, n_train, random_state)
+    mutual_info = discrete_mutual_info(histogram_discretize(codes, n_bins), factors)
     return {"discrete_mig": mutual_info_gap(mutual_info, discrete_entropy(factors))}

@@ -28,8 +28,8 @@ from .utils import (
     varying_factors,
 )
 
-DEFAULTS = {"num_train": 10_000, "num_test": 5_000, "num_bins": 20}
-SAMPLE_KEYS = ("num_train", "num_test")
+DEFAULTS = {"n_train": 10_000, "n_test": 5_000, "n_bins": 20}
+SAMPLE_KEYS = ("n_train", "n_test")
 
 
 def modularity(mutual_info: np.ndarray) -> float:
@@ -101,9 +101,9 @@ def compute_modularity(
     representation_function: RepresentationFunction,
     dataset: GroundTruthDataset,
     random_state: Any = 0,
-    num_train: int = DEFAULTS["num_train"],
-    num_test: int = DEFAULTS["num_test"],
-    num_bins: int = DEFAULTS["num_bins"],
+    n_train: int = DEFAULTS["n_train"],
+    n_test: int = DEFAULTS["n_test"],
+    n_bins: int = DEFAULTS["n_bins"],
 ) -> dict[str, float]:
     """Modularity and explicitness scores.
 
@@ -113,9 +113,9 @@ def compute_modularity(
         Observations (B, *observation_shape) float32 -> codes (B, E).
     dataset : GroundTruthDataset
     random_state : int, Generator or None
-    num_train, num_test : int
+    n_train, n_test : int
         Observations for the mutual information and classifier fits, and for testing.
-    num_bins : int
+    n_bins : int
         Histogram bins per code dim.
 
     Returns
@@ -124,16 +124,16 @@ def compute_modularity(
         ``modularity_score``, ``explicitness_score_train``, ``explicitness_score_test``.
         Factors with a single value in the training sample are left out.
     """
-    num_train = check_count("num_train", num_train)
-    num_test = check_count("num_test", num_test)
+    n_train = check_count("n_train", n_train)
+    n_test = check_count("n_test", n_test)
     rng = check_random_state(random_state)
-    codes_train, factors_train = sample_codes(representation_function, dataset, num_train, rng)
-    codes_test, factors_test = sample_codes(representation_function, dataset, num_test, rng)
+    codes_train, factors_train = sample_codes(representation_function, dataset, n_train, rng)
+    codes_test, factors_test = sample_codes(representation_function, dataset, n_test, rng)
     keep = varying_factors(factors_train)
     if not keep.any():
-        raise ValueError(f"no factor varies in the {num_train} training observations")
+        raise ValueError(f"no factor varies in the {n_train} training observations")
     factors_train, factors_test = factors_train[:, keep], factors_test[:, keep]
-    mutual_info = discrete_mutual_info(histogram_discretize(codes_train, num_bins), factors_train)
+    mutual_info = discrete_mutual_info(histogram_discretize(codes_train, n_bins), factors_train)
     train_norm, test_norm = standardize(codes_train, codes_test)
     train_score, test_score = explicitness(train_norm, factors_train, test_norm, factors_test, rng)
     return {

@@ -23,8 +23,8 @@ from .utils import (
     varying_factors,
 )
 
-DEFAULTS = {"num_train": 10_000, "num_test": 5_000, "continuous_factors": False}
-SAMPLE_KEYS = ("num_train", "num_test")
+DEFAULTS = {"n_train": 10_000, "n_test": 5_000, "continuous_factors": False}
+SAMPLE_KEYS = ("n_train", "n_test")
 
 #: Code dims with a variance at or below this have a zero continuous score.
 _MIN_VARIANCE = 1e-12
@@ -79,8 +79,8 @@ def compute_sap(
     representation_function: RepresentationFunction,
     dataset: GroundTruthDataset,
     random_state: Any = 0,
-    num_train: int = DEFAULTS["num_train"],
-    num_test: int = DEFAULTS["num_test"],
+    n_train: int = DEFAULTS["n_train"],
+    n_test: int = DEFAULTS["n_test"],
     continuous_factors: bool = DEFAULTS["continuous_factors"],
 ) -> dict[str, float]:
     """SAP score.
@@ -91,7 +91,7 @@ def compute_sap(
         Observations (B, *observation_shape) float32 -> codes (B, E).
     dataset : GroundTruthDataset
     random_state : int, Generator or None
-    num_train, num_test : int
+    n_train, n_test : int
         Observations the SVMs are fit on and tested on (the test set is drawn, as in
         disentanglement_lib, even when ``continuous_factors`` does not use it).
     continuous_factors : bool
@@ -102,14 +102,14 @@ def compute_sap(
     dict
         ``SAP_score``. Factors with a single value in the training sample are left out.
     """
-    num_train = check_count("num_train", num_train)
-    num_test = check_count("num_test", num_test)
+    n_train = check_count("n_train", n_train)
+    n_test = check_count("n_test", n_test)
     rng = check_random_state(random_state)
-    codes_train, factors_train = sample_codes(representation_function, dataset, num_train, rng)
-    codes_test, factors_test = sample_codes(representation_function, dataset, num_test, rng)
+    codes_train, factors_train = sample_codes(representation_function, dataset, n_train, rng)
+    codes_test, factors_test = sample_codes(representation_function, dataset, n_test, rng)
     keep = varying_factors(factors_train)
     if not keep.any():
-        raise ValueError(f"no factor varies in the {num_train} training observations")
+        raise ValueError(f"no factor varies in the {n_train} training observations")
     if continuous_factors:
         score = continuous_score_matrix(codes_train, factors_train[:, keep].astype(np.float64))
     else:

@@ -78,24 +78,24 @@ def encode_factors(
 def sample_codes(
     representation_function: RepresentationFunction,
     dataset: GroundTruthDataset,
-    num: int,
+    n: int,
     random_state: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Draw ``num`` factor vectors uniformly, render and encode them.
+    """Draw ``n`` factor vectors uniformly, render and encode them.
 
     Returns
     -------
-    codes : ndarray of shape (num, E), float64
-    factors : ndarray of shape (num, K), int64
+    codes : ndarray of shape (n, E), float64
+    factors : ndarray of shape (n, K), int64
     """
-    num = check_count("num", num)
+    n = check_count("n", n)
     rng = check_random_state(random_state)
-    factors = dataset.sample_factors(num, rng)
+    factors = dataset.sample_factors(n, rng)
     return encode_factors(representation_function, dataset, factors, rng), factors
 
 
-def histogram_discretize(codes: np.ndarray, num_bins: int = 20) -> np.ndarray:
-    """Bin each code dim into ``num_bins`` equal-width bins over its own range.
+def histogram_discretize(codes: np.ndarray, n_bins: int = 20) -> np.ndarray:
+    """Bin each code dim into ``n_bins`` equal-width bins over its own range.
 
     Parameters
     ----------
@@ -103,15 +103,15 @@ def histogram_discretize(codes: np.ndarray, num_bins: int = 20) -> np.ndarray:
 
     Returns
     -------
-    ndarray of shape (n, E), int64, values in [0, num_bins)
+    ndarray of shape (n, E), int64, values in [0, n_bins)
         The bin of each value; the maximum goes to the last bin. A constant dim falls in
         one bin.
     """
-    num_bins = check_count("num_bins", num_bins)
+    n_bins = check_count("n_bins", n_bins)
     codes = np.asarray(codes, dtype=np.float64)
     binned = np.empty(codes.shape, dtype=np.int64)
     for d in range(codes.shape[1]):
-        edges = np.histogram_bin_edges(codes[:, d], bins=num_bins)
+        edges = np.histogram_bin_edges(codes[:, d], bins=n_bins)
         # Inner edges only: values below the first inner edge are bin 0, the maximum is
         # in the last bin (np.histogram's closed last bin).
         binned[:, d] = np.searchsorted(edges[1:-1], codes[:, d], side="right")

@@ -37,12 +37,12 @@ def traversal_grid(model: Model, columns: int = 9, random_state: int = 0) -> np.
     Returns
     -------
     ndarray of shape (K, columns, *observation_shape)
-        K = ``model.num_codes`` rows, in ``model.code_dims`` order.
+        K = ``model.n_codes`` rows, in ``model.code_dims`` order.
     """
     values = prior_quantiles(model, columns)
     base = np.asarray(model.sample_prior(1, random_state)[0], dtype=np.float32)
-    latents = np.tile(base, (model.num_codes, columns, 1))
+    latents = np.tile(base, (model.n_codes, columns, 1))
     for row, dim in enumerate(model.code_dims):
         latents[row, :, dim] = values
     flat = model.generate(latents.reshape(-1, model.latent_dim).astype(np.float32))
-    return np.asarray(flat).reshape(model.num_codes, columns, *model.observation_shape)
+    return np.asarray(flat).reshape(model.n_codes, columns, *model.observation_shape)

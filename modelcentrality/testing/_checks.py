@@ -55,7 +55,7 @@ def check_model(model: Model, *, atol: float = 1e-5, check_transport: bool = Tru
     """
     assert isinstance(model.name, str) and model.name, "name must be a non-empty str"
     assert model.kind in KINDS, f"kind must be one of {KINDS}, got {model.kind!r}"
-    assert 0 < model.num_codes <= model.latent_dim, "code_dims must be within latent_dim"
+    assert 0 < model.n_codes <= model.latent_dim, "code_dims must be within latent_dim"
     json.dumps(model.contract())
 
     latents = model.sample_prior(6, 0)

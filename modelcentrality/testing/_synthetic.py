@@ -43,36 +43,36 @@ class SyntheticWorld:
     ----------
     weights : ndarray of shape (P, K + n_nuisance)
     bias : ndarray of shape (P,)
-    num_factors : int
+    n_factors : int
     observation_shape : tuple of int (prod = P)
     """
 
     weights: np.ndarray
     bias: np.ndarray
-    num_factors: int
+    n_factors: int
     observation_shape: tuple[int, ...]
 
     @classmethod
     def make(
         cls,
-        num_factors: int = 4,
-        num_nuisance: int = 2,
+        n_factors: int = 4,
+        n_nuisance: int = 2,
         observation_shape: Sequence[int] = (1, 8, 8),
         random_state: Any = 0,
     ) -> SyntheticWorld:
         rng = check_random_state(random_state)
         size = int(np.prod(observation_shape))
-        width = num_factors + num_nuisance
+        width = n_factors + n_nuisance
         if size < width:
             raise ValueError(f"observations of size {size} cannot hold {width} variables")
         # Columns of comparable norm keep the sigmoid out of saturation for |inputs| <= 1.
         weights = rng.normal(0.0, 1.5 / np.sqrt(width), size=(size, width))
         bias = rng.normal(0.0, 0.3, size=size)
-        return cls(weights, bias, int(num_factors), tuple(int(s) for s in observation_shape))
+        return cls(weights, bias, int(n_factors), tuple(int(s) for s in observation_shape))
 
     @property
-    def num_nuisance(self) -> int:
-        return self.weights.shape[1] - self.num_factors
+    def n_nuisance(self) -> int:
+        return self.weights.shape[1] - self.n_factors
 
     def render(self, factors: np.ndarray, nuisance: np.ndarray) -> np.ndarray:
         """Observations for factor values (n, K) and nuisance values (n, n_nuisance)."""
@@ -81,7 +81,7 @@ class SyntheticWorld:
         return flat.reshape(len(flat), *self.observation_shape).astype(np.float32)
 
 
-def mixing_matrix(num_factors: int, entanglement: float, rng: np.random.Generator) -> np.ndarray:
+def mixing_matrix(n_factors: int, entanglement: float, rng: np.random.Generator) -> np.ndarray:
     """A_m: signed permutation times pairwise rotations of ``entanglement * 45`` degrees.
 
     Returns
@@ -89,10 +89,10 @@ def mixing_matrix(num_factors: int, entanglement: float, rng: np.random.Generato
     ndarray of shape (K, K), maps codes to world factors.
     """
     angle = float(entanglement) * np.pi / 4
-    order = rng.permutation(num_factors)
-    rotation = np.eye(num_factors)
+    order = rng.permutation(n_factors)
+    rotation = np.eye(n_factors)
     for a, b in zip(order[0::2], order[1::2]):
-        plane = np.eye(num_factors)
+        plane = np.eye(n_factors)
         plane[[a, a, b, b], [a, b, a, b]] = [
             np.cos(angle),
             -np.sin(angle),
@@ -100,8 +100,8 @@ def mixing_matrix(num_factors: int, entanglement: float, rng: np.random.Generato
             np.cos(angle),
         ]
         rotation = plane @ rotation
-    signed_permutation = np.eye(num_factors)[rng.permutation(num_factors)]
-    signed_permutation *= rng.choice([-1.0, 1.0], size=num_factors)[:, None]
+    signed_permutation = np.eye(n_factors)[rng.permutation(n_factors)]
+    signed_permutation *= rng.choice([-1.0, 1.0], size=n_factors)[:, None]
     return rotation @ signed_permutation
 
 
@@ -125,7 +125,7 @@ def write_synthetic_model(
     """Write one synthetic model (generator, exact inverse encoder, model.json)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    k, n_nuisance = world.num_factors, world.num_nuisance
+    k, n_nuisance = world.n_factors, world.n_nuisance
     latent_dim = k + n_nuisance
     size = world.weights.shape[0]
     embed = np.eye(latent_dim)
@@ -193,8 +193,8 @@ def make_synthetic_zoo(
     zoo_dir: str | os.PathLike,
     entanglements: Sequence[float] = (0.1, 0.1, 0.1, 0.1, 1.0, 1.0, 1.0, 1.0),
     *,
-    num_factors: int = 4,
-    num_nuisance: int = 2,
+    n_factors: int = 4,
+    n_nuisance: int = 2,
     observation_shape: Sequence[int] = (1, 8, 8),
     random_state: Any = 0,
 ) -> SyntheticWorld:
@@ -208,10 +208,10 @@ def make_synthetic_zoo(
         The shared world (for ground truth, see :class:`SyntheticDataset`).
     """
     rng = check_random_state(random_state)
-    world = SyntheticWorld.make(num_factors, num_nuisance, observation_shape, rng)
+    world = SyntheticWorld.make(n_factors, n_nuisance, observation_shape, rng)
     zoo_dir = Path(zoo_dir)
     for index, entanglement in enumerate(entanglements):
-        mixing = mixing_matrix(num_factors, entanglement, rng)
+        mixing = mixing_matrix(n_factors, entanglement, rng)
         write_synthetic_model(
             world,
             mixing,
@@ -232,8 +232,8 @@ class SyntheticDataset(GroundTruthDataset):
     def __init__(self, world: SyntheticWorld, levels: int = 20) -> None:
         self.world = world
         self.levels = int(levels)
-        self.factor_names = tuple(f"factor{k}" for k in range(world.num_factors))
-        self.factors_num_values = (self.levels,) * world.num_factors
+        self.factor_names = tuple(f"factor{k}" for k in range(world.n_factors))
+        self.factor_sizes = (self.levels,) * world.n_factors
         self.observation_shape = world.observation_shape
 
     def sample_observations_from_factors(
@@ -241,7 +241,7 @@ class SyntheticDataset(GroundTruthDataset):
     ) -> np.ndarray:
         rng = check_random_state(random_state)
         values = np.linspace(-1.0, 1.0, self.levels)[np.asarray(factors)]
-        nuisance = rng.uniform(-1.0, 1.0, size=(len(values), self.world.num_nuisance))
+        nuisance = rng.uniform(-1.0, 1.0, size=(len(values), self.world.n_nuisance))
         return self.world.render(values, nuisance)
 
 
@@ -266,7 +266,7 @@ class SyntheticModel(Model):
     def __init__(
         self, name: str, world: SyntheticWorld, mixing: np.ndarray, entanglement: float = 0.0
     ) -> None:
-        k, n_nuisance = world.num_factors, world.num_nuisance
+        k, n_nuisance = world.n_factors, world.n_nuisance
         super().__init__(
             name, k + n_nuisance, range(k), Prior("uniform"), "gan", world.observation_shape
         )
@@ -303,8 +303,8 @@ def make_structured_zoo(
     *,
     medoid_entanglement: float = 0.0,
     entanglement_range: tuple[float, float] = (0.3, 1.0),
-    num_factors: int = 6,
-    num_nuisance: int = 2,
+    n_factors: int = 6,
+    n_nuisance: int = 2,
     observation_shape: Sequence[int] = (1, 4, 4),
     random_state: Any = 0,
 ) -> list[SyntheticModel]:
@@ -321,7 +321,7 @@ def make_structured_zoo(
     n_models : int
     medoid_entanglement : float
     entanglement_range : (float, float)
-    num_factors, num_nuisance : int
+    n_factors, n_nuisance : int
     observation_shape : tuple of int
     random_state : int, Generator or None
 
@@ -332,13 +332,13 @@ def make_structured_zoo(
         ``entanglement``.
     """
     rng = check_random_state(random_state)
-    world = SyntheticWorld.make(num_factors, num_nuisance, observation_shape, rng)
+    world = SyntheticWorld.make(n_factors, n_nuisance, observation_shape, rng)
     low, high = entanglement_range
     entanglements = rng.uniform(low, high, size=n_models)
     entanglements[rng.integers(n_models)] = medoid_entanglement
     return [
         SyntheticModel(
-            f"m{index:04d}_e{value:.2f}", world, mixing_matrix(num_factors, value, rng), value
+            f"m{index:04d}_e{value:.2f}", world, mixing_matrix(n_factors, value, rng), value
         )
         for index, value in enumerate(entanglements)
     ]
