@@ -406,6 +406,22 @@ def test_skip_bad_with_process_backend(capfd, zoo, world, reference):
     same_ranking(result, reference)
 
 
+def test_skip_bad_drops_a_model_that_fails_mid_adaptive_search(capfd, zoo, world):
+    """Any search strategy gets the evaluator's skip-bad: here the adaptive search."""
+    fails_on_foreign_images(add_model(zoo, world, "m02_late"))
+    adaptive = ["--search", "adaptive", "--target", "0.9"]
+    status, err, result = rank_json(capfd, zoo, "--skip-bad", *adaptive)
+    assert status == 0, err
+    assert list(result["skipped"]) == ["m02_late"]
+    assert "m02_late" not in result["names"]
+    good = zoo.parent / "good"
+    shutil.copytree(zoo, good)
+    shutil.rmtree(good / "m02_late")
+    _, _, alone = rank_json(capfd, good, *adaptive)
+    assert result["ranking"][0] == alone["ranking"][0]
+    assert result["scores"] == alone["scores"]
+
+
 def test_too_few_models_left_prints_the_reasons_first(capfd, zoo, world):
     for name in ("m01_e0.10", "m02_e1.00", "m03_e1.00"):
         shutil.rmtree(zoo / name)
