@@ -155,3 +155,11 @@ def test_missing_ray_is_a_one_line_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ModelCentralityError, match=r"pip install 'modelcentrality\[ray\]'"):
         import_ray()
+
+
+def test_backend_conformance_with_onnx_and_pytorch_models(synthetic_zoo_master):
+    from modelcentrality.testing import check_backend
+    from modelcentrality.testing._torch_zoo import make_torch_zoo
+
+    check_backend(RayBackend(load="path"), load_zoo(synthetic_zoo_master)[:3])
+    check_backend(RayBackend(load="bytes"), make_torch_zoo((0.1, 0.1, 1.0)))
