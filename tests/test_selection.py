@@ -169,3 +169,10 @@ def test_a_registered_similarity_drives_the_whole_ranking(synthetic_zoo_master, 
     assert result.protocol.to_dict()["similarity"] == "name_match"
     with pytest.raises(ParameterError, match="similarity must be one of"):
         rank(models, PROTOCOL.__class__(**{**vars(PROTOCOL), "similarity": "nope"}))
+
+
+def test_protocol_sizes_are_bounded_in_the_api():
+    with pytest.raises(ParameterError, match="group size must be <= 10000"):
+        PROTOCOL.with_overrides(group_size=10**9)
+    with pytest.raises(ParameterError, match="scale samples must be <= 10000000"):
+        PROTOCOL.with_overrides(scale_samples=10**12)

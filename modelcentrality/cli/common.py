@@ -11,6 +11,7 @@ import click
 
 from ..contract import Model
 from ..contract._screening import filter_by_shape
+from ..engine._votes import MAX_GROUP_SIZE, MAX_SCALE_SAMPLES
 from ..errors import ModelError, ZooError, printable
 from ..execution._backends import default_n_jobs
 from ..io import load_zoo
@@ -20,8 +21,8 @@ POSITIVE = click.IntRange(min=1)
 #: Seeds key numpy generators, which take non-negative integers.
 SEED = click.IntRange(0, 2**32 - 1)
 #: Sane upper bounds: far above any useful run, far below what exhausts a machine.
-GROUP_SIZE = click.IntRange(2, 10_000)
-SCALE_SAMPLES = click.IntRange(2, 10_000_000)
+GROUP_SIZE = click.IntRange(2, MAX_GROUP_SIZE)
+SCALE_SAMPLES = click.IntRange(2, MAX_SCALE_SAMPLES)
 PROBE_SAMPLES = click.IntRange(1, 10_000)
 UDR_SAMPLES = click.IntRange(2, 100_000)
 FACTORS = click.IntRange(2, 32)

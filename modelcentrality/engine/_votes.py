@@ -20,6 +20,12 @@ import numpy as np
 
 from .._validation import check_choice, check_int
 
+#: Upper bounds of a protocol's sizes: far above any published protocol, low enough that
+#: a typo fails at once with a one-line error instead of exhausting memory later.
+MAX_GROUP_SIZE = 10_000
+MAX_SCALE_SAMPLES = 10_000_000
+MAX_VOTES = 10_000_000
+
 
 @dataclass(frozen=True)
 class Protocol:
@@ -65,10 +71,10 @@ class Protocol:
 
     def __post_init__(self) -> None:
         if self.votes is not None:
-            check_int("votes", self.votes, minimum=1)
-        check_int("eval_votes", self.eval_votes, minimum=0)
-        check_int("group size", self.group_size, minimum=2)
-        check_int("scale samples", self.scale_samples, minimum=2)
+            check_int("votes", self.votes, minimum=1, maximum=MAX_VOTES)
+        check_int("eval_votes", self.eval_votes, minimum=0, maximum=MAX_VOTES)
+        check_int("group size", self.group_size, minimum=2, maximum=MAX_GROUP_SIZE)
+        check_int("scale samples", self.scale_samples, minimum=2, maximum=MAX_SCALE_SAMPLES)
         check_choice("factor order", self.factor_order, ("round_robin", "uniform"))
 
     def train_votes_for(self, kind: str) -> int:
