@@ -6,13 +6,14 @@ by the PyTorch adapter, so rendered chunks stay on the device for every encoder
 (:meth:`~modelcentrality.contract.Model.native_device`) and ``dtype="bfloat16"`` works
 as for any :class:`~modelcentrality.adapters.pytorch.TorchModel`.
 
-Weights stored in float16 (``modelcentrality half``) reach the graph through ``Cast``
+Weights stored in float16 (``modelcentrality half-weights``) reach the graph through ``Cast``
 nodes on initializers; they are folded into float32 weights before conversion, which
 is what ONNX Runtime's constant folding computes as well.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import sys
@@ -95,8 +96,8 @@ def fold_weight_casts(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
-def convert_graph(content: bytes, name: str, role: str) -> nn.Module:
-    """An ONNX graph (serialized) as an ``nn.Module`` in eval mode."""
+def convert_graph(graph: onnx.ModelProto, name: str, role: str) -> nn.Module:
+    """An ONNX graph (with its weights loaded) as an ``nn.Module`` in eval mode."""
     try:
         convert = _import_converter()
     except ModuleNotFoundError:
@@ -106,9 +107,22 @@ def convert_graph(content: bytes, name: str, role: str) -> nn.Module:
             "pip install 'modelcentrality[gpu]'",
         ) from None
     try:
-        return convert(fold_weight_casts(onnx.load_from_string(content))).eval()
+        return convert(fold_weight_casts(graph)).eval()
     except Exception as exc:  # the converter raises several types for unsupported graphs
         raise ModelError(name, f"cannot convert the {role} to PyTorch: {_one_line(exc)}") from None
+
+
+def _load_graphs(onnx_model: OnnxModel) -> tuple[onnx.ModelProto, onnx.ModelProto]:
+    """The encoder and generator graphs with their weights.
+
+    Graphs read from files load their external data from their own folder (the
+    locations the ONNX Runtime adapter validated when the model was built), never from
+    the current directory; graphs given as bytes carry no external data.
+    """
+    paths = (onnx_model.encoder_path, onnx_model.generator_path)
+    if None not in paths:
+        return tuple(onnx.load(str(path)) for path in paths)
+    return tuple(onnx.load_from_string(content) for content in onnx_model.onnx_bytes())
 
 
 class _Outputs(nn.Module):
@@ -149,17 +163,17 @@ class OnnxTorchModel(TorchModel):
         native: bool | None = None,
         dtype: str | torch.dtype | None = None,
     ) -> None:
-        encoder_bytes, generator_bytes = onnx_model.onnx_bytes()
+        encoder_graph, generator_graph = _load_graphs(onnx_model)
         name = onnx_model.name
-        encoder = convert_graph(encoder_bytes, name, "encoder")
-        outputs = [o.name for o in onnx.load_from_string(encoder_bytes).graph.output]
+        encoder = convert_graph(encoder_graph, name, "encoder")
+        outputs = [o.name for o in encoder_graph.graph.output]
         indices = [0]
         if onnx_model.logvar_output:
             indices.append(outputs.index(onnx_model.logvar_output))
         self.onnx_model = onnx_model
         super().__init__(
             _Outputs(encoder, indices),
-            convert_graph(generator_bytes, name, "generator"),
+            convert_graph(generator_graph, name, "generator"),
             name=name,
             latent_dim=onnx_model.latent_dim,
             code_dims=onnx_model.code_dims,
@@ -171,6 +185,12 @@ class OnnxTorchModel(TorchModel):
             native=native,
             dtype=dtype,
         )
+
+    def fingerprint(self) -> str:
+        """The ONNX files' content hash (every file they read) with this route and dtype:
+        the converted modules' weights alone would miss changes to the graph itself."""
+        route = f"{self.onnx_model.fingerprint()}|onnx_torch|{self.dtype}"
+        return hashlib.sha256(route.encode()).hexdigest()
 
     def to_spec(self, load: str | None = None, put=None) -> dict[str, Any]:
         """The ONNX model's spec (files by path or bytes) plus the device settings;

@@ -211,7 +211,7 @@ def test_a_later_full_run_reuses_every_cached_pair(tmp_path):
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"top_k": 0}, "top must be >= 1"),
+        ({"top_k": 0}, "top_k must be >= 1"),
         ({"target": 1.0}, "target must be in (0, 1)"),
         ({"target": 0}, "target must be in (0, 1)"),
         ({"max_pairs": 0}, "max_pairs must be >= 1"),
@@ -280,3 +280,16 @@ def test_worker_processes_give_the_same_search(tmp_path):
     assert spread.details["evaluated_pairs"] == local.details["evaluated_pairs"]
     assert spread.selected == local.selected
     assert np.array_equal(spread.scores, local.scores, equal_nan=True)
+
+
+def test_too_few_models_or_pairs_are_one_line_errors():
+    models = make_structured_zoo(8, random_state=0)
+    with pytest.raises(ParameterError, match="needs at least 3 models, got 2"):
+        rank(models[:2], search=AdaptiveSearch(), progress=False, **TINY)
+    for budget in (3, 4, 6):
+        try:
+            result = rank(models, search=AdaptiveSearch(max_pairs=budget), progress=False, **TINY)
+        except ParameterError as exc:
+            assert "too small" in str(exc)
+        else:
+            assert not result.target_reached and result.pairs_evaluated <= budget

@@ -9,6 +9,7 @@ interrupt a run start a subprocess.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import pickle
@@ -721,3 +722,49 @@ def test_format_true_is_not_format_1(capfd, zoo):
     status, _, err = run(capfd, "rank", zoo, *FAST)
     assert status == 1
     one_line(err, "'m01_e0.10'", "format True")
+
+
+def test_torch_route_reads_external_data_from_the_model_folder(zoo, world, monkeypatch, tmp_path):
+    """Two models whose external data files share a name: each reads its own, from its
+    own folder, whatever the current directory (the ONNX-through-PyTorch route)."""
+    if importlib.util.find_spec("onnx2torch") is None:
+        pytest.skip("onnx2torch is not installed")
+    from modelcentrality.adapters.onnx_runtime import OnnxModel
+
+    for folder in ("ext_a", "ext_b"):
+        path = add_model(zoo, world, folder, entanglement=0.1 if folder == "ext_a" else 1.0)
+        for name in ("generator.onnx", "encoder.onnx"):
+            to_external_data(path / name, "weights.data")
+    monkeypatch.chdir(tmp_path)
+    for folder in ("ext_a", "ext_b"):
+        plain = load_model(zoo / folder)
+        latents = plain.sample_prior(4, 0)
+        assert isinstance(plain, OnnxModel)
+        routed = load_model(zoo / folder, dtype="bfloat16")
+        np.testing.assert_allclose(
+            routed.generate(latents), plain.generate(latents), atol=1e-5
+        )
+
+
+def test_torch_route_fingerprint_covers_the_graph(zoo):
+    """An edited op (not a weight) changes the cache key on the PyTorch route too."""
+    if importlib.util.find_spec("onnx2torch") is None:
+        pytest.skip("onnx2torch is not installed")
+    folder = zoo / "m00_e0.10"
+    before = load_model(folder, dtype="bfloat16").fingerprint()
+    generator = onnx.load(str(folder / "generator.onnx"))
+    for node in generator.graph.node:
+        if node.op_type == "Sigmoid":
+            node.op_type = "Relu"
+    save(generator, folder / "generator.onnx")
+    assert load_model(folder, dtype="bfloat16").fingerprint() != before
+
+
+@pytest.mark.parametrize("where", ["zoo", "model"])
+def test_cache_in_the_zoo_folder_or_a_model_folder_is_refused(capfd, zoo, where):
+    cache = zoo if where == "zoo" else zoo / "m00_e0.10"
+    before = sorted(p.name for p in zoo.rglob("*"))
+    status, _, err = run(capfd, "rank", zoo, *FAST, "--cache", cache)
+    assert status == 1
+    one_line(err, "cache folder", "zoo" if where == "zoo" else "inside the model folder")
+    assert sorted(p.name for p in zoo.rglob("*")) == before

@@ -247,3 +247,37 @@ def test_report_command_adds_udr_and_ground_truth_on_a_dsprites_zoo(tmp_path, ca
     page = (tmp_path / "report" / "index.html").read_text()
     assert "UDR vs FactorVAE: Kendall tau" in page
     assert "over 3 models" in page
+
+
+@pytest.mark.parametrize(
+    "payload, problem",
+    [
+        (5, "not a JSON object"),
+        ({"names": ["a"], "scores": [1], "self_consistency": [1]}, "no similarity"),
+        ({"names": ["a"], "scores": [], "similarity": [[1]], "self_consistency": [1]}, "scores"),
+        ({"names": ["a"], "scores": [1], "similarity": 5, "self_consistency": [1]}, "1 x 1"),
+        (
+            {"names": ["a"], "scores": [1], "similarity": [[1]], "self_consistency": [1],
+             "seed": "x"},
+            "seed must be an integer",
+        ),
+    ],
+)
+def test_report_of_a_malformed_ranking_is_one_line(tmp_path, capsys, payload, problem):
+    ranking = tmp_path / "ranking.json"
+    ranking.write_text(json.dumps(payload))
+    status = main(["report", str(ranking), str(ZOOS / "infogan_cr"), "-o", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert status == 1 and "\n" not in err and "Traceback" not in err
+    assert "is not a `rank -o` result" in err and problem in err
+
+
+def test_malformed_manifest_entries_are_not_ground_truth(tmp_path):
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"models": [
+        {"scores": {"factorvae_paper": {"score": 0.5}}},
+        {"name": "a", "scores": {"factorvae_paper": 5}},
+        {"name": "b", "scores": {"factorvae_paper": {"score": 0.7}}},
+    ]}))
+    truth = read_ground_truth(manifest)
+    assert list(truth.scores) == ["b"]

@@ -124,6 +124,32 @@ def _scores(values: list) -> list[float]:
     return [float("nan") if v is None else float(v) for v in values]
 
 
+def _ranking_problem(data: object) -> str | None:
+    """What makes ``data`` unusable as a `rank -o` result, or None."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    lacking = [k for k in ("names", "scores", "similarity", "self_consistency") if k not in data]
+    if lacking:
+        return f"no {', '.join(lacking)}"
+    names = data["names"]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        return "names must be a list of model names"
+    n = len(names)
+    for key in ("scores", "self_consistency"):
+        values = data[key]
+        if not isinstance(values, list) or len(values) != n:
+            return f"{key} must list {n} values"
+    matrix = data["similarity"]
+    if not isinstance(matrix, list) or len(matrix) != n or not all(
+        isinstance(row, list) and len(row) == n for row in matrix
+    ):
+        return f"similarity must be a {n} x {n} matrix"
+    seed = data.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        return "seed must be an integer"
+    return None
+
+
 @click.command("report")
 @click.argument("ranking", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("zoo", type=click.Path(path_type=Path))
@@ -151,9 +177,9 @@ def report_command(ranking, zoo, report_dir, ground_truth, udr, udr_samples):
         data = json.loads(ranking.read_text())
     except (OSError, ValueError) as exc:
         raise ModelCentralityError(f"cannot read {ranking}: {exc}") from None
-    lacking = [k for k in ("names", "scores", "similarity", "self_consistency") if k not in data]
-    if not isinstance(data, dict) or lacking:
-        raise ModelCentralityError(f"{ranking} is not a `rank -o` result (no {lacking})")
+    problem = _ranking_problem(data)
+    if problem:
+        raise ModelCentralityError(f"{ranking} is not a `rank -o` result: {problem}")
     names, seed = data["names"], int(data.get("seed") or 0)
     models = load_zoo(zoo, skip_bad=True)
     missing = sorted(set(names) - {m.name for m in models})

@@ -23,7 +23,7 @@ from ..contract._model import Model
 from ..engine._votes import Protocol, VoteResult
 from ..errors import ModelCentralityError
 from ..io._files import atomic_write
-from ..io._zoo import CACHE_MARKER
+from ..io._zoo import CACHE_MARKER, METADATA_FILE
 
 _ARRAYS = ("score", "revised_score", "train_table", "eval_table", "scale_std")
 
@@ -39,6 +39,19 @@ class PairCache:
         self.root = Path(cache_dir)
         if self.root.exists() and not self.root.is_dir():
             raise ModelCentralityError(f"cache folder {self.root} is a file, not a folder")
+        # A cache may sit inside a zoo (its marker keeps it from being read as a model),
+        # but never in a model folder or in the zoo folder itself, where its entries
+        # would be taken for models or hide one.
+        absolute = self.root.resolve()
+        for folder in (absolute, *absolute.parents):
+            if (folder / METADATA_FILE).is_file():
+                raise ModelCentralityError(
+                    f"cache folder {self.root} is inside the model folder {folder}"
+                )
+        if absolute.is_dir() and any(
+            (child / METADATA_FILE).is_file() for child in absolute.iterdir() if child.is_dir()
+        ):
+            raise ModelCentralityError(f"cache folder {self.root} is a zoo: pick another folder")
         self.settings = json.dumps({"protocol": protocol.to_dict(), "seed": seed}, sort_keys=True)
 
     def _key(self, source: Model, encoder: Model) -> tuple[Path, str] | None:

@@ -101,7 +101,10 @@ def read_ground_truth(path: str | os.PathLike) -> GroundTruth:
     scores: dict[str, dict[str, float]] = {}
     if isinstance(payload, dict) and isinstance(payload.get("models"), list):
         for entry in payload["models"]:
-            found = _pick(entry.get("scores") or {}, 0) if isinstance(entry, dict) else {}
+            # Entries without a name or scores are not ground truth (e.g. hand-edited).
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                continue
+            found = _pick(entry.get("scores"), 0)
             if found:
                 scores[str(entry["name"])] = found
     elif isinstance(payload, dict) and isinstance(payload.get("results"), dict):
@@ -118,10 +121,13 @@ def read_ground_truth(path: str | os.PathLike) -> GroundTruth:
     return GroundTruth(scores, str(path))
 
 
-def _pick(entry: dict, which: int) -> dict[str, float]:
-    found = {}
+def _pick(entry: object, which: int) -> dict[str, float]:
+    found: dict[str, float] = {}
+    if not isinstance(entry, dict):
+        return found
     for metric, keys in METRICS.items():
-        value = (entry.get(keys[which]) or {}).get(keys[2])
-        if isinstance(value, (int, float)):
+        scores = entry.get(keys[which])
+        value = scores.get(keys[2]) if isinstance(scores, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
             found[metric] = float(value)
     return found

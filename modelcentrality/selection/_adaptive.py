@@ -285,7 +285,8 @@ class AdaptiveSearch(SearchStrategy):
     pilot_votes : int
         Votes of a new pair (rounded up to whole vote blocks, at most the protocol's).
     confidence : float
-        Two-sided coverage of the per-candidate bounds used for elimination.
+        One-sided confidence of each elimination (a candidate is dropped when its paired
+        difference to the k-th leader is below zero at this confidence).
     max_rounds : int
     scale_samples_per_vote : int
         S follows the votes at this ratio unless fixed (as in the precision search).
@@ -304,7 +305,7 @@ class AdaptiveSearch(SearchStrategy):
     name: ClassVar[str] = "adaptive"
 
     def __post_init__(self) -> None:
-        check_int("top", self.top_k, minimum=1)
+        check_int("top_k", self.top_k, minimum=1)
         check_fraction("target", self.target)
         if self.max_pairs is not None:
             check_int("max_pairs", self.max_pairs, minimum=1)
@@ -320,6 +321,10 @@ class AdaptiveSearch(SearchStrategy):
         k = self.top_k
         if k > n:
             raise ParameterError(f"top ({k}) must be <= the number of models ({n})")
+        if n < 3:
+            raise ParameterError(
+                f"the adaptive search needs at least 3 models, got {n}: use the full search"
+            )
         names = [m.name for m in evaluator.models]
         # The search runs on the name-sorted zoo, so nothing depends on the input order.
         perm = np.argsort(np.array(names, dtype=object), kind="stable")
@@ -381,7 +386,8 @@ class _Run:
             if not plan:
                 if state is None:
                     raise ParameterError(
-                        f"max_pairs ({s.max_pairs}) is too small for a single pair"
+                        f"max_pairs ({s.max_pairs}) is too small: no model could be "
+                        f"compared with enough references to estimate its centrality"
                     )
                 reason = (
                     f"budget of {s.max_pairs} pair evaluations spent"
@@ -390,9 +396,12 @@ class _Run:
                 )
                 return self._finish(state, f"stopped short: {reason}", False, round_number - 1)
             self._evaluate(plan, round_number)
-            state = self._analyse(n_boot, round_number)
-            if state["reached"]:
+            # None until some model has enough references for an estimate.
+            state = self._analyse(n_boot, round_number) or state
+            if state is not None and state["reached"]:
                 return self._finish(state, state["why"], True, round_number)
+        if state is None:
+            raise ParameterError(f"no centrality could be estimated in {s.max_rounds} rounds")
         return self._finish(state, f"stopped short: {s.max_rounds} rounds", False, s.max_rounds)
 
     def _plan(self, round_number: int, state: dict[str, Any] | None):
@@ -454,7 +463,7 @@ class _Run:
             self.cell_variance[key] = float(draws[:, 0, 0].var(ddof=1))
         return self.cell_variance[key]
 
-    def _analyse(self, n_boot: int, round_number: int) -> dict[str, Any]:
+    def _analyse(self, n_boot: int, round_number: int) -> dict[str, Any] | None:
         n, k = self.n, self.s.top_k
         cross = cross_matrix(self.results, n)
         similarity = (cross + cross.T) / 2
@@ -479,6 +488,8 @@ class _Run:
         candidates = np.flatnonzero(self.alive & ~np.isnan(estimate))
         if len(candidates) == 0:
             candidates = np.flatnonzero(~np.isnan(estimate))
+        if len(candidates) == 0:
+            return None
         leaders = candidates[np.argsort(-estimate[candidates], kind="stable")[:k]]
         kth = leaders[-1]
         # Every model against the k-th leader, on the model's own references (paired).
