@@ -176,3 +176,16 @@ def test_protocol_sizes_are_bounded_in_the_api():
         PROTOCOL.with_overrides(group_size=10**9)
     with pytest.raises(ParameterError, match="scale samples must be <= 10000000"):
         PROTOCOL.with_overrides(scale_samples=10**12)
+
+
+def test_rank_refuses_options_it_would_ignore(synthetic_zoo_master):
+    models = load_zoo(synthetic_zoo_master)[:3]
+    for options, message in (
+        ({"votes": 0}, "votes must be >= 1"),
+        ({"votes": 2.5}, "votes must be an integer"),
+        ({"bootstrap": 1}, "bootstrap must be 0"),
+        ({"search": "full", "precision": 0.01}, "search 'full' does not take precision"),
+        ({"search": "full", "refine_top": False}, "does not take refine_top"),
+    ):
+        with pytest.raises(ParameterError, match=message):
+            rank(models, **options)

@@ -77,8 +77,9 @@ class RayBackend(Backend):
 
     Notes
     -----
-    Only :class:`~modelcentrality.adapters.onnx_runtime.OnnxModel` models can be
-    distributed. Every node needs ``modelcentrality`` installed.
+    Models of every registered adapter (:data:`~modelcentrality.execution.ADAPTERS`)
+    can be distributed; in-memory PyTorch models need ``load="bytes"``. Every node
+    needs ``modelcentrality`` installed.
 
     Ray is only shut down by whoever started it: :meth:`run` closes a connection it
     opened itself at its end. Used as a context manager, the backend connects on entry

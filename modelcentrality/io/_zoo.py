@@ -291,6 +291,8 @@ def load_zoo(
     Zoo
         A list of models with a ``skipped`` dict.
     """
+    # A bad device is the caller's mistake, not every model's: say so once.
+    _runs_on_torch(device, dtype)
     zoo = Zoo()
     for folder in model_folders(zoo_dir):
         try:

@@ -19,8 +19,8 @@ from .._validation import check_int
 from ..contract._model import Model
 from ..contract._screening import screen_models
 from ..engine._centrality import centrality_scores, cross_matrix
-from ..engine._votes import Protocol, get_protocol
-from ..errors import ModelCentralityError, ZooError
+from ..engine._votes import MAX_VOTES, Protocol, get_protocol
+from ..errors import ModelCentralityError, ParameterError, ZooError
 from ..execution._backends import Backend
 from ._evaluator import SCALE_PER_VOTE, ModelsFailed, PairEvaluator
 from ._result import RankResult
@@ -124,8 +124,13 @@ def rank(
     if search is None:
         search = "precision" if precision is not None else "full"
     if isinstance(search, str):
-        search = make_search(search, precision=precision, refine_top=refine_top)
+        # refine_top's default (True) is no request of its own.
+        search = make_search(search, precision=precision, refine_top=None if refine_top else False)
     bootstrap = check_int("bootstrap", bootstrap, minimum=0)
+    if bootstrap == 1:
+        raise ParameterError("bootstrap must be 0 (none) or >= 2 replicates, got 1")
+    if votes is not None:
+        votes = check_int("votes", votes, minimum=1, maximum=MAX_VOTES)
     protocol = get_protocol(protocol).with_overrides(
         group_size=group_size,
         scale_samples=scale_samples,

@@ -222,18 +222,22 @@ SEARCHES: dict[str, type[SearchStrategy]] = {
 
 
 def make_search(name: str, **options: Any) -> SearchStrategy:
-    """A registered strategy built from the options it accepts (None values are dropped).
+    """A registered strategy built from its options (None values count as not given).
 
     Raises
     ------
     ParameterError
-        For an unknown name, or a required option that is missing.
+        For an unknown name, an option the strategy does not take (it would be ignored
+        silently otherwise), or a required option that is missing.
     """
     if name not in SEARCHES:
         raise ParameterError(f"search must be one of {sorted(SEARCHES)}, got {name!r}")
     cls = SEARCHES[name]
     accepted = inspect.signature(cls).parameters
-    kwargs = {key: value for key, value in options.items() if key in accepted and value is not None}
+    kwargs = {key: value for key, value in options.items() if value is not None}
+    foreign = sorted(set(kwargs) - set(accepted))
+    if foreign:
+        raise ParameterError(f"search {name!r} does not take {', '.join(foreign)}")
     missing = [
         key for key, p in accepted.items()
         if p.default is inspect.Parameter.empty and key not in kwargs
