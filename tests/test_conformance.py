@@ -83,3 +83,28 @@ def test_device_path_matches_host_path(monkeypatch):
     assert reduced_types == {"torch"}
     np.testing.assert_allclose(device.cross, host.cross, atol=1e-12)
     assert device.ranking == host.ranking
+
+
+def test_a_held_process_backend_packs_each_model_once(monkeypatch):
+    """Every round of a precision search reuses the specs (a TorchModel's spec copies
+    its modules), and a model whose weights change is packed again."""
+    import torch
+
+    from modelcentrality.adapters.pytorch import TorchModel
+    from modelcentrality.testing._torch_zoo import make_torch_zoo
+
+    packed = []
+    real = TorchModel.to_spec
+    monkeypatch.setattr(
+        TorchModel, "to_spec", lambda self, *a, **k: packed.append(self.name) or real(self, *a, **k)
+    )
+    models = make_torch_zoo((0.1, 0.1, 1.0))
+    settings = {"votes": 400, "group_size": 20, "scale_samples": 1000, "bootstrap": 50}
+    with ProcessBackend(n_jobs=2, threads=1) as backend:
+        result = rank(models, precision=1e-4, backend=backend, **settings)
+        assert result.votes.max() > 100  # more than one round ran
+        assert sorted(packed) == ["torch0", "torch1", "torch2"]
+        with torch.no_grad():
+            models[0].encoder.bias.add_(0.5)
+        rank(models, votes=100, group_size=20, scale_samples=1000, bootstrap=0, backend=backend)
+    assert sorted(packed) == ["torch0", "torch0", "torch1", "torch2"]

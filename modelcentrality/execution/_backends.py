@@ -168,6 +168,9 @@ class ProcessBackend(Backend):
         self._depth = 0
         self._pool: ProcessPoolExecutor | None = None
         self._pool_keys: dict[int, str] | None = None
+        # Specs by (model identity, fingerprint): a model's spec is built once per
+        # backend, not once per call (a TorchModel's spec copies its modules).
+        self._specs: dict[tuple[int, str | None], tuple[Model, dict[str, Any]]] = {}
 
     def __enter__(self) -> ProcessBackend:
         self._depth += 1
@@ -177,6 +180,17 @@ class ProcessBackend(Backend):
         self._depth = max(0, self._depth - 1)
         if self._depth == 0:
             self._close()
+            self._specs.clear()
+
+    def _spec(self, model: Model) -> dict[str, Any]:
+        try:
+            key = (id(model), model.fingerprint())
+        except OSError:  # its files are gone: the worker reports that, naming the model
+            return model_spec(model, backend="the process backend")
+        if key not in self._specs:
+            # The model is kept with its spec, so that its id is not reused meanwhile.
+            self._specs[key] = (model, model_spec(model, backend="the process backend"))
+        return self._specs[key][1]
 
     def _close(self, terminate: bool = False) -> None:
         """Shut the pool down; ``terminate``: end running tasks now instead of waiting."""
@@ -211,10 +225,7 @@ class ProcessBackend(Backend):
             return
         # Every model, not only this call's, so that later calls on the same models
         # find their specs in the held pool's workers.
-        specs = {
-            index: model_spec(model, backend="the process backend")
-            for index, model in enumerate(models)
-        }
+        specs = {index: self._spec(model) for index, model in enumerate(models)}
         pool = self._pool_for(specs, len(tasks))
         # Longest tasks first, so that no worker is left with a long one at the end.
         order = sorted(tasks, key=lambda task: -len(task[1]))
@@ -244,6 +255,8 @@ class ProcessBackend(Backend):
             # reuse them, and do not wait for tasks whose results nobody will read.
             if failed or not self._depth:
                 self._close(terminate=failed)
+            if not self._depth:
+                self._specs.clear()
 
 
 def report_progress(
