@@ -5,7 +5,8 @@ Main entry points:
 - :func:`load_zoo` / :func:`load_model`: read models in the zoo folder format (ONNX).
 - :func:`rank`: rank models by ModelCentrality, returning a :class:`RankResult`.
 - :func:`factorvae_score`: FactorVAE score of one encoder on one factor source.
-- :class:`Model`, :class:`Prior`: the model contract; PyTorch models are wrapped by
+- :class:`Model`, :class:`Prior` (:class:`MixedPrior`, :class:`Categorical`): the
+  model contract; PyTorch models are wrapped by
   ``modelcentrality.adapters.pytorch.TorchModel``.
 
 Subpackages, by role (see docs/architecture.md): ``contract`` (the model contract),
@@ -18,7 +19,7 @@ conformance suites), ``cli``.
 
 __version__ = "0.1.0"
 
-from .contract import Model, Prior  # noqa: E402
+from .contract import Categorical, MixedPrior, Model, Prior  # noqa: E402
 from .engine import (  # noqa: E402
     DISENTANGLEMENT_LIB,
     PAPER,
@@ -44,11 +45,13 @@ from .selection import (  # noqa: E402
 
 __all__ = [
     "AdaptiveSearch",
+    "Categorical",
     "DISENTANGLEMENT_LIB",
     "PAPER",
     "FactorSource",
     "FullSearch",
     "GeneratedFactors",
+    "MixedPrior",
     "Model",
     "ModelCentralityError",
     "ModelError",

@@ -6,7 +6,8 @@ Semantics follow disentanglement_lib's ``compute_udr_sklearn``:
 2. every dim is standardised (zero mean, unit variance; a constant dim becomes 0) and
    only *informative* dims take part: for a VAE, dims whose mean KL to the prior is
    >= ``kl_threshold`` (0.01); for a GAN, which has no KL, the code dims whose spread over
-   the data is not ~0 (see :data:`SPREAD_EPS`);
+   the data is not ~0 (see :data:`SPREAD_EPS`). A VAE's dims without a log-variance (a
+   categorical latent's class probabilities) follow the spread rule too;
 3. for every ordered pair (a, b) a similarity matrix R, rows = a's informative dims,
    columns = b's: |coef| of a Lasso(alpha) regressing b's representation on a's, or
    |Spearman rank correlation| of every pair of dims;
@@ -70,6 +71,14 @@ def kl_rule(threshold: float) -> str:
 def spread_rule(eps: float = SPREAD_EPS) -> str:
     """Description of the GAN informative-dim rule."""
     return f"GAN rule: code dims with non-zero spread (std > {eps:g} * max(1, max |value|))"
+
+
+def mixed_rule(threshold: float, eps: float = SPREAD_EPS) -> str:
+    """Description of the rule for a VAE whose log-variance covers only some dims."""
+    return (
+        f"{kl_rule(threshold)}; dims without a log-variance: non-zero spread "
+        f"(std > {eps:g} * max(1, max |value|))"
+    )
 
 
 def relative_strength(matrix: Any) -> float:
@@ -257,8 +266,10 @@ def _check_inputs(
                     raise ValueError(
                         f"{name}: KL vector must have shape ({rep.shape[1]},), got {vector.shape}"
                     )
-                if not np.isfinite(vector).all():
-                    raise ValueError(f"{name}: KL vector contains NaN or inf")
+                if np.isinf(vector).any():
+                    raise ValueError(f"{name}: KL vector contains inf")
+                if np.isnan(vector).all():
+                    raise ValueError(f"{name}: KL vector is all NaN (pass None for no KL)")
             kls.append(vector)
     return reps, kls, names
 
@@ -266,10 +277,15 @@ def _check_inputs(
 def _informative(
     rep: np.ndarray, kl: np.ndarray | None, kl_threshold: float
 ) -> tuple[np.ndarray, str]:
-    if kl is not None:
+    if kl is not None and not np.isnan(kl).any():
         return kl >= kl_threshold, kl_rule(kl_threshold)
     spread = rep.std(axis=0)
-    return spread > SPREAD_EPS * np.maximum(1.0, np.abs(rep).max(axis=0)), spread_rule()
+    spread_mask = spread > SPREAD_EPS * np.maximum(1.0, np.abs(rep).max(axis=0))
+    if kl is None:
+        return spread_mask, spread_rule()
+    has_kl = ~np.isnan(kl)
+    mask = np.where(has_kl, np.nan_to_num(kl) >= kl_threshold, spread_mask)
+    return mask, mixed_rule(kl_threshold)
 
 
 def _standardise(values: np.ndarray) -> np.ndarray:
@@ -350,7 +366,9 @@ def udr_scores(
     kl : list of N (array-like of shape (d_i,) or None), optional
         Mean KL to the prior per dim (see :func:`gaussian_kl`). Models with a KL vector
         use the VAE rule (informative iff KL >= ``kl_threshold``); models without one
-        (GANs) use the GAN rule: code dims with non-zero spread.
+        (GANs) use the GAN rule: code dims with non-zero spread. NaN entries mark dims
+        without a log-variance (a categorical latent's outputs), which take the spread
+        rule; a vector may not be all NaN.
     method : {"lasso", "spearman"}
     random_state : None, int or numpy Generator
         Seeds scikit-learn's Lasso; its default cyclic coordinate descent draws nothing,
@@ -410,7 +428,9 @@ def encode_representation(
     codes : ndarray of shape (n, E)
     kl : ndarray of shape (E,) or None
         :func:`gaussian_kl` of the posterior for a VAE with a log-variance output;
-        None for a GAN or a VAE without one (the GAN spread rule then applies).
+        None for a GAN or a VAE without one (the GAN spread rule then applies). When
+        the log-variance covers only the first E_c < E codes (a model with a
+        categorical latent), the other E - E_c entries are NaN: no KL, spread rule.
     """
     check_int("batch_size", batch_size, minimum=1)
     want_logvar = model.kind == "vae"
@@ -426,7 +446,11 @@ def encode_representation(
     codes = np.concatenate(codes, axis=0)
     if any(lv is None for lv in logvars) or not want_logvar:
         return codes, None
-    return codes, gaussian_kl(codes, np.concatenate(logvars, axis=0))
+    logvar = np.concatenate(logvars, axis=0)
+    covered = logvar.shape[1]
+    kl = np.full(codes.shape[1], np.nan)
+    kl[:covered] = gaussian_kl(codes[:, :covered], logvar)
+    return codes, kl
 
 
 def udr_for_models(
@@ -448,7 +472,9 @@ def udr_for_models(
     Parameters
     ----------
     models : list of N :class:`~modelcentrality.contract.Model`
-        VAEs with a log-variance output use the KL rule, the others the GAN spread rule.
+        VAEs with a log-variance output use the KL rule, the others the GAN spread rule;
+        a VAE's outputs beyond its log-variance's width (a categorical latent's class
+        probabilities) take the spread rule.
     observations : ndarray of shape (n, *observation_shape)
         Real data, e.g. ``dataset.sample_observations(1000, seed)``.
     method, random_state, alpha, kl_threshold, n_jobs :

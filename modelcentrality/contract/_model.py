@@ -2,6 +2,9 @@
 
 A model is a generator (latent vector -> observation), an encoder (observation -> code
 estimate), a latent prior, and the list of latent dims that are interpretable codes.
+The prior is one continuous distribution for every dim (:class:`Prior`) or a
+:class:`MixedPrior`: consecutive parts of normal, uniform and categorical variables
+(:class:`Categorical`, fed to the generator as a one-hot vector or a class index).
 Adapters (ONNX Runtime, PyTorch) subclass :class:`Model` and implement two batch methods;
 the base class validates shapes and finiteness so every adapter fails the same clear way.
 
@@ -23,12 +26,12 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from .._seeding import check_random_state
-from ..errors import ModelError
+from ..errors import ModelError, ParameterError
 
 KINDS = ("gan", "vae")
 #: Largest latent_dim accepted: a scale set of the paper's 73,728 samples then holds
@@ -38,7 +41,10 @@ MAX_LATENT_DIM = 65_536
 
 @dataclass(frozen=True)
 class Prior:
-    """Factorised latent prior: every dim is U(low, high) or N(mean, std^2)."""
+    """Factorised latent prior: every dim is U(low, high) or N(mean, std^2).
+
+    Inside a :class:`MixedPrior` it is the distribution of each dim of one part.
+    """
 
     type: Literal["uniform", "normal"]
     low: float = -1.0
@@ -62,16 +68,30 @@ class Prior:
             out = rng.normal(self.mean, self.std, size=shape)
         return out.astype(np.float32)
 
+    def variable(self, dim: int) -> tuple[Prior, int, int]:
+        """``(distribution, first latent dim, width)`` of the variable at ``dim``: every
+        dim is its own variable."""
+        return self, int(dim), 1
+
     @classmethod
-    def from_dict(cls, spec: Any) -> Prior:
-        """Build from the model.json form, e.g. ``{"type": "uniform", "low": -1, "high": 1}``."""
+    def from_dict(cls, spec: Any) -> Prior | MixedPrior:
+        """Build from the model.json form, e.g. ``{"type": "uniform", "low": -1, "high": 1}``.
+
+        ``{"type": "mixed", "parts": [...]}`` gives a :class:`MixedPrior`.
+        """
+        if isinstance(spec, dict) and spec.get("type") == "mixed":
+            return MixedPrior.from_dict(spec)
+        return cls._from_dict(spec, ())
+
+    @classmethod
+    def _from_dict(cls, spec: Any, extra_keys: tuple[str, ...]) -> Prior:
         if not isinstance(spec, dict) or "type" not in spec:
             raise ValueError('prior must be an object with a "type" key')
         kind = spec["type"]
         keys = {"uniform": ("low", "high"), "normal": ("mean", "std")}.get(kind)
         if keys is None:
-            raise ValueError(f"prior type must be 'uniform' or 'normal', got {kind!r}")
-        unknown = set(spec) - {"type", *keys}
+            raise ValueError(f"prior type must be 'uniform', 'normal' or 'mixed', got {kind!r}")
+        unknown = set(spec) - {"type", *keys, *extra_keys}
         if unknown:
             raise ValueError(f"unknown prior keys for {kind}: {sorted(unknown)}")
         values = {}
@@ -94,6 +114,242 @@ class Prior:
         return {"type": "normal", "mean": self.mean, "std": self.std}
 
 
+#: How a categorical variable reaches the generator.
+ENCODINGS = ("one_hot", "index")
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """A latent variable uniform over ``n_classes`` classes.
+
+    Parameters
+    ----------
+    n_classes : int
+        At least 2.
+    encoding : {"one_hot", "index"}
+        What the generator receives: ``"one_hot"`` takes ``n_classes`` latent dims, one
+        of them 1 and the others 0; ``"index"`` takes one latent dim holding the class
+        number 0, 1, ..., ``n_classes - 1`` as a float.
+    """
+
+    n_classes: int
+    encoding: Literal["one_hot", "index"] = "one_hot"
+    type: ClassVar[str] = "categorical"
+
+    def __post_init__(self) -> None:
+        classes = self.n_classes
+        if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 2:
+            raise ParameterError(f"a categorical variable needs n_classes >= 2, got {classes!r}")
+        object.__setattr__(self, "n_classes", int(classes))
+        if self.encoding not in ENCODINGS:
+            raise ParameterError(
+                f"categorical encoding must be 'one_hot' or 'index', got {self.encoding!r}"
+            )
+
+    @property
+    def width(self) -> int:
+        """Latent dims one variable takes."""
+        return self.n_classes if self.encoding == "one_hot" else 1
+
+    def sample_classes(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        """Uniform class numbers of the given shape (int64)."""
+        return rng.integers(self.n_classes, size=shape)
+
+    def encode(self, classes: Any) -> np.ndarray:
+        """Generator input of class numbers: shape ``(*classes.shape, width)``, float32."""
+        classes = np.asarray(classes, dtype=np.int64)
+        if self.encoding == "index":
+            return classes[..., None].astype(np.float32)
+        return np.eye(self.n_classes, dtype=np.float32)[classes]
+
+    def invalid_rows(self, block: np.ndarray) -> np.ndarray:
+        """Which rows of generator input ``block`` (B, width) are not a class, (B,) bool."""
+        if self.encoding == "index":
+            values = block[:, 0]
+            return (values != np.floor(values)) | (values < 0) | (values >= self.n_classes)
+        binary = ((block == 0) | (block == 1)).all(axis=1)
+        return ~binary | (block.sum(axis=1) != 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "categorical", "n_classes": self.n_classes, "encoding": self.encoding}
+
+    @classmethod
+    def _from_dict(cls, spec: dict[str, Any]) -> Categorical:
+        unknown = set(spec) - {"type", "n_classes", "encoding", "count"}
+        if unknown:
+            raise ValueError(f"unknown prior keys for categorical: {sorted(unknown)}")
+        if "n_classes" not in spec:
+            raise ValueError('a categorical part needs "n_classes"')
+        return cls(spec["n_classes"], spec.get("encoding", "one_hot"))
+
+
+@dataclass(frozen=True)
+class MixedPrior:
+    """Latent dims split into consecutive parts with their own distributions.
+
+    Each part is ``count`` independent variables of one distribution: a continuous
+    :class:`Prior` (one latent dim per variable) or a :class:`Categorical` (``width``
+    latent dims per variable). Parts follow each other along the latent vector, so
+    the model's ``latent_dim`` must equal :attr:`latent_dim`. A code dim names a
+    variable by its first latent dim; a vote on a categorical code holds the whole
+    variable (its class) fixed.
+
+    Parameters
+    ----------
+    parts : sequence of (Prior or Categorical, int) pairs, or of bare distributions
+        ``(distribution, count)``; a bare distribution counts once.
+
+    Examples
+    --------
+    A JointVAE with 10 normal dims and a 3-way one-hot latent (latent dims 10-12):
+
+    >>> MixedPrior([(Prior("normal"), 10), Categorical(3)]).latent_dim
+    13
+    """
+
+    parts: tuple[tuple[Prior | Categorical, int], ...]
+    type: ClassVar[str] = "mixed"
+
+    def __post_init__(self) -> None:
+        parts = []
+        if isinstance(self.parts, (str, bytes)) or not isinstance(self.parts, Sequence):
+            raise ParameterError("a mixed prior's parts must be a list of (distribution, count)")
+        for part in self.parts:
+            distribution, count = part if isinstance(part, (tuple, list)) else (part, 1)
+            if not isinstance(distribution, (Prior, Categorical)):
+                raise ParameterError(
+                    f"a mixed prior's parts are Prior or Categorical, got {distribution!r}"
+                )
+            if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+                raise ParameterError(f"a part's count must be an integer >= 1, got {count!r}")
+            parts.append((distribution, int(count)))
+        if not parts:
+            raise ParameterError("a mixed prior needs at least one part")
+        object.__setattr__(self, "parts", tuple(parts))
+        starts, widths = [], []
+        for distribution, count in parts:
+            width = getattr(distribution, "width", 1)
+            start = sum(widths)
+            starts.extend(range(start, start + count * width, width))
+            widths.extend([width] * count)
+        object.__setattr__(self, "_starts", np.asarray(starts, dtype=np.int64))
+        object.__setattr__(self, "_widths", np.asarray(widths, dtype=np.int64))
+        object.__setattr__(
+            self, "_distributions", [d for d, count in parts for _ in range(count)]
+        )
+
+    @property
+    def latent_dim(self) -> int:
+        """D, the latent dims the parts take together."""
+        return int(self._widths.sum())
+
+    @property
+    def has_categorical(self) -> bool:
+        return any(isinstance(d, Categorical) for d, _ in self.parts)
+
+    def dim_variables(self) -> np.ndarray:
+        """The variable each latent dim belongs to, shape (D,) int64."""
+        return np.repeat(np.arange(len(self._starts)), self._widths)
+
+    def variable(self, dim: int) -> tuple[Prior | Categorical, int, int]:
+        """``(distribution, first latent dim, width)`` of the variable holding ``dim``."""
+        index = int(np.searchsorted(self._starts, int(dim), side="right")) - 1
+        return self._distributions[index], int(self._starts[index]), int(self._widths[index])
+
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        """Draw latent vectors: ``shape[-1]`` must be :attr:`latent_dim` (float32).
+
+        Parts are drawn in order, each for every leading index at once.
+        """
+        shape = tuple(int(s) for s in shape)
+        if not shape or shape[-1] != self.latent_dim:
+            raise ValueError(
+                f"a mixed prior draws whole latent vectors of {self.latent_dim} dims, "
+                f"not shape {shape}"
+            )
+        *lead, _ = shape
+        out = np.empty(shape, dtype=np.float32)
+        start = 0
+        for distribution, count in self.parts:
+            if isinstance(distribution, Categorical):
+                classes = distribution.sample_classes((*lead, count), rng)
+                block = distribution.encode(classes).reshape(*lead, count * distribution.width)
+            else:
+                block = distribution.sample((*lead, count), rng)
+            out[..., start : start + block.shape[-1]] = block
+            start += block.shape[-1]
+        return out
+
+    def invalid_latents(self, latents: np.ndarray) -> str | None:
+        """Why generator input ``latents`` (B, D) is not a draw of this prior's
+        categorical parts, or None when every categorical block holds a class."""
+        start = 0
+        for distribution, count in self.parts:
+            width = getattr(distribution, "width", 1)
+            if isinstance(distribution, Categorical):
+                block = latents[:, start : start + count * width].reshape(-1, width)
+                bad = int(distribution.invalid_rows(block).sum())
+                if bad:
+                    end = start + count * width - 1
+                    dims = f"dims {start}-{end}" if end > start else f"dim {start}"
+                    what = (
+                        "one-hot vectors"
+                        if distribution.encoding == "one_hot"
+                        else f"class indices in [0, {distribution.n_classes})"
+                    )
+                    return (
+                        f"latent {dims} ({self._describe(distribution)}) must hold {what}: "
+                        f"{bad} of {len(block)} do not"
+                    )
+            start += count * width
+        return None
+
+    @staticmethod
+    def _describe(distribution: Prior | Categorical) -> str:
+        if isinstance(distribution, Categorical):
+            return f"categorical({distribution.n_classes}, {distribution.encoding})"
+        return distribution.type
+
+    def describe(self) -> str:
+        """E.g. ``normal x10 + categorical(3, one_hot)``."""
+        return " + ".join(
+            self._describe(d) + (f" x{count}" if count > 1 else "") for d, count in self.parts
+        )
+
+    @classmethod
+    def from_dict(cls, spec: Any) -> MixedPrior:
+        """Build from ``{"type": "mixed", "parts": [{"type": ..., "count": n, ...}, ...]}``.
+
+        A part is a continuous prior's form (see :meth:`Prior.from_dict`) or
+        ``{"type": "categorical", "n_classes": K, "encoding": "one_hot" | "index"}``,
+        each with an optional ``"count"`` (default 1).
+        """
+        if not isinstance(spec, dict) or set(spec) != {"type", "parts"}:
+            raise ValueError('a mixed prior is an object with exactly the keys "type", "parts"')
+        if not isinstance(spec["parts"], list) or not spec["parts"]:
+            raise ValueError("a mixed prior's parts must be a non-empty list")
+        parts = []
+        for part in spec["parts"]:
+            if not isinstance(part, dict) or "type" not in part:
+                raise ValueError('every part of a mixed prior must be an object with a "type"')
+            count = part.get("count", 1)
+            if part["type"] == "categorical":
+                distribution: Prior | Categorical = Categorical._from_dict(part)
+            elif part["type"] == "mixed":
+                raise ValueError("a mixed prior's parts cannot be mixed priors")
+            else:
+                distribution = Prior._from_dict(part, ("count",))
+            parts.append((distribution, count))
+        return cls(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The model.json form (see :meth:`from_dict`)."""
+        return {
+            "type": "mixed",
+            "parts": [{**d.to_dict(), "count": count} for d, count in self.parts],
+        }
+
+
 class Model(ABC):
     """A generator/encoder pair with its latent prior.
 
@@ -110,8 +366,10 @@ class Model(ABC):
     code_dims : sequence of int
         Indices (into the D latent dims) of the interpretable codes, the factors that
         ModelCentrality traverses. K = len(code_dims).
-    prior : Prior
-        Distribution of every latent dim.
+    prior : Prior or MixedPrior
+        Distribution of the latent dims: one :class:`Prior` for all, or a
+        :class:`MixedPrior` covering exactly ``latent_dim`` dims, whose categorical
+        variables are named in ``code_dims`` by their first latent dim.
     kind : {"gan", "vae"}
         Decides the paper protocol's vote count and UDR's informative-dim rule.
     observation_shape : tuple of int
@@ -123,7 +381,7 @@ class Model(ABC):
         name: str,
         latent_dim: int,
         code_dims: Sequence[int],
-        prior: Prior,
+        prior: Prior | MixedPrior,
         kind: str,
         observation_shape: Sequence[int],
     ) -> None:
@@ -147,8 +405,17 @@ class Model(ABC):
         if kind not in KINDS:
             raise ModelError(self.name, f"kind must be 'gan' or 'vae', got {kind!r}")
         self.kind = kind
-        self.prior = prior
+        self.prior = _checked_prior(self.name, prior, self.latent_dim, codes)
         self.observation_shape = tuple(int(s) for s in observation_shape)
+
+    @property
+    def logvar_covers_all(self) -> bool:
+        """Whether a log-variance output must have one entry per encoder output.
+
+        With a categorical latent (:class:`MixedPrior`) it may cover only the first
+        encoder outputs (the continuous means): class probabilities have no variance.
+        """
+        return not (isinstance(self.prior, MixedPrior) and self.prior.has_categorical)
 
     @property
     def n_codes(self) -> int:
@@ -271,6 +538,8 @@ class Model(ABC):
         -------
         codes : ndarray of shape (B, E)
         logvar : ndarray of shape (B, E) or None
+            With a categorical latent (see :attr:`logvar_covers_all`) the shape may be
+            (B, E_c), E_c <= E: the log-variance of the first E_c codes.
         """
         observations = np.ascontiguousarray(observations, dtype=np.float32)
         self._check_encoder_input(observations)
@@ -278,7 +547,8 @@ class Model(ABC):
         codes = self._checked_codes(codes, len(observations))
         if logvar is not None:
             logvar = logvar.reshape(codes.shape[0], -1)
-            if logvar.shape != codes.shape:
+            narrower = not self.logvar_covers_all and 1 <= logvar.shape[1] <= codes.shape[1]
+            if logvar.shape != codes.shape and not narrower:
                 raise ModelError(
                     self.name,
                     f"encoder log-variance has shape {logvar.shape}, codes {codes.shape}",
@@ -293,6 +563,10 @@ class Model(ABC):
                 self.name,
                 f"generator expects latents of shape (B, {self.latent_dim}), got {latents.shape}",
             )
+        if isinstance(self.prior, MixedPrior) and self.prior.has_categorical:
+            problem = self.prior.invalid_latents(latents)
+            if problem:
+                raise ModelError(self.name, problem)
         return latents
 
     def _checked_observations(self, out: Any, n: int) -> Any:
@@ -328,6 +602,31 @@ class Model(ABC):
         self, observations: np.ndarray, want_logvar: bool
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """observations (B, *observation_shape) -> (codes (B, E), logvar (B, E) or None)."""
+
+
+def _checked_prior(
+    name: str, prior: Any, latent_dim: int, code_dims: tuple[int, ...]
+) -> Prior | MixedPrior:
+    """``prior`` if it fits the latent dims and codes, else a ModelError naming the model."""
+    if not isinstance(prior, (Prior, MixedPrior)):
+        raise ModelError(name, f"prior must be a Prior or a MixedPrior, got {prior!r}")
+    if isinstance(prior, MixedPrior):
+        if prior.latent_dim != latent_dim:
+            raise ModelError(
+                name,
+                f"the mixed prior ({prior.describe()}) covers {prior.latent_dim} latent dims, "
+                f"latent_dim is {latent_dim}",
+            )
+        # Dims out of range are the code-dims check's to report.
+        for dim in (d for d in code_dims if 0 <= d < latent_dim):
+            distribution, start, width = prior.variable(dim)
+            if start != dim:
+                raise ModelError(
+                    name,
+                    f"code dim {dim} lies inside the {width}-dim one-hot categorical at "
+                    f"latent dims {start}-{start + width - 1}; name it by its first dim {start}",
+                )
+    return prior
 
 
 def _check_finite(name: str, what: str, values: Any) -> None:

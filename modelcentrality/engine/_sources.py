@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..contract._model import Model
+from ..contract._model import MixedPrior, Model
 
 
 class FactorSource(ABC):
@@ -72,7 +72,10 @@ class GeneratedFactors(FactorSource):
     """A model's own generator as the factor source (ModelCentrality's traversals).
 
     A vote on factor k fixes latent dim ``code_dims[k]`` at one prior draw for the whole
-    group and resamples every other latent dim (codes and noise) from the prior.
+    group and resamples every other latent dim (codes and noise) from the prior. With a
+    :class:`~modelcentrality.contract.MixedPrior` the factor is the whole variable that
+    starts at ``code_dims[k]``: a categorical code is held at one class (all its one-hot
+    dims) while everything else is resampled.
 
     Parameters
     ----------
@@ -94,6 +97,8 @@ class GeneratedFactors(FactorSource):
     ) -> np.ndarray:
         model = self.model
         n_votes = len(factors)
+        if isinstance(model.prior, MixedPrior):
+            return _draw_mixed_groups(model, factors, group_size, rng)
         latents = model.prior.sample((n_votes, group_size, model.latent_dim), rng)
         fixed_values = model.prior.sample((n_votes,), rng)
         fixed_dims = np.asarray(model.code_dims)[factors]
@@ -107,3 +112,22 @@ class GeneratedFactors(FactorSource):
         if self.native:
             return self.model.generate_native(draws)
         return self.model.generate(draws)
+
+
+def _draw_mixed_groups(
+    model: Model, factors: np.ndarray, group_size: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Vote groups of a model with a :class:`MixedPrior`, shape (M * L, D).
+
+    Every vote draws its group and one more latent vector; the held variable's dims
+    (one dim, or a categorical's one-hot block) are copied from that vector to every
+    row of the group, for all votes at once.
+    """
+    prior = model.prior
+    n_votes = len(factors)
+    latents = prior.sample((n_votes, group_size, model.latent_dim), rng)
+    fixed = prior.sample((n_votes, model.latent_dim), rng)
+    variables = prior.dim_variables()
+    held = variables[None, :] == variables[np.asarray(model.code_dims)][factors][:, None]
+    np.copyto(latents, fixed[:, None, :], where=held[:, None, :])
+    return latents.reshape(n_votes * group_size, model.latent_dim)

@@ -21,7 +21,16 @@
       "name": "infogan_cr_s0"             # optional: defaults to the folder name
     }
 
-Other keys (training settings, scores...) are kept by writers and ignored here.
+``prior`` is ``{"type": "uniform", "low", "high"}``, ``{"type": "normal", "mean", "std"}``
+or, for models with categorical latents, a mixed prior whose parts follow each other
+along the latent vector::
+
+      "prior": {"type": "mixed", "parts": [
+        {"type": "normal", "mean": 0, "std": 1, "count": 10},
+        {"type": "categorical", "n_classes": 3, "encoding": "one_hot"}]}
+
+(see :class:`~modelcentrality.contract.MixedPrior`). Other keys (training settings,
+scores...) are kept by writers and ignored here.
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ from typing import Any
 import onnxruntime as ort
 
 from ..adapters.onnx_runtime import OnnxModel, inside
-from ..contract._model import KINDS, MAX_LATENT_DIM, Model, Prior
+from ..contract._model import KINDS, MAX_LATENT_DIM, Model, Prior, _checked_prior
 from ..contract._screening import skip_reason
 from ..errors import ModelCentralityError, ModelError, ParameterError, ZooError
 
@@ -104,9 +113,10 @@ def read_metadata(model_dir: str | os.PathLike) -> dict[str, Any]:
     if meta["kind"] not in KINDS:
         raise ModelError(name, f"kind must be 'gan' or 'vae', got {meta['kind']!r}")
     try:
-        Prior.from_dict(meta["prior"])
+        prior = Prior.from_dict(meta["prior"])
     except ValueError as exc:
         raise ModelError(name, f"bad prior in {METADATA_FILE}: {exc}") from None
+    _checked_prior(name, prior, meta["latent_dim"], tuple(codes))
     shape = meta.get("observation_shape")
     if shape is not None and (
         not isinstance(shape, list) or not shape or not all(_is_int(s) and s > 0 for s in shape)

@@ -9,13 +9,14 @@ and ground-truth columns); :func:`read_ground_truth` reads supervised scores fro
 
 from ._ground_truth import GroundTruth, read_ground_truth
 from ._html import REPORT_FILE, write_report
-from ._traversals import prior_quantiles, traversal_grid
+from ._traversals import prior_quantiles, traversal_columns, traversal_grid
 
 __all__ = [
     "REPORT_FILE",
     "GroundTruth",
     "prior_quantiles",
     "read_ground_truth",
+    "traversal_columns",
     "traversal_grid",
     "write_report",
 ]

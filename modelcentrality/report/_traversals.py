@@ -1,4 +1,4 @@
-"""Latent traversals: what each code dim of a generator controls."""
+"""Latent traversals: what each code of a generator controls."""
 
 from __future__ import annotations
 
@@ -6,43 +6,80 @@ import numpy as np
 from scipy.stats import norm
 
 from .._validation import check_int
-from ..contract._model import Model
+from ..contract._model import Categorical, Model, Prior
 
 
-def prior_quantiles(model: Model, columns: int) -> np.ndarray:
-    """``columns`` values of one latent dim at evenly spaced quantiles of its prior.
+def prior_quantiles(model: Model, columns: int, code: int = 0) -> np.ndarray:
+    """``columns`` values of one code at evenly spaced quantiles of its prior.
 
     Quantiles are ``(c + 0.5) / columns``, so the sweep stays inside the prior's bulk
-    (a normal prior is not taken out to infinity).
+    (a normal prior is not taken out to infinity). A categorical code's quantile is its
+    class number ``floor(quantile * n_classes)``: with at least ``n_classes`` columns
+    every class appears, in order, each over an equal share of the columns.
+
+    Parameters
+    ----------
+    model : Model
+    columns : int
+    code : int
+        Which code (index into ``model.code_dims``); with a single :class:`Prior` every
+        code has the same quantiles.
 
     Returns
     -------
     ndarray of shape (columns,)
+        Latent values, or class numbers for a categorical code.
     """
     columns = check_int("columns", columns, minimum=2)
+    code = check_int("code", code, minimum=0, maximum=model.n_codes - 1)
     quantiles = (np.arange(columns) + 0.5) / columns
-    prior = model.prior
+    distribution = model.prior.variable(model.code_dims[code])[0]
+    if isinstance(distribution, Categorical):
+        return np.floor(quantiles * distribution.n_classes)
+    return _continuous_quantiles(distribution, quantiles)
+
+
+def _continuous_quantiles(prior: Prior, quantiles: np.ndarray) -> np.ndarray:
     if prior.type == "uniform":
         return prior.low + (prior.high - prior.low) * quantiles
     return prior.mean + prior.std * norm.ppf(quantiles)
 
 
+def traversal_columns(model: Model, columns: int) -> int:
+    """Columns of :func:`traversal_grid`: ``columns``, widened to the largest class count
+    of a categorical code so that every class is shown."""
+    columns = check_int("columns", columns, minimum=2)
+    classes = [
+        distribution.n_classes
+        for distribution in (model.prior.variable(dim)[0] for dim in model.code_dims)
+        if isinstance(distribution, Categorical)
+    ]
+    return max([columns, *classes])
+
+
 def traversal_grid(model: Model, columns: int = 9, random_state: int = 0) -> np.ndarray:
-    """Generated observations sweeping each code dim over its prior.
+    """Generated observations sweeping each code over its prior.
 
     Every latent dim stays at one prior draw (from ``random_state``) except the row's
-    code dim, which takes :func:`prior_quantiles` across the columns, so each row shows
-    what one code controls.
+    code, which takes :func:`prior_quantiles` across the columns, so each row shows
+    what one code controls. A categorical code's row sweeps its classes (its one-hot
+    block or index dim); see :func:`traversal_columns` for the number of columns.
 
     Returns
     -------
-    ndarray of shape (K, columns, *observation_shape)
-        K = ``model.n_codes`` rows, in ``model.code_dims`` order.
+    ndarray of shape (K, C, *observation_shape)
+        K = ``model.n_codes`` rows, in ``model.code_dims`` order;
+        C = :func:`traversal_columns` columns.
     """
-    values = prior_quantiles(model, columns)
+    width = traversal_columns(model, columns)
     base = np.asarray(model.sample_prior(1, random_state)[0], dtype=np.float32)
-    latents = np.tile(base, (model.n_codes, columns, 1))
+    latents = np.tile(base, (model.n_codes, width, 1))
     for row, dim in enumerate(model.code_dims):
-        latents[row, :, dim] = values
+        values = prior_quantiles(model, width, row)
+        distribution, start, span = model.prior.variable(dim)
+        if isinstance(distribution, Categorical):
+            latents[row, :, start : start + span] = distribution.encode(values.astype(np.int64))
+        else:
+            latents[row, :, dim] = values
     flat = model.generate(latents.reshape(-1, model.latent_dim).astype(np.float32))
-    return np.asarray(flat).reshape(model.n_codes, columns, *model.observation_shape)
+    return np.asarray(flat).reshape(model.n_codes, width, *model.observation_shape)

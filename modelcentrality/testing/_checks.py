@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..contract._model import KINDS, Model
+from ..contract._model import KINDS, Categorical, MixedPrior, Model
+from ..engine._sources import GeneratedFactors
 from ..engine._votes import get_protocol
 from ..errors import ModelError
 from ..execution._backends import Backend, LocalBackend
@@ -35,7 +36,10 @@ def _expect_model_error(model: Model, call: Callable[[], object], what: str) -> 
 def check_model(model: Model, *, atol: float = 1e-5, check_transport: bool = True) -> None:
     """Check that ``model`` keeps the model contract.
 
-    Checks metadata types, prior sampling (shape, dtype, determinism), generator and
+    Checks metadata types, prior sampling (shape, dtype, determinism; with a
+    :class:`~modelcentrality.contract.MixedPrior`, that every categorical block holds a
+    class and that the generator refuses one that does not), vote groups (each holds its
+    code's whole variable fixed, a categorical code at one class), generator and
     encoder shapes and dtypes, batch independence (encoding rows together or apart gives
     the same codes), one-line errors naming the model for wrong input shapes, a stable
     fingerprint, the device-array path against the host path, and (for registered
@@ -62,6 +66,9 @@ def check_model(model: Model, *, atol: float = 1e-5, check_transport: bool = Tru
     assert latents.shape == (6, model.latent_dim), f"sample_prior shape {latents.shape}"
     assert latents.dtype == np.float32, f"sample_prior dtype {latents.dtype}"
     np.testing.assert_array_equal(latents, model.sample_prior(6, 0), "sample_prior not seeded")
+    _check_vote_groups(model)
+    if isinstance(model.prior, MixedPrior):
+        _check_categorical_latents(model, latents)
 
     observations = model.generate(latents)
     assert observations.shape == (6, *model.observation_shape), "generate shape"
@@ -71,7 +78,12 @@ def check_model(model: Model, *, atol: float = 1e-5, check_transport: bool = Tru
     codes, logvar = model.encode_with_logvar(observations)
     assert codes.ndim == 2 and codes.shape[0] == 6, f"encode shape {codes.shape}"
     assert codes.dtype == np.float32, f"encode dtype {codes.dtype}"
-    assert logvar is None or logvar.shape == codes.shape, "log-variance shape"
+    if logvar is not None and model.logvar_covers_all:
+        assert logvar.shape == codes.shape, f"log-variance shape {logvar.shape}"
+    elif logvar is not None:
+        assert logvar.shape[0] == 6 and 1 <= logvar.shape[1] <= codes.shape[1], (
+            f"log-variance shape {logvar.shape}: it covers the first codes of {codes.shape}"
+        )
     parts = np.concatenate([model.encode(observations[:2]), model.encode(observations[2:])])
     np.testing.assert_allclose(parts, codes, atol=atol, rtol=0, err_msg="encode is batch-dependent")
 
@@ -102,6 +114,41 @@ def check_model(model: Model, *, atol: float = 1e-5, check_transport: bool = Tru
             rebuilt.encode(rebuilt.generate(latents)), codes, atol=atol, rtol=0,
             err_msg="a model rebuilt from its spec computes other outputs",
         )
+
+
+def _check_vote_groups(model: Model) -> None:
+    """A vote group on each code holds that code's variable and nothing else fixed."""
+    group_size = 4
+    factors = np.arange(model.n_codes)
+    draws = GeneratedFactors(model).draw_groups(factors, group_size, np.random.default_rng(0))
+    assert draws.shape == (model.n_codes * group_size, model.latent_dim), "group draws shape"
+    groups = draws.reshape(model.n_codes, group_size, model.latent_dim)
+    constant = (groups == groups[:, :1]).all(axis=1)
+    for factor, dim in enumerate(model.code_dims):
+        _, start, width = model.prior.variable(dim)
+        held = constant[factor, start : start + width]
+        assert held.all(), f"a vote on code dim {dim} does not hold latent dims {start}+"
+    if isinstance(model.prior, MixedPrior):
+        # Resampled categorical blocks still hold a class.
+        assert model.prior.invalid_latents(draws) is None, "vote draws are not prior draws"
+
+
+def _check_categorical_latents(model: Model, latents: np.ndarray) -> None:
+    prior = model.prior
+    assert prior.latent_dim == model.latent_dim, "the mixed prior does not cover latent_dim"
+    assert prior.invalid_latents(latents) is None, "sample_prior draws invalid categoricals"
+    start = 0
+    for distribution, count in prior.parts:
+        if isinstance(distribution, Categorical):
+            wrong = latents[:2].copy()
+            if distribution.encoding == "index":
+                wrong[:, start] = distribution.n_classes
+            else:
+                wrong[:, start : start + distribution.width] = 0
+            _expect_model_error(
+                model, lambda w=wrong: model.generate(w), "generate with an invalid class"
+            )
+        start += count * getattr(distribution, "width", 1)
 
 
 def check_backend(backend: Backend, models: Sequence[Model], seed: int = 0) -> None:
