@@ -398,6 +398,7 @@ def test_inconsistent_model_json_is_one_error_naming_the_model(exported_zoo, tmp
         (lambda m: m["prior"]["parts"][1].update(encoding="bits"), "encoding must be"),
         (lambda m: m["prior"]["parts"][1].update(width=3), "unknown prior keys"),
         (lambda m: m["prior"].update(parts=[]), "non-empty list"),
+        (lambda m: m["prior"]["parts"][0].update(type="mixed"), "part type must be"),
     ]
     if family == "jointvae":
         cases.append((lambda m: m.update(code_dims=[0, 5]), "code dim 5 lies inside"))
@@ -431,3 +432,27 @@ def test_plain_prior_models_still_need_a_full_log_variance():
     )
     with pytest.raises(ModelError, match="log-variance has shape"):
         model.encode_with_logvar(np.zeros((3, 4), np.float32))
+
+
+def test_report_and_inspect_show_mixed_priors(exported_zoo, tmp_path):
+    pytest.importorskip("matplotlib")
+    from click.testing import CliRunner
+
+    from modelcentrality.cli.inspect import inspect_command
+    from modelcentrality.report import write_report
+
+    family, root, _ = exported_zoo
+    zoo = load_zoo(root)
+    result = rank(zoo, **FAST)
+    page = write_report(result, zoo, tmp_path / "report", udr=udr_for_models(
+        zoo, zoo[0].generate(zoo[0].sample_prior(200, 0))
+    ))
+    assert page.read_text().count("<figure>") >= 4
+    shown = CliRunner().invoke(inspect_command, [str(root / zoo[0].name)])
+    assert shown.exit_code == 0, shown.output
+    expected = (
+        "normal(0, 1) x4 + categorical(3, one_hot)"
+        if family == "jointvae"
+        else "uniform(-1, 1) x2 + categorical(10, index) + normal(0, 0.5) x3"
+    )
+    assert expected in shown.output

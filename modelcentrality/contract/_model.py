@@ -51,6 +51,8 @@ class Prior:
     high: float = 1.0
     mean: float = 0.0
     std: float = 1.0
+    #: Latent dims one variable takes (see :class:`MixedPrior`).
+    width: ClassVar[int] = 1
 
     def __post_init__(self) -> None:
         if self.type not in ("uniform", "normal"):
@@ -171,6 +173,7 @@ class Categorical:
         return ~binary | (block.sum(axis=1) != 1)
 
     def to_dict(self) -> dict[str, Any]:
+        """The form of a part of a mixed prior in model.json (see :class:`MixedPrior`)."""
         return {"type": "categorical", "n_classes": self.n_classes, "encoding": self.encoding}
 
     @classmethod
@@ -228,10 +231,9 @@ class MixedPrior:
         object.__setattr__(self, "parts", tuple(parts))
         starts, widths = [], []
         for distribution, count in parts:
-            width = getattr(distribution, "width", 1)
             start = sum(widths)
-            starts.extend(range(start, start + count * width, width))
-            widths.extend([width] * count)
+            starts.extend(range(start, start + count * distribution.width, distribution.width))
+            widths.extend([distribution.width] * count)
         object.__setattr__(self, "_starts", np.asarray(starts, dtype=np.int64))
         object.__setattr__(self, "_widths", np.asarray(widths, dtype=np.int64))
         object.__setattr__(
@@ -245,6 +247,7 @@ class MixedPrior:
 
     @property
     def has_categorical(self) -> bool:
+        """Whether a part is categorical."""
         return any(isinstance(d, Categorical) for d, _ in self.parts)
 
     def dim_variables(self) -> np.ndarray:
@@ -285,7 +288,7 @@ class MixedPrior:
         categorical parts, or None when every categorical block holds a class."""
         start = 0
         for distribution, count in self.parts:
-            width = getattr(distribution, "width", 1)
+            width = distribution.width
             if isinstance(distribution, Categorical):
                 block = latents[:, start : start + count * width].reshape(-1, width)
                 bad = int(distribution.invalid_rows(block).sum())
@@ -308,10 +311,12 @@ class MixedPrior:
     def _describe(distribution: Prior | Categorical) -> str:
         if isinstance(distribution, Categorical):
             return f"categorical({distribution.n_classes}, {distribution.encoding})"
-        return distribution.type
+        if distribution.type == "uniform":
+            return f"uniform({distribution.low:g}, {distribution.high:g})"
+        return f"normal({distribution.mean:g}, {distribution.std:g})"
 
     def describe(self) -> str:
-        """E.g. ``normal x10 + categorical(3, one_hot)``."""
+        """E.g. ``normal(0, 1) x10 + categorical(3, one_hot)``."""
         return " + ".join(
             self._describe(d) + (f" x{count}" if count > 1 else "") for d, count in self.parts
         )
@@ -332,11 +337,14 @@ class MixedPrior:
         for part in spec["parts"]:
             if not isinstance(part, dict) or "type" not in part:
                 raise ValueError('every part of a mixed prior must be an object with a "type"')
+            if part["type"] not in ("normal", "uniform", "categorical"):
+                raise ValueError(
+                    "a mixed prior's part type must be 'normal', 'uniform' or 'categorical', "
+                    f"got {part['type']!r}"
+                )
             count = part.get("count", 1)
             if part["type"] == "categorical":
                 distribution: Prior | Categorical = Categorical._from_dict(part)
-            elif part["type"] == "mixed":
-                raise ValueError("a mixed prior's parts cannot be mixed priors")
             else:
                 distribution = Prior._from_dict(part, ("count",))
             parts.append((distribution, count))

@@ -148,7 +148,7 @@ def _check_categorical_latents(model: Model, latents: np.ndarray) -> None:
             _expect_model_error(
                 model, lambda w=wrong: model.generate(w), "generate with an invalid class"
             )
-        start += count * getattr(distribution, "width", 1)
+        start += count * distribution.width
 
 
 def check_backend(backend: Backend, models: Sequence[Model], seed: int = 0) -> None:
