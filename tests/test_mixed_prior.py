@@ -339,21 +339,31 @@ def torch_modules(family: Family):
     return Encoder(), Generator()
 
 
-@pytest.fixture(scope="module", params=["jointvae", "infogan"])
-def exported_zoo(request, tmp_path_factory):
+@pytest.fixture(scope="module")
+def exported_zoos(tmp_path_factory):
+    """Family -> (zoo folder of its 4 models exported to ONNX, the TorchModels)."""
     from modelcentrality.adapters.pytorch import TorchModel, export_model
 
-    root = tmp_path_factory.mktemp(request.param)
-    torch_models = []
-    for model in numpy_zoo(request.param):
-        encoder, generator = torch_modules(model.family)
-        contract = {
-            "latent_dim": model.latent_dim, "code_dims": model.code_dims,
-            "prior": model.prior, "kind": model.kind, "observation_shape": OBSERVATION_SHAPE,
-        }
-        export_model(encoder, generator, root / model.name, **contract)
-        torch_models.append(TorchModel(encoder, generator, name=model.name, **contract))
-    return request.param, root, torch_models
+    zoos = {}
+    for family in FAMILIES:
+        root = tmp_path_factory.mktemp(family)
+        torch_models = []
+        for model in numpy_zoo(family):
+            encoder, generator = torch_modules(model.family)
+            contract = {
+                "latent_dim": model.latent_dim, "code_dims": model.code_dims,
+                "prior": model.prior, "kind": model.kind,
+                "observation_shape": OBSERVATION_SHAPE,
+            }
+            export_model(encoder, generator, root / model.name, **contract)
+            torch_models.append(TorchModel(encoder, generator, name=model.name, **contract))
+        zoos[family] = root, torch_models
+    return zoos
+
+
+@pytest.fixture(params=list(FAMILIES))
+def exported_zoo(request, exported_zoos):
+    return request.param, *exported_zoos[request.param]
 
 
 def test_exported_models_round_trip_and_pass_check_model(exported_zoo):
@@ -456,3 +466,12 @@ def test_report_and_inspect_show_mixed_priors(exported_zoo, tmp_path):
         else "uniform(-1, 1) x2 + categorical(10, index) + normal(0, 0.5) x3"
     )
     assert expected in shown.output
+
+
+@pytest.mark.slow
+def test_mixed_prior_models_travel_to_worker_processes(exported_zoos):
+    from modelcentrality.execution import ProcessBackend
+    from modelcentrality.testing import check_backend
+
+    models = [load_zoo(root)[0] for root, _ in exported_zoos.values()]
+    check_backend(ProcessBackend(n_jobs=2, threads=1), models)
