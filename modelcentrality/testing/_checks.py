@@ -117,17 +117,31 @@ def check_model(model: Model, *, atol: float = 1e-5, check_transport: bool = Tru
 
 
 def _check_vote_groups(model: Model) -> None:
-    """A vote group on each code holds that code's variable and nothing else fixed."""
+    """A vote group on each code holds that code's whole variable fixed and resamples
+    every continuous latent dim of the other variables (a resampled class may repeat)."""
     group_size = 4
     factors = np.arange(model.n_codes)
     draws = GeneratedFactors(model).draw_groups(factors, group_size, np.random.default_rng(0))
     assert draws.shape == (model.n_codes * group_size, model.latent_dim), "group draws shape"
     groups = draws.reshape(model.n_codes, group_size, model.latent_dim)
     constant = (groups == groups[:, :1]).all(axis=1)
+    continuous = np.ones(model.latent_dim, dtype=bool)
+    if isinstance(model.prior, MixedPrior):
+        start = 0
+        for distribution, count in model.prior.parts:
+            span = count * distribution.width
+            continuous[start : start + span] = not isinstance(distribution, Categorical)
+            start += span
     for factor, dim in enumerate(model.code_dims):
         _, start, width = model.prior.variable(dim)
-        held = constant[factor, start : start + width]
-        assert held.all(), f"a vote on code dim {dim} does not hold latent dims {start}+"
+        held = np.zeros(model.latent_dim, dtype=bool)
+        held[start : start + width] = True
+        assert constant[factor, held].all(), (
+            f"a vote on code dim {dim} does not hold latent dims {start}-{start + width - 1}"
+        )
+        assert not constant[factor, continuous & ~held].any(), (
+            f"a vote on code dim {dim} does not resample the other latent dims"
+        )
     if isinstance(model.prior, MixedPrior):
         # Resampled categorical blocks still hold a class.
         assert model.prior.invalid_latents(draws) is None, "vote draws are not prior draws"
