@@ -241,6 +241,19 @@ def test_a_categorical_vote_holds_the_class_and_resamples_the_rest():
     assert model.prior.invalid_latents(draws.reshape(-1, 7)) is None
 
 
+def test_mixed_vote_draws_grow_with_the_budget():
+    """The first m votes of a larger run are the votes of a run with m votes."""
+    from modelcentrality.engine import get_protocol
+    from modelcentrality.engine._scoring import _draw_votes
+
+    source = GeneratedFactors(numpy_zoo("infogan")[0])
+    protocol = get_protocol("paper").with_overrides(group_size=5)
+    small = _draw_votes(source, protocol, 150, 11)
+    large = _draw_votes(source, protocol, 420, 11)
+    np.testing.assert_array_equal(large[0][:150], small[0])
+    np.testing.assert_array_equal(large[1][: 150 * 5], small[1])
+
+
 @pytest.mark.parametrize("family", ["jointvae", "infogan"])
 def test_numpy_zoo_ranks_entangled_last_whatever_the_order(family):
     models = numpy_zoo(family)
