@@ -400,6 +400,11 @@ def _resolve_layout(
     return EncoderLayout("fields", roles=tuple(found.items()))
 
 
+def _looks_channels_last(shape: tuple[int, ...]) -> bool:
+    """(H, W, C) with a colour count last and a larger size first."""
+    return len(shape) == 3 and shape[2] in (1, 3, 4) and shape[0] > 4 and shape[1] > 4
+
+
 def _check_probabilities(values: torch.Tensor, name: str, what: str) -> None:
     low, high = float(values.min()), float(values.max())
     if low >= -RANGE_SLACK and high <= 1 + RANGE_SLACK:
@@ -471,6 +476,12 @@ def _wrap(
         else:
             native_shape_first = native_shape
         if observation_shape is None:
+            if not channels_last and _looks_channels_last(native_shape):
+                raise ModelError(
+                    name,
+                    f"the {what} returns {native_shape} images: channels last? pass "
+                    f"channels_last=True (or observation_shape={native_shape} to keep them)",
+                )
             observation_shape = native_shape_first
         observation_shape = tuple(int(s) for s in observation_shape)
         if int(np.prod(observation_shape)) != int(np.prod(native_shape)):

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._validation import check_float
 from ..contract._model import Model, Prior
 from ..errors import ModelError, ParameterError
 from ..io._zoo import ENCODER_FILE, FORMAT_VERSION, GENERATOR_FILE, METADATA_FILE
@@ -255,7 +256,7 @@ def _export(module: nn.Module, example: torch.Tensor, path: Path, inputs, output
 CHECK_BATCH_SIZES = (1, 3, 17)
 
 
-def _largest_difference(
+def _check_close(
     name: str, file: str, output: str, size: int, expected, got, atol: float, rtol: float
 ) -> None:
     """Raise a ModelError unless ``got`` (ONNX) matches ``expected`` (torch)."""
@@ -274,7 +275,8 @@ def _largest_difference(
         name,
         f"the exported {file} differs from the torch module: largest difference "
         f"{difference:.3g} in output '{output}' on a batch of {size} (atol {atol:g}, "
-        f"rtol {rtol:g}); a branch on the batch's shape or values is traced for one input",
+        f"rtol {rtol:g}): a branch on the batch's shape or values (traced for one input) "
+        f"or a random draw in forward?",
     )
 
 
@@ -318,9 +320,7 @@ def _check_export(
                     name, f"the exported {file} fails on a batch of {size}: {first}"
                 ) from None
             for output, want, have in zip(names, expected, got):
-                _largest_difference(
-                    name, file, output, size, want.numpy(), have, atol, rtol
-                )
+                _check_close(name, file, output, size, want.numpy(), have, atol, rtol)
 
 
 def export_model(
@@ -375,6 +375,8 @@ def export_model(
         The generator's output shape is not ``observation_shape``, or the exported
         graphs compute other values than the modules.
     """
+    atol = check_float("atol", atol, minimum=0)
+    rtol = check_float("rtol", rtol, minimum=0)
     out_dir = Path(out_dir)
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)

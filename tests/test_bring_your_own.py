@@ -183,6 +183,17 @@ def test_channels_last_images_are_shown_channels_first(tmp_path):
     _roundtrip(model, tmp_path)
 
 
+def test_channels_last_images_without_the_flag_get_a_hint():
+    vae = TinyVAE()
+    with pytest.raises(ModelError, match=r"returns \(6, 6, 1\) images: channels last\?"):
+        from_vae(vae.encode_channels_last, vae.decode_channels_last, latent_dim=LATENT,
+                 name="nhwc")
+    # Naming the shape keeps them as they are.
+    model = from_vae(vae.encode_channels_last, vae.decode_channels_last, latent_dim=LATENT,
+                     name="nhwc", observation_shape=(6, 6, 1))
+    assert model.observation_shape == (6, 6, 1)
+
+
 def test_a_flat_decoder_output_takes_the_observation_shape():
     vae = TinyVAE()
     model = from_vae(vae.posterior, lambda z: vae.decode(z).flatten(1), latent_dim=LATENT,
@@ -316,7 +327,7 @@ def test_export_refuses_graphs_that_differ_from_the_modules(tmp_path):
     message = str(error.value)
     assert "\n" not in message and "model 'branch'" in message
     assert "encoder.onnx differs from the torch module: largest difference" in message
-    assert "output 'codes' on a batch of 1" in message
+    assert "output 'codes' on a batch of 1" in message and "traced for one input" in message
     # Nothing is left behind for a zoo to trip on.
     assert not (tmp_path / "branch").exists()
     # The same check passes a faithful export.
