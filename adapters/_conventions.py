@@ -245,6 +245,7 @@ class ConventionGenerator(nn.Module):
         call: _Call,
         *,
         reading: tuple[str, Any],
+        native_shape: Sequence[int],
         output: str,
         channels_last: bool,
         observation_shape: Sequence[int],
@@ -252,6 +253,7 @@ class ConventionGenerator(nn.Module):
         super().__init__()
         self.call = call
         self.reading = reading
+        self.native_shape = tuple(native_shape)
         self.output = output
         self.channels_last = channels_last
         self.observation_shape = tuple(observation_shape)
@@ -430,6 +432,85 @@ def _run(call: nn.Module, values: torch.Tensor, name: str, what: str) -> Any:
         raise ModelError(name, problem) from None
 
 
+def _probe_generator(
+    call: _Call,
+    latents: torch.Tensor,
+    *,
+    name: str,
+    what: str,
+    output: str,
+    channels_last: bool,
+    observation_shape: Sequence[int] | None,
+) -> ConventionGenerator:
+    """The generator wrapper, its output convention resolved and checked on ``latents``."""
+    raw = _run(call, latents, name, what)
+    reading = _decoder_reading(raw, name)
+    native = _read_observations(raw, reading)
+    native_shape = tuple(native.shape[1:])
+    if channels_last and native.ndim != 4:
+        raise ModelError(
+            name,
+            f"channels_last needs (B, H, W, C) images, the {what} returns {tuple(native.shape)}",
+        )
+    if observation_shape is None:
+        if not channels_last and _looks_channels_last(native_shape):
+            raise ModelError(
+                name,
+                f"the {what} returns {native_shape} images: channels last? pass "
+                f"channels_last=True (or observation_shape={native_shape} to keep them)",
+            )
+        observation_shape = native_shape
+        if channels_last:
+            height, width, channels = native_shape
+            observation_shape = (channels, height, width)
+    observation_shape = tuple(int(s) for s in observation_shape)
+    if int(np.prod(observation_shape)) != int(np.prod(native_shape)):
+        raise ModelError(
+            name,
+            f"the {what} returns {native_shape} per sample, which cannot be reshaped to "
+            f"observation_shape {observation_shape}",
+        )
+    generator = ConventionGenerator(
+        call,
+        reading=reading,
+        native_shape=native_shape,
+        output=output,
+        channels_last=channels_last,
+        observation_shape=observation_shape,
+    )
+    if output == "probs":
+        _check_probabilities(generator(latents), name, what)
+    return generator
+
+
+def _probe_encoder(
+    call: _Call,
+    observations: torch.Tensor,
+    generator: ConventionGenerator,
+    *,
+    name: str,
+    kind: str,
+    latent_dim: int,
+    encoder_output: Any,
+    n_classes: Sequence[int] | None,
+) -> ConventionEncoder:
+    """The encoder wrapper, its output layout resolved on the generator's ``observations``."""
+    encoder = ConventionEncoder(
+        call,
+        native_shape=generator.native_shape,
+        channels_last=generator.channels_last,
+        output=generator.output,
+        n_classes=n_classes,
+    )
+    raw = _run(call, encoder.native_input(observations), name, "encoder")
+    encoder.layout = _resolve_layout(raw, encoder_output, kind, latent_dim, name)
+    roles = [role[0] if isinstance(role, tuple) else role for role in encoder.layout.roles]
+    if n_classes is not None and "logits" not in roles:
+        raise ParameterError("n_classes splits categorical logits, but the encoder returns none")
+    _run(encoder, observations, name, "encoder")
+    return encoder
+
+
 def _wrap(
     encoder: nn.Module | Callable,
     decoder: nn.Module | Callable,
@@ -455,64 +536,29 @@ def _wrap(
     if n_classes is not None:
         n_classes = [check_int("n_classes", k, minimum=2) for k in n_classes]
     device = check_device(device)
-    generator_call = _Call(decoder, name, what).to(device).eval()
-    encoder_call = _Call(encoder, name, "encoder").to(device).eval()
     latents = prior.sample((PROBE_SAMPLES, latent_dim), np.random.default_rng(0))
     latents = torch.from_numpy(latents).to(device)
     with torch.inference_mode():
-        raw = _run(generator_call, latents, name, what)
-        reading = _decoder_reading(raw, name)
-        native = _read_observations(raw, reading)
-        native_shape = tuple(native.shape[1:])
-        if channels_last and native.ndim != 4:
-            raise ModelError(
-                name,
-                f"channels_last needs (B, H, W, C) images, the {what} returns "
-                f"{tuple(native.shape)}",
-            )
-        if channels_last:
-            height, width, channels = native_shape
-            native_shape_first: tuple[int, ...] = (channels, height, width)
-        else:
-            native_shape_first = native_shape
-        if observation_shape is None:
-            if not channels_last and _looks_channels_last(native_shape):
-                raise ModelError(
-                    name,
-                    f"the {what} returns {native_shape} images: channels last? pass "
-                    f"channels_last=True (or observation_shape={native_shape} to keep them)",
-                )
-            observation_shape = native_shape_first
-        observation_shape = tuple(int(s) for s in observation_shape)
-        if int(np.prod(observation_shape)) != int(np.prod(native_shape)):
-            raise ModelError(
-                name,
-                f"the {what} returns {native_shape} per sample, which cannot be reshaped "
-                f"to observation_shape {observation_shape}",
-            )
-        generator = ConventionGenerator(
-            generator_call,
-            reading=reading,
+        generator = _probe_generator(
+            _Call(decoder, name, what).to(device).eval(),
+            latents,
+            name=name,
+            what=what,
             output=output,
             channels_last=channels_last,
             observation_shape=observation_shape,
         )
         observations = generator(latents)
-        if output == "probs":
-            _check_probabilities(observations, name, what)
-        encoder = ConventionEncoder(
-            encoder_call,
-            native_shape=native_shape,
-            channels_last=channels_last,
-            output=output,
+        encoder = _probe_encoder(
+            _Call(encoder, name, "encoder").to(device).eval(),
+            observations,
+            generator,
+            name=name,
+            kind=kind,
+            latent_dim=latent_dim,
+            encoder_output=encoder_output,
             n_classes=n_classes,
         )
-        raw = _run(encoder_call, encoder.native_input(observations), name, "encoder")
-        encoder.layout = _resolve_layout(raw, encoder_output, kind, latent_dim, name)
-        _run(encoder, observations, name, "encoder")
-    roles = [role[0] if isinstance(role, tuple) else role for role in encoder.layout.roles]
-    if n_classes is not None and "logits" not in roles:
-        raise ParameterError("n_classes splits categorical logits, but the encoder returns none")
     model = TorchModel(
         encoder,
         generator,
@@ -521,7 +567,7 @@ def _wrap(
         code_dims=code_dims,
         prior=prior,
         kind=kind,
-        observation_shape=observation_shape,
+        observation_shape=generator.observation_shape,
         device=device,
         batch_size=batch_size,
     )
