@@ -254,6 +254,19 @@ def test_an_infogan_q_head_gives_continuous_codes_then_class_probabilities(tmp_p
                                atol=1e-6)
 
 
+def test_a_gan_code_regressor_returning_one_tensor_needs_nothing_named(tmp_path):
+    encoder = nn.Sequential(nn.Flatten(), nn.Linear(PIXELS, 2))
+    generator = nn.Sequential(nn.Linear(4, PIXELS), nn.Sigmoid(), nn.Unflatten(1, SHAPE))
+    model = from_gan(encoder, generator, latent_dim=4, code_dims=[0, 1],
+                     prior=Prior("uniform"), name="infogan_cr")
+    observations = model.generate(model.sample_prior(3, 0))
+    with torch.no_grad():
+        expected = encoder(torch.from_numpy(observations)).numpy()
+    np.testing.assert_allclose(model.encode(observations), expected, atol=1e-6)
+    assert model.kind == "gan"
+    _roundtrip(model, tmp_path)
+
+
 def test_a_tuple_of_three_needs_its_roles_named():
     with pytest.raises(ModelError, match=r"name the role of each.*'skip', 'mean', 'logits'"):
         from_gan(InfoGANDiscriminator(2, 4), InfoGANGenerator(8), latent_dim=8,

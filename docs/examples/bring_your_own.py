@@ -9,7 +9,7 @@ The steps of docs/bring_your_own.md in one script:
 4. score every model with supervised metrics on dSprites (the ground truth that
    ModelCentrality does without) and write the HTML report with both.
 
-Run from the repository root (CPU, about a minute with the defaults)::
+Run from the repository root (about 20 s of one CPU core with the defaults)::
 
     python docs/examples/bring_your_own.py --out build/bring_your_own
 
