@@ -18,13 +18,13 @@ $(VENV)/.installed-demo: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[report]'
 	touch $@
 
-# The tests also exercise the PyTorch adapter, the trainers and the Ray backend.
+# The tests also exercise the PyTorch adapter, the trainers, the Ray backend and pythae.
 setup-test: $(VENV)/.installed-test
 
 $(VENV)/.installed-test: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[torch,dev,ray,gpu]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[torch,dev,ray,gpu,pythae]'
 	touch $@ $(VENV)/.installed-demo
 
 # The bundled InfoGAN-CR zoo, in the precision-targeted mode on every core (minutes);

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._validation import check_float
 from ..contract._model import Model, Prior
 from ..errors import ModelError, ParameterError
 from ..io._zoo import ENCODER_FILE, FORMAT_VERSION, GENERATOR_FILE, METADATA_FILE
@@ -250,6 +251,78 @@ def _export(module: nn.Module, example: torch.Tensor, path: Path, inputs, output
         )
 
 
+#: Batch sizes on which :func:`export_model` compares the graphs with the modules: one
+#: row, a few, and more than the two rows the graphs are traced with.
+CHECK_BATCH_SIZES = (1, 3, 17)
+
+
+def _check_close(
+    name: str, file: str, output: str, size: int, expected, got, atol: float, rtol: float
+) -> None:
+    """Raise a ModelError unless ``got`` (ONNX) matches ``expected`` (torch)."""
+    if got.shape != expected.shape:
+        raise ModelError(
+            name,
+            f"the exported {file} returns '{output}' of shape {got.shape} on a batch of "
+            f"{size}, the torch module {expected.shape}: a shape-dependent branch or "
+            f"reshape was traced for one batch size",
+        )
+    close = np.isclose(got, expected, rtol=rtol, atol=atol, equal_nan=True)
+    if close.all():
+        return
+    difference = float(np.nanmax(np.where(close, 0.0, np.abs(got - expected))))
+    raise ModelError(
+        name,
+        f"the exported {file} differs from the torch module: largest difference "
+        f"{difference:.3g} in output '{output}' on a batch of {size} (atol {atol:g}, "
+        f"rtol {rtol:g}): a branch on the batch's shape or values (traced for one input) "
+        f"or a random draw in forward?",
+    )
+
+
+def _check_export(
+    encoder: nn.Module,
+    generator: nn.Module,
+    folder: Path,
+    latents: np.ndarray,
+    outputs: list[str],
+    name: str,
+    atol: float,
+    rtol: float,
+) -> None:
+    """Compare the exported graphs with the modules at every :data:`CHECK_BATCH_SIZES`."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.log_severity_level = 3
+    sessions = {
+        file: ort.InferenceSession(
+            str(folder / file), options, providers=["CPUExecutionProvider"]
+        )
+        for file in (GENERATOR_FILE, ENCODER_FILE)
+    }
+    for size in CHECK_BATCH_SIZES:
+        batch = torch.from_numpy(latents[:size])
+        with torch.inference_mode():
+            observations = generator(batch)
+            codes = encoder(observations)
+        checks = [
+            (GENERATOR_FILE, "latents", batch, ["observations"], [observations]),
+            (ENCODER_FILE, "observations", observations, outputs, list(codes)),
+        ]
+        for file, input_name, values, names, expected in checks:
+            try:
+                got = sessions[file].run(names, {input_name: values.numpy()})
+            except Exception as exc:  # ONNX Runtime raises its own types, many lines long
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                raise ModelError(
+                    name, f"the exported {file} fails on a batch of {size}: {first}"
+                ) from None
+            for output, want, have in zip(names, expected, got):
+                _check_close(name, file, output, size, want.numpy(), have, atol, rtol)
+
+
 def export_model(
     encoder: nn.Module,
     generator: nn.Module,
@@ -262,12 +335,21 @@ def export_model(
     observation_shape: Sequence[int],
     name: str | None = None,
     extra_metadata: dict[str, Any] | None = None,
+    atol: float = 1e-4,
+    rtol: float = 1e-3,
 ) -> Path:
-    """Write a PyTorch encoder/generator pair as a zoo model folder.
+    """Write a PyTorch encoder/generator pair as a zoo model folder, and check it.
 
     Writes ``encoder.onnx`` (outputs ``codes`` and, if the encoder returns a tuple,
     ``logvar``), ``generator.onnx`` (output ``observations``) and ``model.json``. The
     modules are exported on the CPU in eval mode.
+
+    The export checks itself: the ONNX graphs are run (ONNX Runtime) on prior samples
+    at batch sizes :data:`CHECK_BATCH_SIZES`, the encoder on the generator's
+    observations, and every output must match the torch modules' within ``atol +
+    rtol * |torch value|``. Tracing records one path through the code, so a branch on
+    the batch's shape or values, or an operator the exporter translates wrongly, is
+    caught here: the graphs are removed and a ModelError names the largest difference.
 
     Parameters
     ----------
@@ -280,12 +362,23 @@ def export_model(
         Stored as "name" in model.json when it differs from the folder name.
     extra_metadata : dict, optional
         Extra JSON-serialisable keys for model.json (training settings, scores...).
+    atol, rtol : float
+        Tolerances of the check of the graphs against the modules.
 
     Returns
     -------
     Path of the model folder.
+
+    Raises
+    ------
+    ModelError
+        The generator's output shape is not ``observation_shape``, or the exported
+        graphs compute other values than the modules.
     """
+    atol = check_float("atol", atol, minimum=0)
+    rtol = check_float("rtol", rtol, minimum=0)
     out_dir = Path(out_dir)
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     encoder = _EncoderOutputs(encoder).cpu().eval()
     generator = generator.cpu().eval()
@@ -302,6 +395,17 @@ def export_model(
     outputs = ["codes", LOGVAR_OUTPUT] if has_logvar else ["codes"]
     _export(encoder, observations.clone(), out_dir / ENCODER_FILE, ["observations"], outputs)
     _export(generator, latents, out_dir / GENERATOR_FILE, ["latents"], ["observations"])
+    check_latents = prior.sample((max(CHECK_BATCH_SIZES), latent_dim), np.random.default_rng(1))
+    try:
+        _check_export(
+            encoder, generator, out_dir, check_latents, outputs, name or out_dir.name, atol, rtol
+        )
+    except ModelError:
+        for file in (ENCODER_FILE, GENERATOR_FILE):
+            (out_dir / file).unlink(missing_ok=True)
+        if created and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+        raise
     metadata: dict[str, Any] = dict(extra_metadata or {})
     metadata.update(
         {
