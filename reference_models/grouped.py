@@ -21,9 +21,11 @@ models. So there is no second copy of the architecture or of the step, and under
   written with ``copy_``.
 
 A group of one model (``modelcentrality train``, ``train-zoo`` without ``--device``)
-calls the module and the loss functions on model 0's slice of the stacked tensors
-without vmap (:func:`over_models`): the same arithmetic as vmap, without its cost per
-call (about 10-20 % of an iteration on a CPU) and in the plain kernels' rounding.
+calls the modules and the loss functions on model 0's slice of the stacked tensors
+without vmap (:func:`over_models`, :class:`StackedModule`): the plain module's
+arithmetic, to the bit, without vmap's cost (a group of one under vmap took 4-29 % longer
+per iteration than the plain module on a 2-core CPU,
+benchmarks/results/train_throughput_cpu.json).
 
 The loss of the group is the sum of the K models' losses; no model's loss depends on
 another model's weights, so the gradient with respect to model k's weights is exactly
