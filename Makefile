@@ -36,8 +36,10 @@ demo: setup
 test: setup-test
 	$(BIN)/python -m pytest -q
 
+# ruff, and the layer contract of .importlinter (an upward import fails).
 lint: setup-test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf build .pytest_cache

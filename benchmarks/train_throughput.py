@@ -9,9 +9,8 @@ For each trainer (``factorvae``, ``infogan-cr`` before the contrastive regularis
 ``infogan-cr+cr`` with it, ``beta-vae``) and each group size K, K models (seeds 0..K-1,
 settings of the ``gpu`` preset, batch 64) are trained for ``--warmup`` iterations, then
 timed over ``--steps`` iterations (the device synchronised before and after); the rate
-is K * steps / seconds. On CPU the single-model trainer (the ordinary per-process
-``modelcentrality train`` loop) is timed too, as "single"; on CUDA the grouped trainer
-with K = 1 is the single-model baseline, as that loop runs on CPU only.
+is K * steps / seconds. K = 1 is the single-model trainer (``modelcentrality train``
+runs a group of one model, without vmap).
 
 Draws follow the trainer's defaults (numpy on CPU, on-device on CUDA). On-device draws
 use a bank of 65,536 random binary images instead of the 737,280 dSprites images: the
@@ -35,10 +34,10 @@ import numpy as np
 import torch
 from common import machine, save_result
 
-from modelcentrality.reference_models.grouped import DeviceImages, GroupedTrainer, make_grouped
+from modelcentrality.reference_models.grouped import DeviceImages, GroupedTrainer
 from modelcentrality.reference_models.presets import make_config
 from modelcentrality.reference_models.train import TRAINERS, make_data
-from modelcentrality.reference_models.training import DataFn, Trainer, step_rng
+from modelcentrality.reference_models.training import DataFn, Trainer
 
 #: Benchmark name -> (trainer, setting overrides): infogan-cr+cr has the regulariser on
 #: from the first iteration (cr_start 0), the others never reach it.
@@ -60,22 +59,6 @@ def trainers_for(case: str, size: int, data: DataFn, batch_size: int = 64) -> li
     method, overrides = CASES[case]
     config = make_config(method, "gpu", {**overrides, "batch_size": batch_size})
     return [TRAINERS[method](config, data, seed) for seed in range(size)]
-
-
-def time_single(
-    case: str, data: DataFn, steps: int, warmup: int, batch_size: int
-) -> dict[str, Any]:
-    """The per-process CPU trainer, one model."""
-    (trainer,) = trainers_for(case, 1, data, batch_size)
-    for _ in range(warmup):
-        trainer.train_step(step_rng(trainer.seed, trainer.step))
-        trainer.step += 1
-    start = time.perf_counter()
-    for _ in range(steps):
-        trainer.train_step(step_rng(trainer.seed, trainer.step))
-        trainer.step += 1
-    seconds = time.perf_counter() - start
-    return {"models": 1, "seconds": seconds, "model_it_per_s": steps / seconds}
 
 
 def host_syncs(group: GroupedTrainer) -> dict[str, Any]:
@@ -106,7 +89,7 @@ def time_grouped(
     batch_size: int,
 ) -> dict[str, Any]:
     trainers = trainers_for(case, size, data, batch_size)
-    group = make_grouped(trainers, device=device, images=images, bf16=bf16)
+    group = GroupedTrainer(trainers, device=device, images=images, bf16=bf16)
     if compile_:
         for stack in group.stacks.values():
             stack.compile()
@@ -146,23 +129,17 @@ def measure(
     warmup: int,
     bf16: bool = False,
     compile_: bool = False,
-    single: bool | None = None,
     batch_size: int = 64,
 ) -> dict[str, Any]:
-    """Rates of every case and group size; ``single`` (default: on CPU) adds the
-    per-process trainer. Returns {"cases": {case: {"single": ..., "grouped": [...]}}}."""
+    """Rates of every case and group size. Returns {"cases": {case: {"grouped": [...]}}}."""
     data = make_data("dsprites")
     images = None
     if device.type == "cuda":
         bank = np.random.default_rng(0).random((IMAGE_BANK, 64, 64)) < 0.043
         images = DeviceImages(bank.astype(np.uint8), device)
-    single = device.type == "cpu" if single is None else single
     results: dict[str, Any] = {}
     for case in cases:
-        entry: dict[str, Any] = {}
-        if single:
-            entry["single"] = time_single(case, data, steps, warmup, batch_size)
-        entry["grouped"] = []
+        entry: dict[str, Any] = {"grouped": []}
         for size in sizes:
             try:
                 entry["grouped"].append(
@@ -173,9 +150,9 @@ def measure(
             except Exception as exc:  # recorded: e.g. torch.compile failing on this build
                 entry["grouped"].append({"models": size, "error": f"{type(exc).__name__}: {exc}"})
         results[case] = entry
-        for row in [entry.get("single"), *entry["grouped"]]:
-            if row and "model_it_per_s" in row:
-                label = "single" if row is entry.get("single") else f"K={row['models']}"
+        for row in entry["grouped"]:
+            if "model_it_per_s" in row:
+                label = f"K={row['models']}"
                 print(f"{case:14s} {label:7s} {row['model_it_per_s']:9.1f} model-it/s", flush=True)
     return {"cases": results}
 

@@ -17,10 +17,9 @@ transport, cache), ``io`` (zoo folders, float16 weights), ``baselines`` (UDR),
 conformance suites), ``cli``.
 """
 
-__version__ = "0.1.0"
-
-from .contract import Categorical, MixedPrior, Model, Prior  # noqa: E402
-from .engine import (  # noqa: E402
+from ._version import __version__ as __version__
+from .contract import Categorical, MixedPrior, Model, Prior
+from .engine import (
     DISENTANGLEMENT_LIB,
     PAPER,
     FactorSource,
@@ -31,9 +30,9 @@ from .engine import (  # noqa: E402
     factorvae_votes,
     get_protocol,
 )
-from .errors import ModelCentralityError, ModelError, ParameterError, ZooError  # noqa: E402
-from .io import Zoo, load_model, load_zoo  # noqa: E402
-from .selection import (  # noqa: E402
+from .errors import ModelCentralityError, ModelError, ParameterError, ZooError
+from .io import Zoo, load_model, load_zoo
+from .selection import (
     AdaptiveSearch,
     FullSearch,
     PairEvaluator,

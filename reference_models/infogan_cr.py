@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -40,6 +40,9 @@ from .networks import (
 )
 from .presets import InfoGANCRConfig
 from .training import OBSERVATION_SHAPE, DataFn, Trainer, seeded_torch
+
+if TYPE_CHECKING:
+    from .grouped import GroupedTrainer
 
 PRIOR = Prior("uniform", -1.0, 1.0)
 #: Variant names recorded in model.json.
@@ -75,6 +78,31 @@ def sample_cr_pairs(
     return z1, z2, shared.astype(np.int64)
 
 
+def share_code_and_noise(
+    z1: torch.Tensor, z2: torch.Tensor, shared: torch.Tensor, num_codes: int
+) -> torch.Tensor:
+    """``z2`` with code ``shared`` and every noise dim copied from ``z1``: the CR pairs of
+    :func:`sample_cr_pairs` (gap 0), drawn on the device.
+
+    Parameters
+    ----------
+    z1, z2 : Tensor (..., B, D)
+        Independent U(-1, 1) latents.
+    shared : Tensor, int64 (..., B)
+        The code each pair shares.
+    num_codes : int
+    """
+    dims = torch.arange(z1.shape[-1], device=z1.device)
+    # Comparisons rather than one_hot, which may check its input on the host (a sync).
+    same = (dims == shared.unsqueeze(-1)) | (dims >= num_codes)
+    return torch.where(same, z1, z2)
+
+
+def cr_alpha(config: InfoGANCRConfig, step: int) -> float:
+    """Weight of the CR loss in the generator loss at iteration ``step``."""
+    return config.cr_weight if step >= config.cr_start else 0.0
+
+
 def q_loss(estimates: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
     """Unit-variance Gaussian NLL of the codes without its constant, batch mean."""
     return 0.5 * (estimates - codes).pow(2).sum(dim=1).mean()
@@ -105,6 +133,7 @@ class InfoGANCRTrainer(Trainer):
     """
 
     method = "infogan-cr"
+    per_model_settings = ("q_weight",)
 
     def __init__(
         self,
@@ -141,7 +170,7 @@ class InfoGANCRTrainer(Trainer):
     @property
     def alpha(self) -> float:
         """Weight of the CR loss in the generator loss at the current iteration."""
-        return self.config.cr_weight if self.step >= self.config.cr_start else 0.0
+        return cr_alpha(self.config, self.step)
 
     def has_hook(self) -> bool:
         return self.step == self.config.cr_start and self.config.cr_start != 0
@@ -174,59 +203,78 @@ class InfoGANCRTrainer(Trainer):
             )
         return draws
 
-    def train_step(self, rng: np.random.Generator) -> dict[str, float]:
-        config = self.config
-        generator = self.modules["generator"]
-        discriminator = self.modules["discriminator"]
-        cr = self.modules["cr"]
-        draws = {key: torch.from_numpy(value) for key, value in self.draw(rng).items()}
+    @staticmethod
+    def group_device_draws(group: GroupedTrainer) -> dict[str, torch.Tensor]:
+        """:meth:`draw` on the device: the CR pairs from :func:`share_code_and_noise`."""
+        config: InfoGANCRConfig = group.config
+        batch, dims = config.batch_size, config.num_codes + config.num_noise
+
+        def uniform(g: torch.Generator) -> torch.Tensor:
+            return torch.rand(batch, dims, generator=g, device=group.device) * 2 - 1
+
+        draws = {"real": group.device_images(), "z": group.draw_each(uniform)}
+        if cr_alpha(config, group.step) > 0:
+            draws["shared"] = group.draw_each(
+                lambda g: torch.randint(
+                    config.num_codes, (batch,), generator=g, device=group.device
+                )
+            )
+            draws["z1"], draws["z2"] = group.draw_each(uniform), group.draw_each(uniform)
+            draws["z2"] = share_code_and_noise(
+                draws["z1"], draws["z2"], draws["shared"], config.num_codes
+            )
+        return draws
+
+    @staticmethod
+    def group_step(
+        group: GroupedTrainer, draws: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        """One iteration in the order of the module docstring; every module is called in
+        the same order for each model, so batch-norm statistics and spectral-norm power
+        iterations advance as in the public code."""
+        config: InfoGANCRConfig = group.config
+        generator, discriminator, cr = (
+            group.stacks[n] for n in ("generator", "discriminator", "cr")
+        )
         real, z = draws["real"], draws["z"]
-        codes = z[:, : config.num_codes]
-        alpha = self.alpha
-        losses: dict[str, float] = {}
+        codes = z[..., : config.num_codes]
+        q_weight = group.weights["q_weight"]
+        batched_q_loss = group.per_model(q_loss)
+        cross_entropy = group.per_model(F.cross_entropy)
+        alpha = cr_alpha(config, group.step)
+        losses: dict[str, torch.Tensor] = {}
         if alpha > 0:
             z1, z2, shared = draws["z1"], draws["z2"], draws["shared"]
             with torch.no_grad():
-                pairs = torch.cat([generator(z1), generator(z2)], dim=1)
-            loss_cr = F.cross_entropy(cr(pairs), shared)
-            self._update("cr", loss_cr)
-            losses["cr_d"] = loss_cr.item()
+                pairs = torch.cat([generator(z1), generator(z2)], dim=2)
+            loss_cr = cross_entropy(cr(pairs), shared)
+            group.update("cr", loss_cr.sum())
+            losses["cr_d"] = loss_cr.detach()
 
         with torch.no_grad():
             fake = generator(z)
         real_logit, _ = discriminator(real)
         fake_logit, estimates = discriminator(fake)
-        loss_gan = discriminator_gan_loss(real_logit, fake_logit)
-        loss_q = q_loss(estimates, codes)
-        self._update("discriminator", loss_gan + config.q_weight * loss_q)
-        losses["d"] = loss_gan.item()
-        losses["q"] = loss_q.item()
+        loss_gan = group.per_model(discriminator_gan_loss)(real_logit, fake_logit)
+        loss_q = batched_q_loss(estimates, codes)
+        group.update("discriminator", (loss_gan + q_weight * loss_q).sum())
+        losses["d"] = loss_gan.detach()
+        losses["q"] = loss_q.detach()
 
-        discriminator.requires_grad_(False)
-        cr.requires_grad_(False)
-        try:
-            for _ in range(config.generator_steps):
-                fake_logit, estimates = discriminator(generator(z))
-                loss_g = generator_gan_loss(fake_logit)
-                loss = loss_g + config.q_weight * q_loss(estimates, codes)
-                if alpha > 0:
-                    pairs = torch.cat([generator(z1), generator(z2)], dim=1)
-                    loss_cr_g = F.cross_entropy(cr(pairs), shared)
-                    loss = loss + alpha * loss_cr_g
-                self._update("generator", loss)
-        finally:
-            discriminator.requires_grad_(True)
-            cr.requires_grad_(True)
-        losses["g"] = loss_g.item()
+        for _ in range(config.generator_steps):
+            # The discriminators' weights are frozen: only the generator learns here.
+            fake_logit, estimates = discriminator(generator(z), frozen=True)
+            loss_g = group.per_model(generator_gan_loss)(fake_logit)
+            loss = loss_g + q_weight * batched_q_loss(estimates, codes)
+            if alpha > 0:
+                pairs = torch.cat([generator(z1), generator(z2)], dim=2)
+                loss_cr_g = cross_entropy(cr(pairs, frozen=True), shared)
+                loss = loss + alpha * loss_cr_g
+            group.update("generator", loss.sum())
+        losses["g"] = loss_g.detach()
         if alpha > 0:
-            losses["cr_g"] = loss_cr_g.item()
+            losses["cr_g"] = loss_cr_g.detach()
         return losses
-
-    def _update(self, name: str, loss: torch.Tensor) -> None:
-        optimizer = self.optimizers[name]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
 
     def variant(self) -> str:
         return VARIANT_CR if self.step > self.config.cr_start else VARIANT_MODIFIED

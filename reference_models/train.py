@@ -1,4 +1,7 @@
-"""Train one reference model into a zoo model folder (the ``modelcentrality train`` API).
+"""Train reference models into zoo model folders (``modelcentrality train``, ``train-zoo``).
+
+:func:`train_models` trains K models of one method as one group
+(:class:`~.grouped.GroupedTrainer`); :func:`train_model` is that group with one model.
 
 Where things go, for an output folder ``ZOO/NAME``:
 
@@ -14,15 +17,19 @@ Where things go, for an output folder ``ZOO/NAME``:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..errors import ModelCentralityError
 from ..io._zoo import METADATA_FILE
+from .grouped import DeviceImages, GroupedTrainer, resolve_draws
 from .infogan_cr import InfoGANCRTrainer
 from .presets import make_config
-from .training import DataFn, Trainer, dataset_sampler, run_training
+from .training import DataFn, Trainer, dataset_sampler, load_checkpoint, run_training
 from .vae import BetaVAETrainer, FactorVAETrainer
 
 TRAINERS: dict[str, type[Trainer]] = {
@@ -90,14 +97,15 @@ def train_model(
     stop_after: int | None = None,
     keep_checkpoint: bool = False,
 ) -> TrainResult:
-    """Train one reference model and export it as a zoo model folder.
+    """Train one reference model and export it as a zoo model folder: :func:`train_models`
+    with one model, on this process's CPU threads and numpy draws.
 
     Parameters
     ----------
     method : {"infogan-cr", "factorvae", "beta-vae"}
     out_dir : path-like
         Model folder to write (must not hold a model yet, unless ``resume``).
-    preset : {"paper", "cpu"}
+    preset : {"paper", "cpu", "gpu"}
     overrides : dict, optional
         Settings to change (see :func:`~.presets.make_config`).
     seed : int
@@ -112,7 +120,7 @@ def train_model(
     modified_dir : path-like, optional
         InfoGAN-CR only; default :func:`modified_folder`.
     progress : bool or None
-        Progress bar on stderr (None: only on a terminal).
+        Progress bar on stderr with the latest losses (None: only on a terminal).
     stop_after : int, optional
         Stop after this many iterations in total (checkpointed, not exported).
     keep_checkpoint : bool
@@ -126,31 +134,167 @@ def train_model(
         The output already holds a model (without ``resume``), the checkpoint belongs to
         another run, or training diverged.
     """
-    config = make_config(method, preset, overrides)
-    out_dir = Path(out_dir)
-    checkpoint = default_checkpoint(out_dir) if checkpoint is None else Path(checkpoint)
-    if (out_dir / METADATA_FILE).exists():
-        if not resume:
-            raise ModelCentralityError(
-                f"{out_dir} already holds a model; pass --resume or delete it"
-            )
-        if not checkpoint.exists():
-            # Finished and its checkpoint deleted: nothing to continue.
-            raise ModelCentralityError(f"{out_dir} holds a finished model; delete it to retrain")
-    kwargs: dict[str, Any] = {}
-    if method == "infogan-cr":
-        kwargs["modified_dir"] = modified_folder(out_dir) if modified_dir is None else modified_dir
-    trainer = TRAINERS[method](config, make_data(data), seed, **kwargs)
-    trainer.run_info = {"preset": preset, "data": data if isinstance(data, str) else "custom"}
-    losses = run_training(
-        trainer, checkpoint, resume=resume, progress=progress, stop_after=stop_after
+    (result,) = train_models(
+        method,
+        [out_dir],
+        [seed],
+        preset=preset,
+        overrides=[overrides],
+        data=data,
+        modified_dirs=None if modified_dir is None else [modified_dir],
+        checkpoints=None if checkpoint is None else [checkpoint],
+        resume=resume,
+        keep_checkpoints=keep_checkpoint,
+        progress=progress,
+        stop_after=stop_after,
+        log_every=1,
     )
-    modified = Path(kwargs["modified_dir"]) if "modified_dir" in kwargs else None
-    if modified is not None and not (modified / METADATA_FILE).exists():
+    return result
+
+
+def train_models(
+    method: str,
+    out_dirs: Sequence[str | os.PathLike],
+    seeds: Sequence[int],
+    *,
+    preset: str = "paper",
+    overrides: Sequence[dict[str, Any] | None] | None = None,
+    data: str | DataFn = "dsprites",
+    device: str | None = None,
+    draws: str | None = None,
+    images: DeviceImages | None = None,
+    modified_dirs: Sequence[str | os.PathLike | None] | None = None,
+    checkpoints: Sequence[str | os.PathLike] | None = None,
+    resume: bool = False,
+    keep_checkpoints: bool = False,
+    bf16: bool = False,
+    progress: bool | None = None,
+    stop_after: int | None = None,
+    log_every: int = 200,
+    log: Callable[[str], None] | None = None,
+) -> list[TrainResult]:
+    """Train K models of one method together and export each as a zoo model folder.
+
+    Each model has its own folder ``ZOO/NAME``, "InfoGAN (modified)" folder
+    ``ZOO/NAME_modified`` (unless ``modified_dirs`` says otherwise) and single-model
+    checkpoint ``ZOO/.checkpoints/NAME.pt`` (a model may be continued in a group of
+    any size), deleted once its model is exported unless ``keep_checkpoints``.
+
+    Parameters
+    ----------
+    method : {"infogan-cr", "factorvae", "beta-vae"}
+    out_dirs : sequence of path-like
+        One model folder per model (K of them).
+    seeds : sequence of int
+        One seed per model.
+    preset : str
+    overrides : sequence of dict, optional
+        Setting overrides per model; they may differ only in the trainer's
+        ``per_model_settings``.
+    data : str or callable
+        Dataset spec or draw function (numpy draws).
+    device : str, optional
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``... Given, model.json records the run as
+        grouped (``training.grouped``); None trains on the CPU and records nothing.
+    draws : {"numpy", "device"} or None
+        See :mod:`~.grouped`; None: "device" on CUDA, else "numpy".
+    images : DeviceImages, optional
+        Images already on the device (default: all of ``data``, for device draws).
+    modified_dirs : sequence of path-like or None, optional
+        InfoGAN-CR only: where each "InfoGAN (modified)" model goes.
+    checkpoints : sequence of path-like, optional
+        One checkpoint file per model (default :func:`default_checkpoint`).
+    resume : bool
+        Continue each model from its checkpoint; every model must then be at the same
+        iteration (fresh models at 0).
+    keep_checkpoints : bool
+    bf16 : bool
+        bfloat16 autocast of the forward passes.
+    progress, stop_after, log_every, log
+        As in :func:`~.training.run_training`.
+
+    Raises
+    ------
+    ValueError
+        Unknown method, preset or setting, or models that cannot share a group.
+    ModelCentralityError
+        A model folder already holds a model or a checkpoint exists (without
+        ``resume``), a checkpoint belongs to another run, or training diverged.
+    """
+    out_dirs = [Path(d) for d in out_dirs]
+    if len(seeds) != len(out_dirs):
+        raise ValueError("give one seed per model folder")
+    overrides = list(overrides) if overrides is not None else [None] * len(out_dirs)
+    configs = [make_config(method, preset, o) for o in overrides]
+    data_fn = make_data(data)
+    if method == "infogan-cr" and modified_dirs is None:
+        modified_dirs = [modified_folder(d) for d in out_dirs]
+    if checkpoints is None:
+        checkpoints = [default_checkpoint(d) for d in out_dirs]
+    checkpoints = [Path(c) for c in checkpoints]
+    trainers = []
+    for k, (out_dir, config, seed) in enumerate(zip(out_dirs, configs, seeds)):
+        checkpoint = checkpoints[k]
+        if (out_dir / METADATA_FILE).exists():
+            if not resume:
+                raise ModelCentralityError(
+                    f"{out_dir} already holds a model; pass --resume or delete it"
+                )
+            if not checkpoint.exists():
+                # Finished and its checkpoint deleted: nothing to continue.
+                raise ModelCentralityError(
+                    f"{out_dir} holds a finished model; delete it to retrain"
+                )
+        kwargs = {"modified_dir": modified_dirs[k]} if method == "infogan-cr" else {}
+        trainer = TRAINERS[method](config, data_fn, seed, **kwargs)
+        if checkpoint.exists():
+            if not resume:
+                raise ModelCentralityError(
+                    f"checkpoint {checkpoint} exists: pass --resume to continue it, "
+                    "or delete it to start over"
+                )
+            load_checkpoint(trainer, checkpoint)
+        trainers.append(trainer)
+    run_info: dict[str, Any] = {
+        "preset": preset,
+        "data": data if isinstance(data, str) else "custom",
+    }
+    on = torch.device("cpu" if device is None else device)
+    draws = resolve_draws(draws, on)
+    if draws == "device" and images is None:
+        if not isinstance(data, str):
+            raise ValueError("device draws need a dataset spec, not a draw function")
+        images = DeviceImages.from_dataset(data, on)
+    group = GroupedTrainer(trainers, device=on, draws=draws, images=images, bf16=bf16)
+    if device is not None:
+        run_info["grouped"] = {
+            "models": group.size,
+            "draws": draws,
+            "device": on.type,
+            "bf16": bf16,
+        }
+    for trainer in trainers:
+        trainer.run_info = run_info
+    losses = run_training(
+        group,
+        checkpoints,
+        progress=progress,
+        stop_after=stop_after,
+        log_every=log_every,
+        log=log,
+    )
+    results = []
+    for k, (trainer, out_dir, checkpoint) in enumerate(zip(trainers, out_dirs, checkpoints)):
         modified = None
-    if trainer.step < config.iterations:
-        return TrainResult(None, modified, trainer.step, losses)
-    trainer.export(out_dir, {})
-    if not keep_checkpoint:
-        checkpoint.unlink(missing_ok=True)
-    return TrainResult(out_dir, modified, trainer.step, losses)
+        folder = modified_dirs[k] if method == "infogan-cr" else None
+        if folder is not None and (Path(folder) / METADATA_FILE).exists():
+            modified = Path(folder)
+        model_losses = {name: float(value[k]) for name, value in losses.items()}
+        if group.step < trainer.config.iterations:
+            results.append(TrainResult(None, modified, group.step, model_losses))
+            continue
+        trainer.export(out_dir, {})
+        if not keep_checkpoints:
+            checkpoint.unlink(missing_ok=True)
+        results.append(TrainResult(out_dir, modified, group.step, model_losses))
+    return results

@@ -1,9 +1,14 @@
-"""The training loop shared by the reference trainers: checkpoints, resume, progress.
+"""One model's training state and the training loop: checkpoints, resume, progress.
+
+Every model trains through the loop :func:`run_training`, which runs a
+:class:`~.grouped.GroupedTrainer` of K models of one method (K = 1 for ``train``);
+a :class:`Trainer` holds one model's state and defines its method's iteration once.
 
 Determinism: every random draw of iteration ``t`` (data batch, latents, CR pairs,
 reparameterisation noise, dim permutations) comes from ``numpy.random.default_rng([seed,
-t])``, and initial weights come from ``torch.manual_seed`` inside a forked torch RNG.
-So a checkpoint needs no RNG state: the model, optimiser and iteration counter fully
+t])`` (or, with on-device draws, from a device generator reseeded from (seed, t)), and
+initial weights come from ``torch.manual_seed`` inside a forked torch RNG. So a
+checkpoint needs no RNG state: the model, optimiser and iteration counter fully
 determine the rest of a run, and a resumed run equals an uninterrupted one on the same
 machine and thread count.
 """
@@ -15,9 +20,9 @@ import dataclasses
 import os
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -26,6 +31,9 @@ from torch import nn
 from .._progress import ProgressBar
 from ..errors import ModelCentralityError
 from ..io._files import atomic_write
+
+if TYPE_CHECKING:
+    from .grouped import GroupedTrainer
 
 #: Draws ``n`` training observations, float32 (n, 1, 64, 64) in [0, 1], from a Generator.
 DataFn = Callable[[int, np.random.Generator], np.ndarray]
@@ -68,10 +76,17 @@ def seeded_torch(seed: int, *keys: int) -> Iterator[None]:
 
 
 class Trainer(ABC):
-    """One model being trained: networks, optimisers, iteration counter.
+    """One model of a method: networks, optimisers, settings, seed, iteration counter.
 
-    Subclasses set :attr:`method`, build ``self.modules`` and ``self.optimizers`` (dicts
-    by name, saved in checkpoints) and implement :meth:`train_step` and :meth:`export`.
+    A trainer holds the state that checkpoints save and exports write; it is trained
+    as a member of a :class:`~.grouped.GroupedTrainer` (alone for a single model),
+    which runs the method's iteration, :meth:`group_step`, on the stacked models.
+
+    Subclasses set :attr:`method` and :attr:`per_model_settings`, build
+    ``self.modules`` and ``self.optimizers`` (dicts by name, saved in checkpoints) and
+    implement :meth:`draw`, :meth:`group_device_draws`, :meth:`group_step` and
+    :meth:`export`: a new method is one such class and one entry in
+    :data:`~.train.TRAINERS`.
 
     Parameters
     ----------
@@ -83,6 +98,9 @@ class Trainer(ABC):
     """
 
     method: str
+    #: Settings that may differ between the models of one group: they only weight a loss
+    #: term, which the group step takes per model from ``group.weights``.
+    per_model_settings: tuple[str, ...] = ()
 
     def __init__(self, config: Any, data: DataFn, seed: int) -> None:
         self.config = config
@@ -95,8 +113,28 @@ class Trainer(ABC):
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
 
     @abstractmethod
-    def train_step(self, rng: np.random.Generator) -> dict[str, float]:
-        """Run iteration ``self.step`` (not advancing it); returns the losses."""
+    def draw(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Every random draw of iteration ``self.step`` for this model, from ``rng``."""
+
+    @staticmethod
+    @abstractmethod
+    def group_device_draws(group: GroupedTrainer) -> dict[str, torch.Tensor]:
+        """The same draws as :meth:`draw` for every model of ``group``, each (K, ...),
+        made on the device from the generators of ``group.draw_each``."""
+
+    @staticmethod
+    @abstractmethod
+    def group_step(
+        group: GroupedTrainer, draws: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        """Run iteration ``group.step`` (not advancing it) of every model of ``group`` on
+        ``draws``; returns each loss as a detached (K,) tensor.
+
+        Written once for K models: modules are ``group.stacks[name]`` (inputs and
+        outputs (K, B, ...)), per-model functions go through ``group.per_model``, the
+        loss weights of :attr:`per_model_settings` are ``group.weights[name]`` (K,), and
+        ``group.update(name, loss)`` steps an optimiser on the sum of the K losses.
+        """
 
     @abstractmethod
     def export(self, out_dir: str | os.PathLike, extra_metadata: dict[str, Any]) -> Path:
@@ -196,65 +234,84 @@ def load_checkpoint(trainer: Trainer, path: str | os.PathLike) -> None:
         ) from None
 
 
-def _postfix(losses: dict[str, float]) -> str:
-    return " ".join(f"{k}={v:.3g}" for k, v in losses.items())
-
-
 def run_training(
-    trainer: Trainer,
-    checkpoint: str | os.PathLike,
+    group: GroupedTrainer,
+    checkpoints: Sequence[str | os.PathLike],
     *,
-    resume: bool = False,
     progress: bool | None = None,
     stop_after: int | None = None,
-) -> dict[str, float]:
-    """Train to ``config.iterations``, checkpointing every ``config.checkpoint_every``.
+    log_every: int = 200,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Train a group to ``config.iterations``, checkpointing every model every
+    ``config.checkpoint_every`` iterations to its own single-model checkpoint file.
 
     Parameters
     ----------
-    trainer : Trainer
-    checkpoint : path-like
-        Checkpoint file (written atomically; the last one is kept).
-    resume : bool
-        Continue from ``checkpoint`` if it exists. Without it an existing checkpoint is
-        an error, so a finished or running model is never overwritten by mistake.
+    group : GroupedTrainer
+        K models of one method (K = 1 for one model).
+    checkpoints : sequence of path-like
+        One checkpoint file per model, in the order of ``group.trainers`` (written
+        atomically; the last one is kept).
     progress : bool or None
-        Progress bar on stderr with the latest losses (None: only on a terminal).
+        Progress bar on stderr (None: only on a terminal).
     stop_after : int, optional
-        Stop (with a checkpoint) once this many iterations are done, e.g. to split a run.
+        Stop (with checkpoints) once this many iterations are done, e.g. to split a run.
+    log_every : int
+        Iterations between reads of the losses; each read waits for the device, and
+        is when a diverged model is detected.
+    log : callable, optional
+        Receives a line with the mean losses at every read.
 
     Returns
     -------
-    dict
+    dict of str to ndarray (K,)
         The losses of the last iteration run (empty if none ran).
+
+    Raises
+    ------
+    ModelCentralityError
+        A model's loss is not finite (the message names its seed).
     """
-    checkpoint = Path(checkpoint)
-    if checkpoint.exists():
-        if not resume:
-            raise ModelCentralityError(
-                f"checkpoint {checkpoint} exists: pass --resume to continue it, "
-                "or delete it to start over"
-            )
-        load_checkpoint(trainer, checkpoint)
-    total = trainer.config.iterations
-    end = total if stop_after is None else min(total, int(stop_after))
-    every = trainer.config.checkpoint_every
-    losses: dict[str, float] = {}
-    bar = ProgressBar(total, label=trainer.method, enabled=progress)
-    bar.update(trainer.step)
-    with bar:
-        while trainer.step < end:
-            if trainer.before_step():
-                save_checkpoint(trainer, checkpoint)
-            losses = trainer.train_step(step_rng(trainer.seed, trainer.step))
-            bad = [k for k, v in losses.items() if not np.isfinite(v)]
-            if bad:
+    config = group.config
+    end = config.iterations if stop_after is None else min(config.iterations, int(stop_after))
+    label = group.method if group.size == 1 else f"{group.method} x{group.size}"
+    losses: dict[str, torch.Tensor] = {}
+    read: dict[str, np.ndarray] = {}
+
+    def read_losses() -> dict[str, np.ndarray]:
+        values = {name: value.float().cpu().numpy() for name, value in losses.items()}
+        for name, value in values.items():
+            bad = np.flatnonzero(~np.isfinite(value))
+            if bad.size:
+                k = int(bad[0])
                 raise ModelCentralityError(
-                    f"{trainer.method}: loss {bad[0]} is {losses[bad[0]]} at iteration "
-                    f"{trainer.step}; training diverged"
+                    f"{group.method} seed {group.seeds[k]}: loss {name} is {value[k]} at "
+                    f"iteration {group.step}; training diverged"
                 )
-            trainer.step += 1
-            if trainer.step % every == 0 or trainer.step == end:
-                save_checkpoint(trainer, checkpoint)
-            bar.update(1, _postfix(losses))
-    return losses
+        return values
+
+    def save() -> None:
+        group.pull()
+        for trainer, path in zip(group.trainers, checkpoints):
+            save_checkpoint(trainer, path)
+
+    bar = ProgressBar(config.iterations, label=label, enabled=progress)
+    bar.update(group.step)
+    with bar:
+        while group.step < end:
+            if group.before_step():
+                save()
+            losses = group.train_step(group.draw())
+            group.step += 1
+            checkpoint = group.step % config.checkpoint_every == 0 or group.step == end
+            postfix = None
+            if group.step % log_every == 0 or checkpoint:
+                read = read_losses()
+                postfix = " ".join(f"{k}={v.mean():.3g}" for k, v in read.items())
+                if log is not None:
+                    log(f"{label} iteration {group.step}: {postfix}")
+            if checkpoint:
+                save()
+            bar.update(1, postfix)
+    return read

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -33,6 +33,9 @@ from .networks import (
 )
 from .presets import FactorVAEConfig
 from .training import OBSERVATION_SHAPE, DataFn, Trainer, seeded_torch
+
+if TYPE_CHECKING:
+    from .grouped import GroupedTrainer
 
 PRIOR = Prior("normal", 0.0, 1.0)
 
@@ -97,18 +100,26 @@ class _VAETrainer(Trainer):
             "noise": rng.standard_normal((config.batch_size, config.latent_dim), dtype=np.float32),
         }
 
-    def _reconstruct(self, draws: dict[str, torch.Tensor]):
-        images, noise = draws["images"], draws["noise"]
-        mean, logvar = self.modules["encoder"](images)
-        z = mean + torch.exp(0.5 * logvar) * noise
-        recon = bernoulli_nll(self.modules["decoder"](z), images)
-        return z, recon, gaussian_kl(mean, logvar)
+    @staticmethod
+    def group_device_draws(group: GroupedTrainer) -> dict[str, torch.Tensor]:
+        batch, dims = group.config.batch_size, group.config.latent_dim
+        return {
+            "images": group.device_images(),
+            "noise": group.draw_each(
+                lambda g: torch.randn(batch, dims, generator=g, device=group.device)
+            ),
+        }
 
-    def _update(self, name: str, loss: torch.Tensor) -> None:
-        optimizer = self.optimizers[name]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    @staticmethod
+    def _reconstruct(
+        group: GroupedTrainer, draws: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(z (K, B, D), reconstruction loss (K,), KL (K,)) of every model of ``group``."""
+        images, noise = draws["images"], draws["noise"]
+        mean, logvar = group.stacks["encoder"](images)
+        z = mean + torch.exp(0.5 * logvar) * noise
+        recon = group.per_model(bernoulli_nll)(group.stacks["decoder"](z), images)
+        return z, recon, group.per_model(gaussian_kl)(mean, logvar)
 
     def export(self, out_dir: str | os.PathLike, extra_metadata: dict[str, Any]) -> Path:
         """Export encoder -> (mean, logvar), generator = sigmoid(decoder), prior N(0, 1),
@@ -131,18 +142,22 @@ class BetaVAETrainer(_VAETrainer):
     """Trains one beta-VAE; see :class:`~.presets.BetaVAEConfig`."""
 
     method = "beta-vae"
+    per_model_settings = ("beta",)
 
-    def train_step(self, rng: np.random.Generator) -> dict[str, float]:
-        draws = {key: torch.from_numpy(value) for key, value in self.draw(rng).items()}
-        _, recon, kl = self._reconstruct(draws)
-        self._update("vae", recon + self.config.beta * kl)
-        return {"recon": recon.item(), "kl": kl.item()}
+    @staticmethod
+    def group_step(
+        group: GroupedTrainer, draws: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        _, recon, kl = BetaVAETrainer._reconstruct(group, draws)
+        group.update("vae", (recon + group.weights["beta"] * kl).sum())
+        return {"recon": recon.detach(), "kl": kl.detach()}
 
 
 class FactorVAETrainer(_VAETrainer):
     """Trains one FactorVAE; see :class:`~.presets.FactorVAEConfig`."""
 
     method = "factorvae"
+    per_model_settings = ("tc_weight",)
 
     def __init__(self, config: FactorVAEConfig, data: DataFn, seed: int) -> None:
         super().__init__(config, data, seed)
@@ -160,18 +175,33 @@ class FactorVAETrainer(_VAETrainer):
         draws["order"] = permutation_order(self.config.batch_size, self.config.latent_dim, rng)
         return draws
 
-    def train_step(self, rng: np.random.Generator) -> dict[str, float]:
-        tc_net = self.modules["tc"]
-        draws = {key: torch.from_numpy(value) for key, value in self.draw(rng).items()}
-        z, recon, kl = self._reconstruct(draws)
-        tc_net.requires_grad_(False)
-        try:
-            tc = tc_estimate(tc_net(z))
-        finally:
-            tc_net.requires_grad_(True)
-        self._update("vae", recon + kl + self.config.tc_weight * tc)
+    @staticmethod
+    def group_device_draws(group: GroupedTrainer) -> dict[str, torch.Tensor]:
+        batch, dims = group.config.batch_size, group.config.latent_dim
+        draws = _VAETrainer.group_device_draws(group)
+        # Sorting independent uniforms gives a uniformly random permutation per column.
+        keys = group.draw_each(lambda g: torch.rand(batch, dims, generator=g, device=group.device))
+        draws["order"] = keys.argsort(dim=1)
+        return draws
+
+    @staticmethod
+    def group_step(
+        group: GroupedTrainer, draws: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        """The VAE step (the TC discriminator frozen), then the TC discriminator's step
+        on the same latents, detached."""
+        tc_net = group.stacks["tc"]
+        z, recon, kl = FactorVAETrainer._reconstruct(group, draws)
+        tc = group.per_model(tc_estimate)(tc_net(z, frozen=True))
+        group.update("vae", (recon + kl + group.weights["tc_weight"] * tc).sum())
 
         z = z.detach()
-        loss_tc = tc_discriminator_loss(tc_net(z), tc_net(permute_dims(z, draws["order"])))
-        self._update("tc", loss_tc)
-        return {"recon": recon.item(), "kl": kl.item(), "tc": tc.item(), "tc_d": loss_tc.item()}
+        product = group.per_model(permute_dims)(z, draws["order"])
+        loss_tc = group.per_model(tc_discriminator_loss)(tc_net(z), tc_net(product))
+        group.update("tc", loss_tc.sum())
+        return {
+            "recon": recon.detach(),
+            "kl": kl.detach(),
+            "tc": tc.detach(),
+            "tc_d": loss_tc.detach(),
+        }

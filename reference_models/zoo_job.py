@@ -219,25 +219,13 @@ def _train_one(job: dict[str, Any]) -> dict[str, Any]:
     """Worker: train (or resume) one model, then score it. Returns its manifest entry."""
     import torch
 
-    from .train import train_model
-
     torch.set_num_threads(job["threads"])
     torch.use_deterministic_algorithms(True)
     entry = job["entry"]
     out = Path(job["out"])
     modified = Path(job["modified"]) if job["modified"] else None
     if not (out / METADATA_FILE).exists():
-        train_model(
-            job["method"],
-            out,
-            preset=job["preset"],
-            overrides=entry["overrides"],
-            seed=entry["seed"],
-            data=job["data"],
-            resume=True,
-            modified_dir=job["modified"],
-            progress=job.get("model_progress", False),
-        )
+        _train_jobs([job], progress=job.get("model_progress", False), log_every=1)
     meta = json.loads((out / METADATA_FILE).read_text())
     if meta.get("training", {}).get("settings") != job["settings"]:
         raise ModelCentralityError(f"{out} was trained with other settings than the zoo spec")
@@ -261,6 +249,26 @@ def _train_one(job: dict[str, Any]) -> dict[str, Any]:
             entry.get("modified_scores"),
         )
     return entry
+
+
+def _train_jobs(jobs: list[dict[str, Any]], **options: Any) -> None:
+    """Train (or resume) the models of ``jobs`` as one group: one model per worker
+    process, or the groups of ``train_zoo(device=...)``; ``options`` go to
+    :func:`~.train.train_models`."""
+    from .train import train_models
+
+    first = jobs[0]
+    train_models(
+        first["method"],
+        [job["out"] for job in jobs],
+        [job["entry"]["seed"] for job in jobs],
+        preset=first["preset"],
+        overrides=[job["entry"]["overrides"] for job in jobs],
+        data=first["data"],
+        modified_dirs=[job["modified"] for job in jobs],
+        resume=True,
+        **options,
+    )
 
 
 def train_zoo(
@@ -428,15 +436,15 @@ def _train_groups(
     """Train the zoo's unfinished models as groups (see :func:`train_zoo`)."""
     import torch
 
-    from .grouped import DeviceImages, group_key, resolve_draws, train_grouped
-    from .train import default_checkpoint
+    from .grouped import DeviceImages, group_key, resolve_draws
+    from .train import TRAINERS, default_checkpoint
 
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for job in jobs_list:
         if (Path(job["out"]) / METADATA_FILE).exists():
             continue
         step = _checkpoint_step(default_checkpoint(job["out"]))
-        key = (group_key(spec["method"], job["settings"]), step)
+        key = (group_key(TRAINERS[spec["method"]], job["settings"]), step)
         groups.setdefault(key, []).append(job)
     images = None
     on_device = resolve_draws(draws, device) == "device"
@@ -447,20 +455,11 @@ def _train_groups(
             if on_device and images is None:
                 # One copy of the data on the device serves every group.
                 images = DeviceImages.from_dataset(spec["data"], torch.device(device))
-            train_grouped(
-                spec["method"],
-                [job["out"] for job in chunk],
-                [job["entry"]["seed"] for job in chunk],
-                preset=spec["preset"],
-                overrides=[job["entry"]["overrides"] for job in chunk],
-                data=spec["data"],
+            _train_jobs(
+                chunk,
                 device=device,
                 draws=draws,
                 images=images,
-                modified_dirs=(
-                    [job["modified"] for job in chunk] if spec["method"] == "infogan-cr" else None
-                ),
-                resume=True,
                 bf16=bf16,
                 progress=progress,
                 log=log,

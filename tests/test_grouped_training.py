@@ -1,7 +1,9 @@
-"""Grouped ensemble training: K models trained as one network equal K single-model runs."""
+"""Grouped training: K models trained as one network equal K single-model runs (a
+single-model run is a group of one, trained without vmap)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -22,16 +24,20 @@ from modelcentrality.io import load_model  # noqa: E402
 from modelcentrality.reference_models import presets  # noqa: E402
 from modelcentrality.reference_models.grouped import (  # noqa: E402
     DeviceImages,
+    GroupedTrainer,
+    StackedModule,
     group_key,
-    make_grouped,
-    share_code_and_noise,
-    train_grouped,
 )
-from modelcentrality.reference_models.train import TRAINERS, default_checkpoint  # noqa: E402
-from modelcentrality.reference_models.training import (  # noqa: E402
-    load_checkpoint,
-    step_rng,
+from modelcentrality.reference_models.infogan_cr import share_code_and_noise  # noqa: E402
+from modelcentrality.reference_models.networks import new_discriminator  # noqa: E402
+from modelcentrality.reference_models.train import (  # noqa: E402
+    TRAINERS,
+    default_checkpoint,
+    train_model,
+    train_models,
 )
+from modelcentrality.reference_models.training import load_checkpoint  # noqa: E402
+from modelcentrality.reference_models.vae import FactorVAETrainer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 #: InfoGAN-CR's first Adam steps move each weight by about +-lr whatever the size of its
@@ -102,13 +108,27 @@ def assert_same_model(single, grouped):
                 )
 
 
+def train_steps(group: GroupedTrainer, steps: int) -> list[dict[str, np.ndarray]]:
+    """``steps`` iterations of the loop's body; each model's losses per iteration."""
+    history = []
+    for _ in range(steps):
+        group.before_step()
+        losses = group.train_step(group.draw())
+        group.step += 1
+        assert all(value.shape == (group.size,) for value in losses.values())
+        history.append({name: value.numpy() for name, value in losses.items()})
+    group.pull()
+    return history
+
+
 @pytest.mark.parametrize("method", list(CASES))
 def test_grouped_training_equals_single_model_runs(method, tmp_path):
-    """Same seeds, initial weights and batches: after a few steps every model's weights,
-    buffers (batch norm, spectral norm), Adam moments and losses match its own
-    single-model run, although the models differ in seed and loss weight. InfoGAN-CR
-    crosses cr_start (the CR discriminator is re-initialised and the modified model
-    exported) in the middle."""
+    """Same seeds, initial weights and batches: after a few steps every model of a group
+    of 3 (vmap) matches its own single-model run (a group of one, as train_model runs it,
+    without vmap) in weights, buffers (batch norm, spectral norm), Adam moments and
+    losses, although the models differ in seed and loss weight. InfoGAN-CR crosses
+    cr_start (the CR discriminator is re-initialised and the modified model exported)
+    in the middle."""
 
     def build(tag: str) -> list:
         trainers = []
@@ -118,27 +138,16 @@ def test_grouped_training_equals_single_model_runs(method, tmp_path):
         return trainers
 
     singles, members = build("single"), build("grouped")
-    group = make_grouped(members, device="cpu")
+    group = GroupedTrainer(members, device="cpu")
     assert group.draws == "numpy" and group.size == 3
-    single_losses = []
-    for trainer in singles:
-        history = []
-        for _ in range(STEPS):
-            trainer.before_step()
-            history.append(trainer.train_step(step_rng(trainer.seed, trainer.step)))
-            trainer.step += 1
-        single_losses.append(history)
+    single_losses = [train_steps(GroupedTrainer([trainer]), STEPS) for trainer in singles]
+    grouped_losses = train_steps(group, STEPS)
     for step in range(STEPS):
-        group.before_step()
-        losses = group.train_step(group.draw())
-        group.step += 1
-        assert all(value.shape == (3,) for value in losses.values())
         for k in range(3):
             expected = single_losses[k][step]
-            assert set(losses) == set(expected)
+            assert set(grouped_losses[step]) == set(expected)
             for name, value in expected.items():
-                assert float(losses[name][k]) == pytest.approx(value, rel=1e-4, abs=1e-5)
-    group.pull()
+                assert grouped_losses[step][name][k] == pytest.approx(value[0], rel=1e-4, abs=1e-5)
     for single, member in zip(singles, members):
         assert_same_model(single, member)
     # The models really differ from one another (own seeds, own weights).
@@ -152,18 +161,100 @@ def test_grouped_training_equals_single_model_runs(method, tmp_path):
             assert record["training"]["variant"] == "InfoGAN (modified)"
 
 
+def exported_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """Every weight of a model folder's ONNX graphs."""
+    return {
+        f"{graph}:{tensor.name}": torch.from_numpy(onnx.numpy_helper.to_array(tensor).copy())
+        for graph in ("encoder.onnx", "generator.onnx")
+        for tensor in onnx.load(str(folder / graph)).graph.initializer
+    }
+
+
+def test_train_model_exports_what_a_group_exports(tmp_path):
+    """The single-model API (train_model) and the same model trained in a group of two
+    (train_models on the CPU, numpy draws) export the same model, up to the rounding of
+    batched kernels; model.json differs only in the group record."""
+    settings = {"iterations": 3, "batch_size": 4, "checkpoint_every": 2}
+    single = train_model(
+        "beta-vae",
+        tmp_path / "single" / "m",
+        preset="cpu",
+        overrides={**settings, "beta": 4.0},
+        seed=1,
+        data=binary_images,
+    )
+    grouped = train_models(
+        "beta-vae",
+        [tmp_path / "group" / "m", tmp_path / "group" / "other"],
+        [1, 2],
+        preset="cpu",
+        overrides=[{**settings, "beta": 4.0}, {**settings, "beta": 16.0}],
+        data=binary_images,
+        device="cpu",
+    )
+    assert single.iterations == grouped[0].iterations == 3
+    assert single.losses == pytest.approx(grouped[0].losses, rel=1e-4, abs=1e-5)
+    alone, member, other = (exported_weights(r.out_dir) for r in (single, grouped[0], grouped[1]))
+    assert alone.keys() == member.keys() == other.keys()
+    for name, value in alone.items():
+        assert_close_scaled(value, member[name], name)
+    assert any(not torch.allclose(value, other[name]) for name, value in alone.items())
+    record = json.loads((single.out_dir / "model.json").read_text())["training"]
+    grouped_record = json.loads((grouped[0].out_dir / "model.json").read_text())["training"]
+    assert grouped_record.pop("grouped") == {
+        "models": 2,
+        "draws": "numpy",
+        "device": "cpu",
+        "bf16": False,
+    }
+    assert record == grouped_record
+
+
+def test_a_group_of_one_computes_what_the_plain_module_computes():
+    """A group of one runs the plain module, bit for bit: a spectrally normalised
+    discriminator called twice (real and fake, as in a GAN's discriminator step) gives
+    the same outputs, gradients, power-iteration vectors and Adam step as the module
+    itself, so train_model's numbers do not depend on the grouped machinery."""
+    torch.manual_seed(0)
+    plain = new_discriminator(5, 0.02).train()
+    stacked = StackedModule([copy.deepcopy(plain)], torch.device("cpu"))
+    real, fake = torch.rand(2, 8, 1, 64, 64)
+    outputs = [plain(real), plain(fake)]
+    group_outputs = [stacked(real[None]), stacked(fake[None])]
+    for mine, theirs in zip(outputs, group_outputs):
+        assert all(torch.equal(a, b[0]) for a, b in zip(mine, theirs))
+
+    def loss(outputs):  # both heads, so that every weight gets a gradient
+        (real_logit, real_codes), (fake_logit, fake_codes) = outputs
+        return (real_logit - fake_logit).pow(2).mean() + (real_codes * fake_codes).mean()
+
+    loss(outputs).backward()
+    loss([tuple(t[0] for t in pair) for pair in group_outputs]).backward()
+    params = dict(plain.named_parameters())
+    assert params.keys() == stacked.params.keys()
+    for name, param in params.items():
+        assert torch.equal(param.grad, stacked.params[name].grad[0]), name
+    torch.optim.Adam(plain.parameters(), lr=2e-3).step()
+    torch.optim.Adam(stacked.params.values(), lr=2e-3).step()
+    expected = plain.state_dict()
+    assert expected.keys() == stacked.state_dict_of(0).keys()
+    for name, value in stacked.state_dict_of(0).items():
+        assert torch.equal(expected[name], value), name
+
+
 def test_group_key_allows_only_loss_weights_to_differ():
     base = presets.make_config("factorvae", "cpu")
     other_gamma = presets.make_config("factorvae", "cpu", {"tc_weight": 40})
     other_lr = presets.make_config("factorvae", "cpu", {"lr": 1e-3})
-    assert group_key("factorvae", vars(base)) == group_key("factorvae", vars(other_gamma))
-    assert group_key("factorvae", vars(base)) != group_key("factorvae", vars(other_lr))
+    key = group_key(FactorVAETrainer, vars(base))
+    assert key == group_key(FactorVAETrainer, vars(other_gamma))
+    assert key != group_key(FactorVAETrainer, vars(other_lr))
     trainers = [
         make_trainer("factorvae", 0, {}),
         make_trainer("factorvae", 1, {"lr": 1e-3}),
     ]
     with pytest.raises(ValueError, match="differ only in seed"):
-        make_grouped(trainers)
+        GroupedTrainer(trainers)
 
 
 def test_device_draws_do_not_depend_on_the_group(tmp_path):
@@ -173,10 +264,10 @@ def test_device_draws_do_not_depend_on_the_group(tmp_path):
         (np.random.default_rng(0).random((50, 64, 64)) < 0.1).astype(np.uint8), torch.device("cpu")
     )
     settings = [(3, {"tc_weight": 1.0}), (4, {"tc_weight": 10.0}), (5, {"tc_weight": 40.0})]
-    group = make_grouped(
+    group = GroupedTrainer(
         [make_trainer("factorvae", s, o) for s, o in settings], draws="device", images=images
     )
-    alone = make_grouped([make_trainer("factorvae", *settings[1])], draws="device", images=images)
+    alone = GroupedTrainer([make_trainer("factorvae", *settings[1])], draws="device", images=images)
     draws = group.draw()
     assert draws["images"].shape == (3, 8, 1, 64, 64) and draws["noise"].shape == (3, 8, 10)
     assert not torch.equal(draws["noise"][0], draws["noise"][1])
@@ -206,7 +297,7 @@ def test_device_cr_pairs_share_one_code_and_the_noise():
     assert not torch.any(paired[..., :5][other] == z1[..., :5][other])
 
 
-def test_train_grouped_exports_checkpoints_and_resumes(tmp_path):
+def test_train_models_exports_checkpoints_and_resumes(tmp_path):
     """Each model is exported as an ordinary zoo model; a run split by stop_after and
     resumed equals a straight one; checkpoints are single-model checkpoints, removed
     after export."""
@@ -215,41 +306,44 @@ def test_train_grouped_exports_checkpoints_and_resumes(tmp_path):
         {"iterations": 3, "batch_size": 4, "checkpoint_every": 1, "tc_units": 50, "tc_weight": w}
         for w in (1, 20)
     ]
-    straight = train_grouped(
+    straight = train_models(
         "factorvae",
         [tmp_path / "a" / f"m{s}" for s in seeds],
         seeds,
         preset="cpu",
         overrides=overrides,
         data=binary_images,
+        device="cpu",
         keep_checkpoints=True,
     )
     assert [r.iterations for r in straight] == [3, 3]
     outs = [tmp_path / "b" / f"m{s}" for s in seeds]
-    half = train_grouped(
+    half = train_models(
         "factorvae",
         outs,
         seeds,
         preset="cpu",
         overrides=overrides,
         data=binary_images,
+        device="cpu",
         stop_after=1,
     )
     assert all(r.out_dir is None for r in half)
-    with pytest.raises(Exception, match="exists"):
-        train_grouped(
+    with pytest.raises(ModelCentralityError, match="exists: pass --resume"):
+        train_models(
             "factorvae", outs, seeds, preset="cpu", overrides=overrides, data=binary_images
         )
     single = make_trainer("factorvae", 2, {**overrides[1]})
     load_checkpoint(single, default_checkpoint(outs[1]))  # a single-model checkpoint
     assert single.step == 1
-    resumed = train_grouped(
+    resumed = train_models(
         "factorvae",
         outs,
         seeds,
         preset="cpu",
         overrides=overrides,
         data=binary_images,
+        device="cpu",
         resume=True,
     )
     assert [r.out_dir for r in resumed] == outs
@@ -448,19 +542,20 @@ def test_gpu_preset_fits_the_device_call_and_matches_the_docs():
     assert block.strip() == presets.preset_table(("paper", "cpu", "gpu"))
 
 
-def test_train_grouped_with_device_draws_exports_its_models(tmp_path):
+def test_train_models_with_device_draws_exports_its_models(tmp_path):
     bank = DeviceImages(
         (np.random.default_rng(1).random((40, 64, 64)) < 0.1).astype(np.uint8),
         torch.device("cpu"),
     )
     outs = [tmp_path / "zoo" / f"b{seed}" for seed in (0, 1)]
-    results = train_grouped(
+    results = train_models(
         "beta-vae",
         outs,
         [0, 1],
         preset="cpu",
         overrides=[{"iterations": 2, "batch_size": 4, "beta": b} for b in (1, 8)],
         data="dsprites",
+        device="cpu",
         draws="device",
         images=bank,
     )

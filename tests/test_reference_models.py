@@ -19,6 +19,7 @@ torch = pytest.importorskip("torch")
 from modelcentrality.cli import main  # noqa: E402
 from modelcentrality.io._zoo import load_model  # noqa: E402
 from modelcentrality.reference_models import presets  # noqa: E402
+from modelcentrality.reference_models.grouped import GroupedTrainer  # noqa: E402
 from modelcentrality.reference_models.infogan_cr import (  # noqa: E402
     sample_cr_pairs,
 )
@@ -35,10 +36,7 @@ from modelcentrality.reference_models.train import (  # noqa: E402
     default_checkpoint,
     train_model,
 )
-from modelcentrality.reference_models.training import (  # noqa: E402
-    load_checkpoint,
-    step_rng,
-)
+from modelcentrality.reference_models.training import load_checkpoint  # noqa: E402
 
 PRESETS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "reference_zoos.md"
 TINY = {"batch_size": 4, "checkpoint_every": 1}
@@ -67,11 +65,15 @@ def make_trainer(method: str, seed: int = 3, **settings):
 
 
 def run(trainer, steps: int) -> list[dict[str, float]]:
+    """Train ``trainer`` ``steps`` iterations (as a group of one, as train_model does)."""
+    group = GroupedTrainer([trainer])
     history = []
     for _ in range(steps):
-        trainer.before_step()
-        history.append(trainer.train_step(step_rng(trainer.seed, trainer.step)))
-        trainer.step += 1
+        group.before_step()
+        losses = group.train_step(group.draw())
+        group.step += 1
+        history.append({name: float(value[0]) for name, value in losses.items()})
+    group.pull()
     return history
 
 

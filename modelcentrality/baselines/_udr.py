@@ -44,10 +44,10 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from .. import __version__
 from .._progress import ProgressBar
 from .._seeding import check_random_state
 from .._validation import check_choice, check_float, check_int
+from .._version import __version__
 from ..contract._screening import filter_by_shape, skip_reason
 from ..errors import ModelCentralityError, ZooError
 from ..io._files import write_json

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from ..contract._model import Model
 from ..contract._screening import filter_by_shape, skip_reason
 from ..datasets.base import GroundTruthDataset

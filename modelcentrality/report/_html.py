@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..contract._model import Model
 from ..io._files import atomic_write
 from ._figures import pyplot, similarity_heatmap, traversal_figure

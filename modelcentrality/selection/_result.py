@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..engine._uncertainty import CentralityUncertainty
 from ..engine._votes import Protocol
 from ..io._files import write_json
