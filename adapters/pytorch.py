@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..contract._model import Model, Prior
+from ..contract._model import MixedPrior, Model, Prior
 from ..errors import ModelError, ParameterError
 from ..io._zoo import ENCODER_FILE, FORMAT_VERSION, GENERATOR_FILE, METADATA_FILE
 
@@ -101,7 +101,7 @@ class TorchModel(Model):
         name: str,
         latent_dim: int,
         code_dims: Sequence[int],
-        prior: Prior,
+        prior: Prior | MixedPrior,
         kind: str,
         observation_shape: Sequence[int],
         device: str | torch.device = "cpu",
@@ -257,7 +257,7 @@ def export_model(
     *,
     latent_dim: int,
     code_dims: Sequence[int],
-    prior: Prior,
+    prior: Prior | MixedPrior,
     kind: str,
     observation_shape: Sequence[int],
     name: str | None = None,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..contract._model import MixedPrior
+from ..contract import Prior
 from ..contract._screening import probe_model
 from ..io import load_model
 from .common import PROBE_SAMPLES, SEED, follow_symlinks_option
@@ -37,11 +37,6 @@ def inspect_command(model_dir, samples, seed, as_json, follow_symlinks):
     click.echo("ok: the model satisfies the contract")
 
 
-def _describe(prior: object) -> str:
-    """``uniform(-1, 1)`` or ``normal(0, 1)`` from the prior's dict."""
-    if isinstance(prior, dict) and prior.get("type") == "mixed":
-        return MixedPrior.from_dict(prior).describe()
-    if not isinstance(prior, dict) or prior.get("type") not in ("uniform", "normal"):
-        return str(prior)
-    keys = ("low", "high") if prior["type"] == "uniform" else ("mean", "std")
-    return f"{prior['type']}({', '.join(f'{prior[k]:g}' for k in keys)})"
+def _describe(prior: dict) -> str:
+    """E.g. ``uniform(-1, 1)`` from the prior's dict (the loaded model's, so valid)."""
+    return Prior.from_dict(prior).describe()
