@@ -84,8 +84,8 @@ def mixed_rule(threshold: float, eps: float = SPREAD_EPS) -> str:
     (:attr:`UDRResult.informative_rule`).
     """
     return (
-        "VAE rule with a categorical latent: dims with a log-variance whose mean KL to "
-        f"the prior is >= {threshold:g}, the other dims with {_spread_text(eps)}"
+        "VAE rule with a partial log-variance: dims with a log-variance and a mean KL to "
+        f"the prior >= {threshold:g}, the other dims with {_spread_text(eps)}"
     )
 
 
