@@ -184,6 +184,8 @@ def test_mixed_prior_draws_are_seeded_classes_uniform():
         (lambda: MixedPrior([]), "at least one part"),
         (lambda: MixedPrior([(Prior("normal"), 0)]), "count must be"),
         (lambda: MixedPrior(["normal"]), "Prior or Categorical"),
+        (lambda: MixedPrior([(Prior("normal"), 2, 3)]), r"\(distribution, count\) pairs"),
+        (lambda: MixedPrior([(Prior("normal"), 10**12)]), "at most 65536 latent dims"),
     ],
 )
 def test_bad_mixed_priors_are_parameter_errors(make, message):

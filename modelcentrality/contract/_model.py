@@ -248,7 +248,12 @@ class MixedPrior:
         if isinstance(self.parts, (str, bytes)) or not isinstance(self.parts, Sequence):
             raise ParameterError("a mixed prior's parts must be a list of (distribution, count)")
         for part in self.parts:
-            distribution, count = part if isinstance(part, (tuple, list)) else (part, 1)
+            pair = part if isinstance(part, (tuple, list)) else (part, 1)
+            if len(pair) != 2:
+                raise ParameterError(
+                    f"a mixed prior's parts are (distribution, count) pairs, got {part!r}"
+                )
+            distribution, count = pair
             if not isinstance(distribution, (Prior, Categorical)):
                 raise ParameterError(
                     f"a mixed prior's parts are Prior or Categorical, got {distribution!r}"
