@@ -160,6 +160,15 @@ def test_mixed_prior_dict_round_trip_and_layout():
     assert prior.variable(9) == (Categorical(5, "index"), 9, 1)
 
 
+def test_one_part_per_latent_dim_up_to_the_limit():
+    parts = [Categorical(2, "index") if dim % 2 else Prior("normal")
+             for dim in range(MAX_LATENT_DIM)]
+    prior = MixedPrior(parts)
+    assert prior.latent_dim == MAX_LATENT_DIM
+    assert prior.variable(MAX_LATENT_DIM - 1) == (Categorical(2, "index"), MAX_LATENT_DIM - 1, 1)
+    np.testing.assert_array_equal(prior.dim_variables(), np.arange(MAX_LATENT_DIM))
+
+
 def test_mixed_prior_draws_are_seeded_classes_uniform():
     prior = MixedPrior([Prior("normal"), Categorical(3), Categorical(4, "index")])
     draws = prior.sample((30_000, prior.latent_dim), np.random.default_rng(1))

@@ -271,11 +271,11 @@ class MixedPrior:
         if not parts:
             raise ParameterError("a mixed prior needs at least one part")
         object.__setattr__(self, "parts", tuple(parts))
-        starts, widths = [], []
+        starts, widths, start = [], [], 0
         for distribution, count in parts:
-            start = sum(widths)
             starts.extend(range(start, start + count * distribution.width, distribution.width))
             widths.extend([distribution.width] * count)
+            start += count * distribution.width
         object.__setattr__(self, "_starts", np.asarray(starts, dtype=np.int64))
         object.__setattr__(self, "_widths", np.asarray(widths, dtype=np.int64))
         object.__setattr__(
