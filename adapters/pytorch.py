@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from .._validation import check_float
-from ..contract._model import Model, Prior
+from ..contract._model import MixedPrior, Model, Prior
 from ..errors import ModelError, ParameterError
 from ..io._zoo import ENCODER_FILE, FORMAT_VERSION, GENERATOR_FILE, METADATA_FILE
 
@@ -102,7 +102,7 @@ class TorchModel(Model):
         name: str,
         latent_dim: int,
         code_dims: Sequence[int],
-        prior: Prior,
+        prior: Prior | MixedPrior,
         kind: str,
         observation_shape: Sequence[int],
         device: str | torch.device = "cpu",
@@ -330,7 +330,7 @@ def export_model(
     *,
     latent_dim: int,
     code_dims: Sequence[int],
-    prior: Prior,
+    prior: Prior | MixedPrior,
     kind: str,
     observation_shape: Sequence[int],
     name: str | None = None,

@@ -29,8 +29,11 @@ from modelcentrality import (
     rank,
 )
 from modelcentrality.baselines import encode_representation, udr_for_models, udr_scores
+from modelcentrality.contract._model import MAX_LATENT_DIM
 from modelcentrality.engine import GeneratedFactors
+from modelcentrality.io import read_metadata
 from modelcentrality.report import prior_quantiles, traversal_columns, traversal_grid
+from modelcentrality.report._traversals import MAX_CLASS_COLUMNS
 from modelcentrality.testing import check_model
 
 OBSERVATION_SHAPE = (1, 8, 8)
@@ -130,11 +133,12 @@ def numpy_zoo(family: str) -> list[NumpyModel]:
 
 
 def test_plain_priors_keep_their_form():
-    for spec in ({"type": "uniform", "low": -1.0, "high": 1.0},
-                 {"type": "normal", "mean": 0.0, "std": 2.0}):
+    for spec, shown in (({"type": "uniform", "low": -1.0, "high": 1.0}, "uniform(-1, 1)"),
+                        ({"type": "normal", "mean": 0.0, "std": 2.0}, "normal(0, 2)")):
         prior = Prior.from_dict(spec)
         assert type(prior) is Prior and prior.to_dict() == spec
         assert prior.variable(5) == (prior, 5, 1)
+        assert prior.describe() == shown
 
 
 def test_mixed_prior_dict_round_trip_and_layout():
@@ -156,6 +160,15 @@ def test_mixed_prior_dict_round_trip_and_layout():
     assert prior.variable(9) == (Categorical(5, "index"), 9, 1)
 
 
+def test_one_part_per_latent_dim_up_to_the_limit():
+    parts = [Categorical(2, "index") if dim % 2 else Prior("normal")
+             for dim in range(MAX_LATENT_DIM)]
+    prior = MixedPrior(parts)
+    assert prior.latent_dim == MAX_LATENT_DIM
+    assert prior.variable(MAX_LATENT_DIM - 1) == (Categorical(2, "index"), MAX_LATENT_DIM - 1, 1)
+    np.testing.assert_array_equal(prior.dim_variables(), np.arange(MAX_LATENT_DIM))
+
+
 def test_mixed_prior_draws_are_seeded_classes_uniform():
     prior = MixedPrior([Prior("normal"), Categorical(3), Categorical(4, "index")])
     draws = prior.sample((30_000, prior.latent_dim), np.random.default_rng(1))
@@ -175,16 +188,77 @@ def test_mixed_prior_draws_are_seeded_classes_uniform():
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: Categorical(1), "n_classes >= 2"),
+        (lambda: Categorical(1), r"n_classes in \[2, 65536\]"),
         (lambda: Categorical(3, "bits"), "encoding must be"),
         (lambda: MixedPrior([]), "at least one part"),
         (lambda: MixedPrior([(Prior("normal"), 0)]), "count must be"),
         (lambda: MixedPrior(["normal"]), "Prior or Categorical"),
+        (lambda: MixedPrior([(Prior("normal"), 2, 3)]), r"\(distribution, count\) pairs"),
+        (lambda: MixedPrior([(Prior("normal"), 10**12)]), "at most 65536 latent dims"),
     ],
 )
 def test_bad_mixed_priors_are_parameter_errors(make, message):
     with pytest.raises(ParameterError, match=message):
         make()
+
+
+def _part(**keys):
+    return {"type": "mixed", "parts": [keys]}
+
+
+@pytest.mark.parametrize(
+    ("prior", "message"),
+    [
+        # Sizes that would allocate gigabytes if taken at their word.
+        (_part(type="normal", count=10**9), "at most 65536 latent dims"),
+        (_part(type="normal", count=10**18), "at most 65536 latent dims"),
+        ({"type": "mixed", "parts": [{"type": "normal", "count": 60_000},
+                                     {"type": "categorical", "n_classes": 6000}]},
+         "at most 65536 latent dims"),
+        (_part(type="categorical", n_classes=10**9), r"n_classes in \[2, 65536\]"),
+        (_part(type="categorical", n_classes=10**9, encoding="index"), "n_classes in"),
+        ({"type": "mixed", "parts": [{}] * (MAX_LATENT_DIM + 1)}, "list of 1 to 65536"),
+        # Wrong types and ranges.
+        (_part(type="normal", count=0), "count must be an integer >= 1"),
+        (_part(type="normal", count=-3), "count must be an integer >= 1"),
+        (_part(type="normal", count=1.5), "count must be an integer >= 1"),
+        (_part(type="normal", count=True), "count must be an integer >= 1"),
+        (_part(type="normal", count=[2]), "count must be an integer >= 1"),
+        (_part(type="categorical", n_classes=3.0), "n_classes in"),
+        (_part(type="categorical", n_classes=True), "n_classes in"),
+        (_part(type="categorical", n_classes="3"), "n_classes in"),
+        (_part(type="categorical"), 'needs "n_classes"'),
+        (_part(type="categorical", n_classes=3, encoding=["index"]), "encoding must be"),
+        (_part(type="normal", mean=10**400), "mean must be a finite number"),
+        (_part(type=["normal"]), "part type must be"),
+        ({"type": "mixed", "parts": ["normal"]}, 'object with a "type"'),
+        ({"type": "mixed", "parts": {"type": "normal"}}, "must be a list"),
+        ({"type": "mixed", "parts": []}, "must be a list"),
+        ({"type": "mixed", "parts": [{"type": "normal"}], "count": 4}, "exactly the keys"),
+        # Nested mixed priors are not a part type.
+        (_part(type="mixed", parts=[{"type": "normal", "count": 4}]), "part type must be"),
+        ({"type": ["mixed"]}, "prior type must be"),
+        ({"type": {"mixed": 1}}, "prior type must be"),
+    ],
+)
+def test_hostile_priors_in_model_json_are_one_line_model_errors(tmp_path, prior, message):
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    meta = {"format": 1, "latent_dim": 4, "code_dims": [0], "kind": "vae", "prior": prior}
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match=message) as info:
+        read_metadata(folder)
+    assert info.value.model == "hostile" and "\n" not in str(info.value)
+
+
+def test_one_hot_encoding_scatters_ones():
+    classes = np.array([[0, 4], [2, 2]])
+    np.testing.assert_array_equal(Categorical(5).encode(classes), np.eye(5)[classes])
+    assert Categorical(5, "index").encode(classes).tolist() == [[[0], [4]], [[2], [2]]]
+    # The widest one-hot variable, without an identity matrix of n_classes^2 floats.
+    wide = Categorical(MAX_LATENT_DIM).encode([MAX_LATENT_DIM - 1, 0])
+    assert wide.shape == (2, MAX_LATENT_DIM) and wide.dtype == np.float32
+    assert wide[0, -1] == 1 and wide[1, 0] == 1 and wide.sum() == 2
 
 
 class Identity(Model):
@@ -241,6 +315,24 @@ def test_a_categorical_vote_holds_the_class_and_resamples_the_rest():
     assert model.prior.invalid_latents(draws.reshape(-1, 7)) is None
 
 
+def test_an_index_coded_vote_holds_its_class_dim_and_resamples_the_rest():
+    model = numpy_zoo("infogan")[0]
+    factors = np.array([2, 0, 1] * 100)
+    draws = GeneratedFactors(model).draw_groups(factors, 6, np.random.default_rng(4))
+    groups = draws.reshape(300, 6, 6)
+    same = (groups == groups[:, :1]).all(axis=1)
+    votes = np.arange(300)
+    assert same[votes, factors].all()
+    held = np.zeros_like(same)
+    held[votes, factors] = True
+    continuous = np.array([True, True, False, True, True, True])
+    assert not (same & ~held)[:, continuous].any()
+    # A resampled class stays the same over a group of 6 with probability 1e-5.
+    assert same[factors != 2, 2].mean() < 0.01
+    assert set(groups[factors == 2, 0, 2].astype(int)) == set(range(10))
+    assert model.prior.invalid_latents(draws) is None
+
+
 def test_mixed_vote_draws_grow_with_the_budget():
     """The first m votes of a larger run are the votes of a run with m votes."""
     from modelcentrality.engine import get_protocol
@@ -287,6 +379,27 @@ def test_traversals_sweep_every_class():
     np.testing.assert_allclose(grid[4], jointvae.generate(latents), atol=1e-6)
 
 
+def test_traversals_of_many_classes_show_evenly_spaced_ones():
+    prior = MixedPrior([Prior("normal"), Categorical(1000, "index")])
+    model = Identity("many", 2, [0, 1], prior, "gan", (2,))
+    assert traversal_columns(model, 9) == MAX_CLASS_COLUMNS
+    assert traversal_columns(model, 40) == 40
+    grid = traversal_grid(model, columns=9)
+    assert grid.shape == (2, MAX_CLASS_COLUMNS, 2)
+    quantiles = (np.arange(MAX_CLASS_COLUMNS) + 0.5) / MAX_CLASS_COLUMNS
+    np.testing.assert_array_equal(grid[1, :, 1], np.floor(quantiles * 1000))
+
+
+def test_udr_rules_of_a_mixed_zoo_stay_distinct():
+    """Plain VAE, VAE with a categorical latent, GAN: three rules, split at "; "."""
+    rng = np.random.default_rng(0)
+    reps = [rng.normal(size=(200, 3)) for _ in range(3)]
+    result = udr_scores(reps, [np.ones(3), np.array([1.0, np.nan, np.nan]), None],
+                        method="spearman")
+    assert result.informative_rule.split("; ") == list(result.rules)
+    assert len(set(result.rules)) == 3 and "partial log-variance" in result.rules[1]
+
+
 def test_udr_filters_continuous_dims_by_kl_and_categorical_dims_by_spread():
     models = numpy_zoo("jointvae")
     observations = models[0].generate(models[0].sample_prior(300, 5))
@@ -295,7 +408,7 @@ def test_udr_filters_continuous_dims_by_kl_and_categorical_dims_by_spread():
     assert np.isfinite(kl[:4]).all() and np.isnan(kl[4:]).all()
     result = udr_for_models(models, observations)
     assert all(mask.tolist() == [True] * 7 for mask in result.informative)
-    assert "dims without a log-variance: non-zero spread" in result.rules[0]
+    assert "the other dims with non-zero spread" in result.rules[0]
     # A dead continuous dim (KL below threshold) and a constant probability drop out.
     kl_dead = kl.copy()
     kl_dead[1] = 0.001
@@ -417,10 +530,10 @@ def test_inconsistent_model_json_is_one_error_naming_the_model(exported_zoo, tmp
     source = sorted(p for p in root.iterdir())[0]
     cases = [
         (lambda m: m["prior"]["parts"][0].update(count=9), "covers .* latent dims"),
-        (lambda m: m["prior"]["parts"][1].update(n_classes=1), "n_classes >= 2"),
+        (lambda m: m["prior"]["parts"][1].update(n_classes=1), r"n_classes in \[2, 65536\]"),
         (lambda m: m["prior"]["parts"][1].update(encoding="bits"), "encoding must be"),
         (lambda m: m["prior"]["parts"][1].update(width=3), "unknown prior keys"),
-        (lambda m: m["prior"].update(parts=[]), "non-empty list"),
+        (lambda m: m["prior"].update(parts=[]), "list of 1 to"),
         (lambda m: m["prior"]["parts"][0].update(type="mixed"), "part type must be"),
     ]
     if family == "jointvae":

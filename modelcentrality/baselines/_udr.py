@@ -68,16 +68,24 @@ def kl_rule(threshold: float) -> str:
     return f"VAE rule: dims whose mean KL to the prior is >= {threshold:g}"
 
 
+def _spread_text(eps: float) -> str:
+    return f"non-zero spread (std > {eps:g} * max(1, max |value|))"
+
+
 def spread_rule(eps: float = SPREAD_EPS) -> str:
     """Description of the GAN informative-dim rule."""
-    return f"GAN rule: code dims with non-zero spread (std > {eps:g} * max(1, max |value|))"
+    return f"GAN rule: code dims with {_spread_text(eps)}"
 
 
 def mixed_rule(threshold: float, eps: float = SPREAD_EPS) -> str:
-    """Description of the rule for a VAE whose log-variance covers only some dims."""
+    """Description of the rule for a VAE whose log-variance covers only some dims.
+
+    One clause, without the ``"; "`` that joins a zoo's distinct rules
+    (:attr:`UDRResult.informative_rule`).
+    """
     return (
-        f"{kl_rule(threshold)}; dims without a log-variance: non-zero spread "
-        f"(std > {eps:g} * max(1, max |value|))"
+        "VAE rule with a partial log-variance: dims with a log-variance and a mean KL to "
+        f"the prior >= {threshold:g}, the other dims with {_spread_text(eps)}"
     )
 
 

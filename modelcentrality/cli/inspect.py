@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..contract._model import MixedPrior
+from ..contract import Prior
 from ..contract._screening import probe_model
 from ..errors import ModelCentralityError, printable
 from ..io import METADATA_FILE, load_model, model_folders
@@ -105,11 +105,6 @@ def _range_warning(report: dict) -> str | None:
     )
 
 
-def _describe(prior: object) -> str:
-    """``uniform(-1, 1)`` or ``normal(0, 1)`` from the prior's dict."""
-    if isinstance(prior, dict) and prior.get("type") == "mixed":
-        return MixedPrior.from_dict(prior).describe()
-    if not isinstance(prior, dict) or prior.get("type") not in ("uniform", "normal"):
-        return str(prior)
-    keys = ("low", "high") if prior["type"] == "uniform" else ("mean", "std")
-    return f"{prior['type']}({', '.join(f'{prior[k]:g}' for k in keys)})"
+def _describe(prior: dict) -> str:
+    """E.g. ``uniform(-1, 1)`` from the prior's dict (the loaded model's, so valid)."""
+    return Prior.from_dict(prior).describe()

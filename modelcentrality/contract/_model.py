@@ -39,6 +39,21 @@ KINDS = ("gan", "vae")
 MAX_LATENT_DIM = 65_536
 
 
+#: The parameters of each continuous prior type in model.json.
+_CONTINUOUS_KEYS = {"uniform": ("low", "high"), "normal": ("mean", "std")}
+
+
+def _is_finite_number(value: Any) -> bool:
+    """Whether a JSON value is a number that fits a finite float (an integer too large
+    for a float does not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 @dataclass(frozen=True)
 class Prior:
     """Factorised latent prior: every dim is U(low, high) or N(mean, std^2).
@@ -90,7 +105,7 @@ class Prior:
         if not isinstance(spec, dict) or "type" not in spec:
             raise ValueError('prior must be an object with a "type" key')
         kind = spec["type"]
-        keys = {"uniform": ("low", "high"), "normal": ("mean", "std")}.get(kind)
+        keys = _CONTINUOUS_KEYS.get(kind) if isinstance(kind, str) else None
         if keys is None:
             raise ValueError(f"prior type must be 'uniform', 'normal' or 'mixed', got {kind!r}")
         unknown = set(spec) - {"type", *keys, *extra_keys}
@@ -100,11 +115,7 @@ class Prior:
         for key in keys:
             if key in spec:
                 value = spec[key]
-                if (
-                    isinstance(value, bool)
-                    or not isinstance(value, (int, float))
-                    or not math.isfinite(value)
-                ):
+                if not _is_finite_number(value):
                     raise ValueError(f"prior {key} must be a finite number, got {value!r}")
                 values[key] = float(value)
         return cls(type=kind, **values)
@@ -114,6 +125,12 @@ class Prior:
         if self.type == "uniform":
             return {"type": "uniform", "low": self.low, "high": self.high}
         return {"type": "normal", "mean": self.mean, "std": self.std}
+
+    def describe(self) -> str:
+        """E.g. ``uniform(-1, 1)`` or ``normal(0, 1)``."""
+        if self.type == "uniform":
+            return f"uniform({self.low:g}, {self.high:g})"
+        return f"normal({self.mean:g}, {self.std:g})"
 
 
 #: How a categorical variable reaches the generator.
@@ -127,7 +144,7 @@ class Categorical:
     Parameters
     ----------
     n_classes : int
-        At least 2.
+        At least 2, at most :data:`MAX_LATENT_DIM`.
     encoding : {"one_hot", "index"}
         What the generator receives: ``"one_hot"`` takes ``n_classes`` latent dims, one
         of them 1 and the others 0; ``"index"`` takes one latent dim holding the class
@@ -140,8 +157,14 @@ class Categorical:
 
     def __post_init__(self) -> None:
         classes = self.n_classes
-        if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 2:
-            raise ParameterError(f"a categorical variable needs n_classes >= 2, got {classes!r}")
+        if (
+            isinstance(classes, bool)
+            or not isinstance(classes, (int, np.integer))
+            or not 2 <= classes <= MAX_LATENT_DIM
+        ):
+            raise ParameterError(
+                f"a categorical variable needs n_classes in [2, {MAX_LATENT_DIM}], got {classes!r}"
+            )
         object.__setattr__(self, "n_classes", int(classes))
         if self.encoding not in ENCODINGS:
             raise ParameterError(
@@ -159,10 +182,13 @@ class Categorical:
 
     def encode(self, classes: Any) -> np.ndarray:
         """Generator input of class numbers: shape ``(*classes.shape, width)``, float32."""
-        classes = np.asarray(classes, dtype=np.int64)
+        classes = np.asarray(classes, dtype=np.int64)[..., None]
         if self.encoding == "index":
-            return classes[..., None].astype(np.float32)
-        return np.eye(self.n_classes, dtype=np.float32)[classes]
+            return classes.astype(np.float32)
+        # Scattered ones, not rows of an identity matrix: that would hold n_classes^2 floats.
+        out = np.zeros((*classes.shape[:-1], self.n_classes), dtype=np.float32)
+        np.put_along_axis(out, classes, 1.0, axis=-1)
+        return out
 
     def invalid_rows(self, block: np.ndarray) -> np.ndarray:
         """Which rows of generator input ``block`` (B, width) are not a class, (B,) bool."""
@@ -171,6 +197,10 @@ class Categorical:
             return (values != np.floor(values)) | (values < 0) | (values >= self.n_classes)
         binary = ((block == 0) | (block == 1)).all(axis=1)
         return ~binary | (block.sum(axis=1) != 1)
+
+    def describe(self) -> str:
+        """E.g. ``categorical(3, one_hot)``."""
+        return f"categorical({self.n_classes}, {self.encoding})"
 
     def to_dict(self) -> dict[str, Any]:
         """The form of a part of a mixed prior in model.json (see :class:`MixedPrior`)."""
@@ -214,11 +244,16 @@ class MixedPrior:
     type: ClassVar[str] = "mixed"
 
     def __post_init__(self) -> None:
-        parts = []
+        parts, dims = [], 0
         if isinstance(self.parts, (str, bytes)) or not isinstance(self.parts, Sequence):
             raise ParameterError("a mixed prior's parts must be a list of (distribution, count)")
         for part in self.parts:
-            distribution, count = part if isinstance(part, (tuple, list)) else (part, 1)
+            pair = part if isinstance(part, (tuple, list)) else (part, 1)
+            if len(pair) != 2:
+                raise ParameterError(
+                    f"a mixed prior's parts are (distribution, count) pairs, got {part!r}"
+                )
+            distribution, count = pair
             if not isinstance(distribution, (Prior, Categorical)):
                 raise ParameterError(
                     f"a mixed prior's parts are Prior or Categorical, got {distribution!r}"
@@ -226,14 +261,21 @@ class MixedPrior:
             if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
                 raise ParameterError(f"a part's count must be an integer >= 1, got {count!r}")
             parts.append((distribution, int(count)))
+            # Checked part by part, before the per-variable tables below are built.
+            dims += distribution.width * int(count)
+            if dims > MAX_LATENT_DIM:
+                raise ParameterError(
+                    f"a mixed prior may cover at most {MAX_LATENT_DIM} latent dims, "
+                    f"its parts take {dims} or more"
+                )
         if not parts:
             raise ParameterError("a mixed prior needs at least one part")
         object.__setattr__(self, "parts", tuple(parts))
-        starts, widths = [], []
+        starts, widths, start = [], [], 0
         for distribution, count in parts:
-            start = sum(widths)
             starts.extend(range(start, start + count * distribution.width, distribution.width))
             widths.extend([distribution.width] * count)
+            start += count * distribution.width
         object.__setattr__(self, "_starts", np.asarray(starts, dtype=np.int64))
         object.__setattr__(self, "_widths", np.asarray(widths, dtype=np.int64))
         object.__setattr__(
@@ -301,24 +343,16 @@ class MixedPrior:
                         else f"class indices in [0, {distribution.n_classes})"
                     )
                     return (
-                        f"latent {dims} ({self._describe(distribution)}) must hold {what}: "
+                        f"latent {dims} ({distribution.describe()}) must hold {what}: "
                         f"{bad} of {len(block)} do not"
                     )
             start += count * width
         return None
 
-    @staticmethod
-    def _describe(distribution: Prior | Categorical) -> str:
-        if isinstance(distribution, Categorical):
-            return f"categorical({distribution.n_classes}, {distribution.encoding})"
-        if distribution.type == "uniform":
-            return f"uniform({distribution.low:g}, {distribution.high:g})"
-        return f"normal({distribution.mean:g}, {distribution.std:g})"
-
     def describe(self) -> str:
         """E.g. ``normal(0, 1) x10 + categorical(3, one_hot)``."""
         return " + ".join(
-            self._describe(d) + (f" x{count}" if count > 1 else "") for d, count in self.parts
+            d.describe() + (f" x{count}" if count > 1 else "") for d, count in self.parts
         )
 
     @classmethod
@@ -331,8 +365,10 @@ class MixedPrior:
         """
         if not isinstance(spec, dict) or set(spec) != {"type", "parts"}:
             raise ValueError('a mixed prior is an object with exactly the keys "type", "parts"')
-        if not isinstance(spec["parts"], list) or not spec["parts"]:
-            raise ValueError("a mixed prior's parts must be a non-empty list")
+        if not isinstance(spec["parts"], list) or not 1 <= len(spec["parts"]) <= MAX_LATENT_DIM:
+            raise ValueError(
+                f"a mixed prior's parts must be a list of 1 to {MAX_LATENT_DIM} parts"
+            )
         parts = []
         for part in spec["parts"]:
             if not isinstance(part, dict) or "type" not in part:

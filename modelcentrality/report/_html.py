@@ -285,7 +285,8 @@ def _traversal_section(
     return (
         "<h2>Latent traversals</h2>\n<p class='note'>The three most central models and "
         "the least central one: one row per code dim, swept over its prior's quantiles "
-        "while every other latent dim stays at one draw.</p>\n<div class='grid'>"
+        "(a categorical code over its classes) while every other latent dim stays at one "
+        "draw.</p>\n<div class='grid'>"
         + "".join(figures)
         + "</div>"
     )

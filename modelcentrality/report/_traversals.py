@@ -8,6 +8,10 @@ from scipy.stats import norm
 from .._validation import check_int
 from ..contract._model import Categorical, Model, Prior
 
+#: Most columns a traversal widens to so that every class of a categorical code shows;
+#: a code with more classes shows evenly spaced ones.
+MAX_CLASS_COLUMNS = 16
+
 
 def prior_quantiles(model: Model, columns: int, code: int = 0) -> np.ndarray:
     """``columns`` values of one code at evenly spaced quantiles of its prior.
@@ -47,10 +51,11 @@ def _continuous_quantiles(prior: Prior, quantiles: np.ndarray) -> np.ndarray:
 
 def traversal_columns(model: Model, columns: int) -> int:
     """Columns of :func:`traversal_grid`: ``columns``, widened to the largest class count
-    of a categorical code so that every class is shown."""
+    of a categorical code (at most :data:`MAX_CLASS_COLUMNS`) so that every class of a
+    code with up to that many classes is shown."""
     columns = check_int("columns", columns, minimum=2)
     classes = [
-        distribution.n_classes
+        min(distribution.n_classes, MAX_CLASS_COLUMNS)
         for distribution in (model.prior.variable(dim)[0] for dim in model.code_dims)
         if isinstance(distribution, Categorical)
     ]
