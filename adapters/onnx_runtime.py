@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from ..contract._model import Model, Prior
+from ..contract._model import MixedPrior, Model, Prior
 from ..errors import ModelError
 
 DEFAULT_BATCH_SIZE = 1024
@@ -173,7 +173,7 @@ class OnnxModel(Model):
         name: str,
         latent_dim: int,
         code_dims: Sequence[int],
-        prior: Prior,
+        prior: Prior | MixedPrior,
         kind: str,
         logvar_output: str | None = None,
         observation_shape: Sequence[int] | None = None,
