@@ -381,7 +381,7 @@ def test_udr_treats_a_jointvae_class_readout_by_its_spread():
         assert mask[:N_CONT].tolist() == (kl[:N_CONT] >= KL_THRESHOLD).tolist()
 
 
-def test_an_infogan_categorical_code_follows_the_prior():
+def test_an_infogan_categorical_code_follows_the_prior(tmp_path):
     model = _infogan()
     latents = model.sample_prior(6, 0)
     codes = model.encode(model.generate(latents))
@@ -393,6 +393,16 @@ def test_an_infogan_categorical_code_follows_the_prior():
                     name="same", encoder_output=("skip", "mean", "logits"), output="tanh",
                     n_classes=[4])
     np.testing.assert_allclose(same.encode(model.generate(latents)), codes, atol=1e-6)
+    # A class index (one latent dim) is read out by the same 4 logits; export draws
+    # whole classes for it.
+    index_prior = MixedPrior([(Prior("uniform"), 2), Categorical(4, "index"),
+                              (Prior("uniform"), 2)])
+    indexed = from_gan(discriminator, InfoGANGenerator(5), code_dims=[0, 1, 2],
+                       prior=index_prior, name="index",
+                       encoder_output=("skip", "mean", "logits"), output="tanh")
+    assert indexed.encode(indexed.generate(indexed.sample_prior(3, 0))).shape == (3, 6)
+    export_torch_model(indexed, tmp_path / "index")
+    assert load_model(tmp_path / "index").prior == index_prior
 
 
 @pytest.mark.parametrize("make", [_jointvae, _infogan], ids=["jointvae", "infogan"])
@@ -417,6 +427,9 @@ def test_categorical_models_export_check_and_rank(tmp_path, make):
         np.testing.assert_allclose(logvar, want_logvar, atol=1e-5)
     result = rank(zoo, random_state=0, **TINY)
     assert sorted(result.ranking) == sorted(m.name for m in models)
+    # The wrapped model also travels to worker processes with its class splits.
+    rebuilt = open_model(pickle.loads(pickle.dumps(model_spec(models[0]))), threads=1)
+    np.testing.assert_allclose(rebuilt.encode(observations), want_codes, atol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -472,6 +485,17 @@ def test_the_guide_categorical_examples_run(tmp_path, monkeypatch):
                  prior=namespace["prior"], code_dims=[0, 1, 2],
                  encoder_output=("skip", "mean", "logits"), output="tanh")
     assert str(caught.value) == expected.group(1)
+
+
+def test_export_refuses_a_prior_that_does_not_fit_before_writing(tmp_path):
+    discriminator, generator = InfoGANDiscriminator(2, 4), InfoGANGenerator(8)
+    contract = {"latent_dim": 8, "code_dims": [0, 1, 2], "prior": INFOGAN_PRIOR,
+                "kind": "gan", "observation_shape": SHAPE}
+    for change, message in [({"latent_dim": 7}, "covers 8 latent dims, latent_dim is 7"),
+                            ({"code_dims": [0, 4]}, "code dim 4 lies inside")]:
+        with pytest.raises(ModelError, match=f"model 'bad': .*{message}"):
+            export_model(discriminator, generator, tmp_path / "bad", **{**contract, **change})
+        assert not (tmp_path / "bad").exists()
 
 
 def test_a_jointvae_whose_outputs_do_not_fit_gets_a_hint():
