@@ -134,7 +134,8 @@ class EncoderLayout:
 
     Attributes
     ----------
-    kind : {"tensor", "sequence", "fields", "distribution"}
+    kind : {"tensor", "sequence", "fields", "distribution", "joint"}
+        ``"joint"``: a JointVAE's ``{"cont": [mean, logvar], "disc": [alpha, ...]}``.
     layout : {"mean", "concat", "interleaved"}
         For a tensor: codes only, [mean | logvar], or (mean, logvar) pairs.
     roles : tuple
@@ -158,6 +159,19 @@ def _has_field(result: Any, key: str) -> bool:
     if isinstance(result, Mapping):
         return key in result
     return hasattr(result, key)
+
+
+def _is_joint(result: Any) -> bool:
+    """Whether ``result`` is a JointVAE posterior: a dict with ``"cont"`` (mean,
+    log-variance) and/or ``"disc"`` (one tensor of class probabilities per variable)."""
+    if not isinstance(result, Mapping) or not result or not set(result) <= {"cont", "disc"}:
+        return False
+    tensors = [*result.get("cont", ()), *result.get("disc", ())]
+    return (
+        all(isinstance(result[key], (tuple, list)) for key in result)
+        and len(result.get("cont", (0, 0))) == 2
+        and all(isinstance(t, torch.Tensor) for t in tensors)
+    )
 
 
 def _normal(value: Any) -> distributions.Normal | None:
@@ -186,6 +200,13 @@ def _encoder_parts(result: Any, layout: EncoderLayout) -> dict[str, list]:
         else:
             parts["mean"].append(flat[:, 0::2])
             parts["logvar"].append(flat[:, 1::2])
+    elif layout.kind == "joint":
+        if "cont" in result:
+            parts["mean"].append(result["cont"][0])
+            parts["logvar"].append(result["cont"][1])
+        for alpha in result.get("disc", ()):
+            parts["probs"].append(alpha)
+            parts["categorical"].append(("probs", alpha))
     elif layout.kind == "sequence":
         for role, value in zip(layout.roles, result):
             parts[role].append(value)
@@ -397,6 +418,8 @@ def _resolve_layout(
                 f"encoder_output names {len(roles)} outputs, the encoder returns {len(result)}",
             )
         return EncoderLayout("sequence", roles=roles)
+    if encoder_output == "auto" and _is_joint(result):
+        return EncoderLayout("joint")
     if encoder_output != "auto":
         raise ModelError(
             name,
@@ -787,7 +810,8 @@ def from_vae(
         (``"interleaved"``); a ``torch.distributions.Normal`` (also inside
         ``Independent``, or first in a tuple such as ``(posterior, prior)``); an
         object or dict with fields such as ``embedding`` / ``log_covariance``
-        (pythae), ``mu`` / ``logvar`` or ``loc`` / ``scale``. A method of a module
+        (pythae), ``mu`` / ``logvar`` or ``loc`` / ``scale``; a JointVAE's dict
+        ``{"cont": [mean, logvar], "disc": [class probabilities, ...]}``. A method of a module
         (``vae.encode``) is called as such.
     decoder : nn.Module or callable
         latents (B, latent_dim) -> images: a tensor, a distribution (a Bernoulli's

@@ -314,13 +314,15 @@ class TinyJointVAE(nn.Module):
     """JointVAE-style: ``encode`` returns ``{"cont": [mean, logvar], "disc": [alpha]}``
     (alpha: class probabilities); the decoder reads ``[z | one-hot class]``."""
 
-    def __init__(self, seed: int = 0, frozen_classes: bool = False, n_cont: int = N_CONT) -> None:
+    def __init__(
+        self, seed: int = 0, frozen_classes: bool = False, n_cont: int = N_CONT, n_classes: int = 3
+    ) -> None:
         super().__init__()
         torch.manual_seed(seed)
         self.body = nn.Linear(PIXELS, 16)
         self.continuous = nn.Linear(16, 2 * n_cont)
-        self.discrete = nn.Linear(16, 3)
-        self.decoder = nn.Linear(n_cont + 3, PIXELS)
+        self.discrete = nn.Linear(16, n_classes)
+        self.decoder = nn.Linear(n_cont + n_classes, PIXELS)
         if frozen_classes:
             # A discrete head that reads nothing: alpha is 1/3 for every image.
             nn.init.zeros_(self.discrete.weight)
@@ -341,8 +343,7 @@ class TinyJointVAE(nn.Module):
 
 def _jointvae(seed: int = 0, frozen_classes: bool = False) -> TorchModel:
     vae = TinyJointVAE(seed, frozen_classes)
-    return from_vae(vae.encode_tuple, vae.decode, prior=JOINT_PRIOR, name=f"joint{seed}",
-                    encoder_output=("mean", "logvar", "probs"))
+    return from_vae(vae.encode, vae.decode, prior=JOINT_PRIOR, name=f"joint{seed}")
 
 
 def _infogan(seed: int = 0) -> TorchModel:
@@ -362,6 +363,14 @@ def test_a_jointvae_log_variance_covers_the_continuous_means_only():
     codes, logvar = model.encode_with_logvar(model.generate(model.sample_prior(4, 0)))
     assert codes.shape == (4, N_CONT + 3) and logvar.shape == (4, N_CONT)
     np.testing.assert_allclose(codes[:, N_CONT:].sum(1), 1.0, atol=1e-6)
+    # The same encoder returning a tuple, its outputs named.
+    vae = model.encoder.call.target
+    named = from_vae(vae.encode_tuple, vae.decode, prior=JOINT_PRIOR, name="named",
+                     encoder_output=("mean", "logvar", "probs"))
+    observations = model.generate(model.sample_prior(4, 0))
+    for mine, theirs in zip(model.encode_with_logvar(observations),
+                            named.encode_with_logvar(observations)):
+        np.testing.assert_allclose(theirs, mine, atol=1e-6)
 
 
 def test_udr_treats_a_jointvae_class_readout_by_its_spread():
@@ -466,7 +475,7 @@ def test_the_guide_categorical_examples_run(tmp_path, monkeypatch):
     assert len(blocks) == 2
     monkeypatch.chdir(tmp_path)
     namespace = {
-        "jointvae": TinyJointVAE(n_cont=10),
+        "jointvae": TinyJointVAE(n_cont=10, n_classes=10),
         "discriminator": InfoGANDiscriminator(2, 10),
         "generator": InfoGANGenerator(2 + 10 + 62),
     }
@@ -476,8 +485,14 @@ def test_the_guide_categorical_examples_run(tmp_path, monkeypatch):
         check_model(load_model(tmp_path / folder), atol=1e-4)
     joint = load_model(tmp_path / "zoos/my_jointvaes/jointvae_s0")
     assert joint.code_dims == (*range(10), 10) and joint.kind == "vae"
-    codes, logvar = joint.encode_with_logvar(joint.generate(joint.sample_prior(3, 0)))
-    assert codes.shape == (3, 13) and logvar.shape == (3, 10)
+    observations = joint.generate(joint.sample_prior(3, 0))
+    codes, logvar = joint.encode_with_logvar(observations)
+    assert codes.shape == (3, 20) and logvar.shape == (3, 10)
+    # The dict was read as (mean, logvar, alpha).
+    with torch.no_grad():
+        latent = namespace["jointvae"].encode(torch.from_numpy(observations))
+    np.testing.assert_allclose(codes[:, 10:], latent["disc"][0].numpy(), atol=1e-5)
+    np.testing.assert_allclose(logvar, latent["cont"][1].numpy(), atol=1e-5)
     # The guide's error line, as the library words it.
     expected = re.search(r"\n(model 'infogan_s0': the encoder's categorical .*)\n", section)
     with pytest.raises(ModelError) as caught:
