@@ -456,6 +456,7 @@ def test_categorical_models_export_check_and_rank(tmp_path, make):
                              r"have \[4\] classes .*leave n_classes out"),
         ({"code_dims": [0, 1, 8]}, r"model 'q': code_dims \[8\] out of range"),
     ],
+    ids=["head_width", "code_left_out", "inside_one_hot", "latent_dim", "n_classes", "range"],
 )
 def test_a_wrapper_that_does_not_fit_its_prior_is_one_line_naming_the_model(change, message):
     arguments = {"code_dims": [0, 1, 2], "prior": INFOGAN_PRIOR, "name": "q",
@@ -526,6 +527,8 @@ def test_a_jointvae_whose_outputs_do_not_fit_gets_a_hint():
                  encoder_output=("mean", "logvar", "probs"))
     with pytest.raises(ParameterError, match="latent_dim is required"):
         from_vae(vae.encode_tuple, vae.decode, name="j")
+    with pytest.raises(ParameterError, match="prior must be a Prior or a MixedPrior"):
+        from_vae(vae.encode, vae.decode, name="j", latent_dim=6, prior="normal")
 
 
 def test_plain_functions_work_here_and_refuse_to_travel_by_name():
