@@ -9,6 +9,12 @@ process, travels to worker processes and exports to ONNX like any :class:`TorchM
 
 Each convention is resolved once, on a few prior samples, when the model is wrapped:
 an ambiguous or wrong choice fails there, with a hint, not in the middle of a ranking.
+
+Categorical codes (a JointVAE's discrete latent, an InfoGAN's categorical code) come
+with a :class:`~modelcentrality.contract.MixedPrior`: the encoder's categorical outputs
+(logits or class probabilities) are matched, in latent order, to the prior's
+categorical variables named in ``code_dims``, and a VAE's log-variance then covers the
+continuous means only, so that UDR's KL filter reads only those.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import torch
 from torch import distributions, nn
 
 from .._validation import check_choice, check_int
-from ..contract._model import Prior
+from ..contract._model import Categorical, MixedPrior, Prior, _checked_prior
 from ..errors import ModelError, ParameterError
 from .pytorch import TorchModel, check_device
 
@@ -33,7 +39,9 @@ OUTPUTS = ("probs", "logits", "tanh", "clip")
 #: How one encoder tensor holds the codes.
 LAYOUTS = ("auto", "mean", "concat", "interleaved")
 #: What each element of an encoder's tuple (or each named field) holds.
-ROLES = ("mean", "logvar", "std", "logits", "skip")
+ROLES = ("mean", "logvar", "std", "logits", "probs", "skip")
+#: Roles of a categorical code's outputs: logits (a softmax is applied) or probabilities.
+CATEGORICAL_ROLES = ("logits", "probs")
 #: Field names (attributes or keys) an encoder's output object is searched for, by role.
 FIELD_NAMES = {
     "mean": ("embedding", "mean", "mu", "loc", "z_mean", "z_mu"),
@@ -126,7 +134,8 @@ class EncoderLayout:
 
     Attributes
     ----------
-    kind : {"tensor", "sequence", "fields", "distribution"}
+    kind : {"tensor", "sequence", "fields", "distribution", "joint"}
+        ``"joint"``: a JointVAE's ``{"cont": [mean, logvar], "disc": [alpha, ...]}``.
     layout : {"mean", "concat", "interleaved"}
         For a tensor: codes only, [mean | logvar], or (mean, logvar) pairs.
     roles : tuple
@@ -152,6 +161,19 @@ def _has_field(result: Any, key: str) -> bool:
     return hasattr(result, key)
 
 
+def _is_joint(result: Any) -> bool:
+    """Whether ``result`` is a JointVAE posterior: a dict with ``"cont"`` (mean,
+    log-variance) and/or ``"disc"`` (one tensor of class probabilities per variable)."""
+    if not isinstance(result, Mapping) or not result or not set(result) <= {"cont", "disc"}:
+        return False
+    tensors = [*result.get("cont", ()), *result.get("disc", ())]
+    return (
+        all(isinstance(result[key], (tuple, list)) for key in result)
+        and len(result.get("cont", (0, 0))) == 2
+        and all(isinstance(t, torch.Tensor) for t in tensors)
+    )
+
+
 def _normal(value: Any) -> distributions.Normal | None:
     """The Normal inside ``value`` (also through ``Independent``), else None."""
     if isinstance(value, distributions.Independent):
@@ -159,9 +181,10 @@ def _normal(value: Any) -> distributions.Normal | None:
     return value if isinstance(value, distributions.Normal) else None
 
 
-def _encoder_parts(result: Any, layout: EncoderLayout) -> dict[str, list[torch.Tensor]]:
-    """Role -> tensors, from an encoder's raw output."""
-    parts: dict[str, list[torch.Tensor]] = {role: [] for role in ROLES}
+def _encoder_parts(result: Any, layout: EncoderLayout) -> dict[str, list]:
+    """Role -> tensors, from an encoder's raw output; ``"categorical"``: the
+    ``(role, tensor)`` pairs of the logits and probabilities, in the output's order."""
+    parts: dict[str, list] = {role: [] for role in (*ROLES, "categorical")}
     if layout.kind == "distribution":
         normal = _normal(result if layout.index is None else result[layout.index])
         parts["mean"].append(normal.loc)
@@ -177,22 +200,35 @@ def _encoder_parts(result: Any, layout: EncoderLayout) -> dict[str, list[torch.T
         else:
             parts["mean"].append(flat[:, 0::2])
             parts["logvar"].append(flat[:, 1::2])
+    elif layout.kind == "joint":
+        if "cont" in result:
+            parts["mean"].append(result["cont"][0])
+            parts["logvar"].append(result["cont"][1])
+        for alpha in result.get("disc", ()):
+            parts["probs"].append(alpha)
+            parts["categorical"].append(("probs", alpha))
     elif layout.kind == "sequence":
         for role, value in zip(layout.roles, result):
             parts[role].append(value)
+            if role in CATEGORICAL_ROLES:
+                parts["categorical"].append((role, value))
     else:
         for role, key in layout.roles:
             parts[role].append(_field(result, key))
+            if role in CATEGORICAL_ROLES:
+                parts["categorical"].append((role, _field(result, key)))
     return parts
 
 
 class ConventionEncoder(nn.Module):
     """An encoder that returns ``(codes, logvar)`` or ``(codes,)`` as the contract asks.
 
-    ``codes`` is ``[mean | softmax(logits) per categorical code]``; ``logvar`` (when the
-    encoder gives a log-variance or a standard deviation) has one entry per code, 0 for
-    the categorical entries. Observations arrive as (B, *observation_shape) in [0, 1]
-    and are handed to the wrapped encoder in its own layout and range.
+    ``codes`` is ``[mean | class probabilities per categorical code]`` (a softmax of
+    logits, or the probabilities as given); ``logvar`` (when the encoder gives a
+    log-variance or a standard deviation) covers the means only: with a categorical
+    code the contract lets it stop before the class probabilities, which have no
+    variance. Observations arrive as (B, *observation_shape) in [0, 1] and are handed
+    to the wrapped encoder in its own layout and range.
     """
 
     def __init__(
@@ -202,15 +238,15 @@ class ConventionEncoder(nn.Module):
         native_shape: Sequence[int],
         channels_last: bool,
         output: str,
-        n_classes: Sequence[int] | None,
     ) -> None:
         super().__init__()
         self.call = call
         self.native_shape = tuple(native_shape)
         self.channels_last = channels_last
         self.output = output
-        self.n_classes = None if n_classes is None else tuple(n_classes)
         self.layout: EncoderLayout | None = None
+        #: Class counts each categorical output splits into (None: one code per output).
+        self.splits: tuple[tuple[int, ...], ...] | None = None
 
     def native_input(self, x: torch.Tensor) -> torch.Tensor:
         """Observations in the contract's layout -> the wrapped encoder's input."""
@@ -224,17 +260,17 @@ class ConventionEncoder(nn.Module):
     def forward(self, x: torch.Tensor):
         parts = _encoder_parts(self.call(self.native_input(x)), self.layout)
         means = [m.flatten(1) for m in parts["mean"]]
-        logits = [t.flatten(1) for t in parts["logits"]]
-        if logits and self.n_classes is not None:
-            logits = list(torch.cat(logits, dim=1).split(self.n_classes, dim=1))
-        categorical = [torch.softmax(t, dim=1) for t in logits]
+        categorical = []
+        for index, (role, values) in enumerate(parts["categorical"]):
+            values = values.flatten(1)
+            pieces = values.split(self.splits[index], dim=1) if self.splits else [values]
+            categorical += [torch.softmax(p, dim=1) if role == "logits" else p for p in pieces]
         codes = torch.cat(means + categorical, dim=1)
         spreads = [v.flatten(1) for v in parts["logvar"]]
         spreads += [2 * torch.log(s.flatten(1)) for s in parts["std"]]
         if not spreads:
             return (codes,)
-        logvar = torch.cat(spreads + [torch.zeros_like(c) for c in categorical], dim=1)
-        return codes, logvar
+        return codes, torch.cat(spreads, dim=1)
 
 
 class ConventionGenerator(nn.Module):
@@ -305,8 +341,10 @@ def _decoder_reading(result: Any, name: str) -> tuple[str, Any]:
 def _check_roles(roles: Sequence[str], where: str) -> None:
     for role in roles:
         check_choice(f"a role in {where}", role, ROLES)
-    if not any(role in ("mean", "logits") for role in roles):
-        raise ParameterError(f"{where} must name a 'mean' or 'logits' output, got {roles}")
+    if not any(role in ("mean", *CATEGORICAL_ROLES) for role in roles):
+        raise ParameterError(
+            f"{where} must name a 'mean', 'logits' or 'probs' output, got {roles}"
+        )
     if sum(role in ("logvar", "std") for role in roles) > 1:
         raise ParameterError(f"{where} names more than one 'logvar' or 'std' output: {roles}")
 
@@ -380,6 +418,8 @@ def _resolve_layout(
                 f"encoder_output names {len(roles)} outputs, the encoder returns {len(result)}",
             )
         return EncoderLayout("sequence", roles=roles)
+    if encoder_output == "auto" and _is_joint(result):
+        return EncoderLayout("joint")
     if encoder_output != "auto":
         raise ModelError(
             name,
@@ -483,6 +523,98 @@ def _probe_generator(
     return generator
 
 
+def _categorical_variables(prior: Prior | MixedPrior) -> list[tuple[int, Categorical]]:
+    """``(first latent dim, distribution)`` of each categorical variable, in latent order."""
+    found: list[tuple[int, Categorical]] = []
+    if isinstance(prior, MixedPrior):
+        for start in _variable_starts(prior, prior.latent_dim):
+            distribution = prior.variable(start)[0]
+            if isinstance(distribution, Categorical):
+                found.append((start, distribution))
+    return found
+
+
+def _variable_starts(prior: Prior | MixedPrior, latent_dim: int) -> list[int]:
+    """The first latent dim of every variable: every dim for a :class:`Prior`."""
+    if not isinstance(prior, MixedPrior):
+        return list(range(latent_dim))
+    variables = prior.dim_variables()
+    return np.flatnonzero(np.diff(variables, prepend=-1)).tolist()
+
+
+def _where(variables: Sequence[tuple[int, Categorical]]) -> str:
+    """E.g. ``categorical(10) at latent dim 2``."""
+    return ", ".join(f"categorical({d.n_classes}) at latent dim {s}" for s, d in variables)
+
+
+def _class_counts(
+    prior: Prior | MixedPrior,
+    code_dims: Sequence[int],
+    n_classes: Sequence[int] | None,
+    name: str,
+) -> tuple[int, ...] | None:
+    """Class counts of the encoder's categorical codes, in latent order: the prior's
+    categorical code variables, else ``n_classes`` (None: one code per output)."""
+    codes = {int(c) for c in code_dims}
+    coded = [(s, d) for s, d in _categorical_variables(prior) if s in codes]
+    if not coded:
+        return None if n_classes is None else tuple(n_classes)
+    counts = tuple(d.n_classes for _, d in coded)
+    if n_classes is not None and tuple(n_classes) != counts:
+        raise ModelError(
+            name,
+            f"n_classes={list(n_classes)}, but the prior's categorical codes have "
+            f"{list(counts)} classes ({_where(coded)}): leave n_classes out, it follows "
+            f"the prior",
+        )
+    return counts
+
+
+def _categorical_splits(
+    widths: Sequence[int],
+    counts: Sequence[int],
+    prior: Prior | MixedPrior,
+    code_dims: Sequence[int],
+    name: str,
+) -> tuple[tuple[int, ...], ...]:
+    """How each categorical output (``widths`` columns) splits into consecutive codes of
+    ``counts`` classes, or a ModelError naming the mismatch."""
+    if sum(widths) != sum(counts):
+        codes = {int(c) for c in code_dims}
+        variables = _categorical_variables(prior)
+        coded = [(s, d) for s, d in variables if s in codes]
+        left_out = [(s, d) for s, d in variables if s not in codes]
+        if not coded:
+            raise ModelError(
+                name,
+                f"the encoder's categorical outputs have {sum(widths)} columns, but "
+                f"n_classes={list(counts)} take {sum(counts)}",
+            )
+        problem = (
+            f"the encoder's categorical outputs have {sum(widths)} columns, but the "
+            f"prior's categorical codes ({_where(coded)}) take {sum(counts)}"
+        )
+        if left_out and sum(d.n_classes for _, d in variables) == sum(widths):
+            missing = ", ".join(str(s) for s, _ in left_out)
+            raise ModelError(name, f"{problem}: add latent dim {missing} to code_dims")
+        raise ModelError(
+            name, f"{problem}: does the encoder's head match the prior's n_classes?"
+        )
+    splits, remaining = [], list(counts)
+    for width in widths:
+        taken: list[int] = []
+        while remaining and sum(taken) < width:
+            taken.append(remaining.pop(0))
+        if sum(taken) != width:
+            raise ModelError(
+                name,
+                f"the encoder's categorical outputs have {list(widths)} columns, which do "
+                f"not split into whole codes of {list(counts)} classes in order",
+            )
+        splits.append(tuple(taken))
+    return tuple(splits)
+
+
 def _probe_encoder(
     call: _Call,
     observations: torch.Tensor,
@@ -492,23 +624,91 @@ def _probe_encoder(
     kind: str,
     latent_dim: int,
     encoder_output: Any,
+    prior: Prior | MixedPrior,
+    code_dims: Sequence[int],
     n_classes: Sequence[int] | None,
 ) -> ConventionEncoder:
-    """The encoder wrapper, its output layout resolved on the generator's ``observations``."""
+    """The encoder wrapper, its output layout resolved on the generator's ``observations``
+    and its categorical outputs matched to the prior's categorical codes."""
+    counts = _class_counts(prior, code_dims, n_classes, name)
     encoder = ConventionEncoder(
         call,
         native_shape=generator.native_shape,
         channels_last=generator.channels_last,
         output=generator.output,
-        n_classes=n_classes,
     )
     raw = _run(call, encoder.native_input(observations), name, "encoder")
     encoder.layout = _resolve_layout(raw, encoder_output, kind, latent_dim, name)
-    roles = [role[0] if isinstance(role, tuple) else role for role in encoder.layout.roles]
-    if n_classes is not None and "logits" not in roles:
+    parts = _encoder_parts(raw, encoder.layout)
+    categorical = parts["categorical"]
+    if n_classes is not None and not categorical:
         raise ParameterError("n_classes splits categorical logits, but the encoder returns none")
+    for role, values in categorical:
+        low, high = float(values.min()), float(values.max())
+        if role == "probs" and not (low >= -RANGE_SLACK and high <= 1 + RANGE_SLACK):
+            raise ModelError(
+                name,
+                f"the encoder's 'probs' output holds values in [{low:.3g}, {high:.3g}], "
+                f"not class probabilities: logits? name it 'logits' in encoder_output",
+            )
+    spreads = [*parts["logvar"], *parts["std"]]
+    n_means = sum(m.flatten(1).shape[1] for m in parts["mean"])
+    variables = _categorical_variables(prior)
+    if categorical and spreads and not variables:
+        k = categorical[0][1].flatten(1).shape[1]
+        raise ModelError(
+            name,
+            f"the encoder returns categorical outputs beside a log-variance, but the prior "
+            f"has no categorical variable: pass prior=MixedPrior([(Prior('normal'), "
+            f"{n_means}), Categorical({k})]) (the layout the decoder reads)",
+        )
+    if categorical and counts is None and variables:
+        missing = ", ".join(str(s) for s, _ in variables)
+        raise ModelError(
+            name,
+            f"the encoder returns categorical outputs, but code_dims name none of the "
+            f"prior's categorical variables ({_where(variables)}): add latent dim "
+            f"{missing} to code_dims",
+        )
+    if categorical and counts is not None:
+        widths = [int(values.flatten(1).shape[1]) for _, values in categorical]
+        encoder.splits = _categorical_splits(widths, counts, prior, code_dims, name)
+    if spreads:
+        n_spread = sum(v.flatten(1).shape[1] for v in spreads)
+        if n_spread != n_means:
+            raise ModelError(
+                name,
+                f"the encoder's log-variance has {n_spread} entries per sample, its means "
+                f"{n_means}: one per mean",
+            )
     _run(encoder, observations, name, "encoder")
     return encoder
+
+
+def _checked_layout(
+    name: str,
+    prior: Any,
+    latent_dim: int | None,
+    code_dims: Sequence[int] | None,
+) -> tuple[int, list[int]]:
+    """``latent_dim`` and ``code_dims`` checked against the prior before anything runs:
+    a mixed prior gives the default latent_dim, and the default codes are its variables
+    (a categorical variable named by its first latent dim)."""
+    if not isinstance(prior, (Prior, MixedPrior)):
+        raise ParameterError(f"prior must be a Prior or a MixedPrior, got {prior!r}")
+    if latent_dim is None:
+        if not isinstance(prior, MixedPrior):
+            raise ParameterError("latent_dim is required unless the prior is a MixedPrior")
+        latent_dim = prior.latent_dim
+    latent_dim = check_int("latent_dim", latent_dim, minimum=1)
+    if code_dims is None:
+        code_dims = _variable_starts(prior, latent_dim)
+    code_dims = [int(c) for c in code_dims]
+    bad = [c for c in code_dims if not 0 <= c < latent_dim]
+    if bad:
+        raise ModelError(name, f"code_dims {bad} out of range for latent_dim {latent_dim}")
+    _checked_prior(name, prior, latent_dim, tuple(code_dims))
+    return latent_dim, code_dims
 
 
 def _wrap(
@@ -517,9 +717,9 @@ def _wrap(
     *,
     kind: str,
     name: str,
-    latent_dim: int,
-    code_dims: Sequence[int],
-    prior: Prior,
+    latent_dim: int | None,
+    code_dims: Sequence[int] | None,
+    prior: Prior | MixedPrior,
     encoder_output: Any,
     output: str,
     channels_last: bool,
@@ -529,7 +729,7 @@ def _wrap(
     batch_size: int,
 ) -> TorchModel:
     what = "decoder" if kind == "vae" else "generator"
-    latent_dim = check_int("latent_dim", latent_dim, minimum=1)
+    latent_dim, code_dims = _checked_layout(name, prior, latent_dim, code_dims)
     check_choice("output", output, OUTPUTS)
     if isinstance(encoder_output, str):
         check_choice("encoder_output", encoder_output, LAYOUTS)
@@ -557,6 +757,8 @@ def _wrap(
             kind=kind,
             latent_dim=latent_dim,
             encoder_output=encoder_output,
+            prior=prior,
+            code_dims=code_dims,
             n_classes=n_classes,
         )
     model = TorchModel(
@@ -580,10 +782,10 @@ def from_vae(
     encoder: nn.Module | Callable,
     decoder: nn.Module | Callable,
     *,
-    latent_dim: int,
     name: str,
+    latent_dim: int | None = None,
     code_dims: Sequence[int] | None = None,
-    prior: Prior | None = None,
+    prior: Prior | MixedPrior | None = None,
     encoder_output: str | Sequence[str] | Mapping[str, str] = "auto",
     output: str = "probs",
     channels_last: bool = False,
@@ -608,27 +810,34 @@ def from_vae(
         (``"interleaved"``); a ``torch.distributions.Normal`` (also inside
         ``Independent``, or first in a tuple such as ``(posterior, prior)``); an
         object or dict with fields such as ``embedding`` / ``log_covariance``
-        (pythae), ``mu`` / ``logvar`` or ``loc`` / ``scale``. A method of a module
+        (pythae), ``mu`` / ``logvar`` or ``loc`` / ``scale``; a JointVAE's dict
+        ``{"cont": [mean, logvar], "disc": [class probabilities, ...]}``. A method of a module
         (``vae.encode``) is called as such.
     decoder : nn.Module or callable
         latents (B, latent_dim) -> images: a tensor, a distribution (a Bernoulli's
         ``probs``, else its ``mean``), an object or dict with a ``reconstruction``
         field, or a tuple whose first element is the images.
-    latent_dim : int
-        D, the decoder's input size.
     name : str
         The model's name in rankings and error messages.
+    latent_dim : int, optional
+        D, the decoder's input size. Required unless ``prior`` is a
+        :class:`~modelcentrality.contract.MixedPrior` (then its ``latent_dim``).
     code_dims : sequence of int, optional
-        The latent dims that are codes (default: all D).
-    prior : Prior, optional
-        The latent prior (default: standard normal). Passed to the model unchanged.
+        The latent dims that are codes (default: every variable of the prior; a
+        categorical variable is named by its first latent dim).
+    prior : Prior or MixedPrior, optional
+        The latent prior (default: standard normal). A JointVAE's prior is a
+        :class:`~modelcentrality.contract.MixedPrior` of normal and categorical parts,
+        laid out as its decoder reads the latents.
     encoder_output : {"auto", "mean", "concat", "interleaved"}, tuple or dict
         How the encoder's output holds the codes. "auto" recognises tuples of one or
         two tensors, distributions and objects with known field names. A tuple names
         the role of each element of a tuple output, among "mean", "logvar", "std",
-        "logits" (a categorical code's logits) and "skip"; a dict maps roles to the
-        field names of an object or dict output, e.g. ``{"mean": "z_mu", "std":
-        "z_sigma"}``.
+        "logits" (a categorical code's logits), "probs" (its class probabilities, e.g.
+        a JointVAE's alphas) and "skip"; a dict maps roles to the field names of an
+        object or dict output, e.g. ``{"mean": "z_mu", "std": "z_sigma"}``. The
+        categorical outputs, in order, are the prior's categorical codes in latent
+        order; their widths must be the classes' counts (checked).
     output : {"probs", "logits", "tanh", "clip"}
         What the decoder returns: probabilities in [0, 1] (checked); logits of a
         Bernoulli decoder (a sigmoid is applied); tanh images in [-1, 1] (mapped to [0,
@@ -641,8 +850,10 @@ def from_vae(
         The observations' shape when it differs from the decoder's (e.g. (1, 28, 28)
         for a decoder returning 784 values); the encoder gets the decoder's shape back.
     n_classes : sequence of int, optional
-        Class counts that split one tensor of categorical logits into several codes
-        (default: each "logits" output is one categorical code).
+        Class counts that split one tensor of categorical logits into several codes.
+        Default: the class counts of the prior's categorical codes (must match when
+        given); with no categorical code in the prior, each categorical output is one
+        code.
     device : str or torch.device
     batch_size : int
         Passed to :class:`TorchModel`.
@@ -655,14 +866,13 @@ def from_vae(
         processes (modules and methods of modules; not lambdas) and exports with
         :func:`~modelcentrality.adapters.pytorch.export_torch_model`.
     """
-    latent_dim = check_int("latent_dim", latent_dim, minimum=1)
     return _wrap(
         encoder,
         decoder,
         kind="vae",
         name=name,
         latent_dim=latent_dim,
-        code_dims=range(latent_dim) if code_dims is None else code_dims,
+        code_dims=code_dims,
         prior=Prior("normal") if prior is None else prior,
         encoder_output=encoder_output,
         output=output,
@@ -678,10 +888,10 @@ def from_gan(
     encoder: nn.Module | Callable,
     generator: nn.Module | Callable,
     *,
-    latent_dim: int,
     code_dims: Sequence[int],
-    prior: Prior,
+    prior: Prior | MixedPrior,
     name: str,
+    latent_dim: int | None = None,
     encoder_output: str | Sequence[str] | Mapping[str, str] = "auto",
     output: str = "probs",
     channels_last: bool = False,
@@ -700,17 +910,22 @@ def from_gan(
         roles ``encoder_output`` names. An InfoGAN discriminator with a Q head that
         returns ``(real/fake logit, continuous codes, categorical logits)`` takes
         ``encoder_output=("skip", "mean", "logits")``; the model's codes are then
-        ``[continuous | softmax(logits)]``.
+        ``[continuous | softmax(logits)]``. Categorical logits are matched to the
+        prior's categorical codes (their widths must be the class counts).
     generator : nn.Module or callable
         latents (B, latent_dim), laid out as the prior draws them (codes, noise,
         categorical codes where the prior puts them) -> images; see :func:`from_vae`'s
         ``decoder`` for the accepted outputs.
-    latent_dim : int
     code_dims : sequence of int
-        The latent dims that are codes (the others are noise).
-    prior : Prior
-        The latent prior the GAN was trained with. Passed to the model unchanged.
+        The latent dims that are codes (the others are noise); a categorical code is
+        named by its first latent dim.
+    prior : Prior or MixedPrior
+        The latent prior the GAN was trained with, e.g. ``MixedPrior([(Prior("uniform"),
+        2), Categorical(10), (Prior("uniform"), 62)])`` for continuous codes, a 10-way
+        categorical code (one-hot) and noise, laid out as the generator reads them.
     name : str
+    latent_dim : int, optional
+        Required unless ``prior`` is a :class:`~modelcentrality.contract.MixedPrior`.
     encoder_output, output, channels_last, observation_shape, n_classes, device, batch_size
         See :func:`from_vae` (GAN generators often return tanh images:
         ``output="tanh"``).

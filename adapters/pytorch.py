@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from .._validation import check_float
-from ..contract._model import MixedPrior, Model, Prior
+from ..contract._model import MixedPrior, Model, Prior, _checked_prior
 from ..errors import ModelError, ParameterError
 from ..io._zoo import ENCODER_FILE, FORMAT_VERSION, GENERATOR_FILE, METADATA_FILE
 
@@ -345,11 +345,13 @@ def export_model(
     modules are exported on the CPU in eval mode.
 
     The export checks itself: the ONNX graphs are run (ONNX Runtime) on prior samples
-    at batch sizes :data:`CHECK_BATCH_SIZES`, the encoder on the generator's
-    observations, and every output must match the torch modules' within ``atol +
-    rtol * |torch value|``. Tracing records one path through the code, so a branch on
-    the batch's shape or values, or an operator the exporter translates wrongly, is
-    caught here: the graphs are removed and a ModelError names the largest difference.
+    (with a :class:`~modelcentrality.contract.MixedPrior`, categorical dims hold drawn
+    classes, as the generator reads them) at batch sizes :data:`CHECK_BATCH_SIZES`, the
+    encoder on the generator's observations, and every output must match the torch
+    modules' within ``atol + rtol * |torch value|``. Tracing records one path through
+    the code, so a branch on the batch's shape or values, or an operator the exporter
+    translates wrongly, is caught here: the graphs are removed and a ModelError names
+    the largest difference.
 
     Parameters
     ----------
@@ -357,7 +359,9 @@ def export_model(
     out_dir : path-like
         The model folder to create (its name is the model's default name).
     latent_dim, code_dims, prior, kind, observation_shape :
-        The model contract, recorded in model.json.
+        The model contract, recorded in model.json; ``prior`` is a
+        :class:`~modelcentrality.contract.Prior` or a
+        :class:`~modelcentrality.contract.MixedPrior`.
     name : str, optional
         Stored as "name" in model.json when it differs from the folder name.
     extra_metadata : dict, optional
@@ -372,12 +376,17 @@ def export_model(
     Raises
     ------
     ModelError
-        The generator's output shape is not ``observation_shape``, or the exported
-        graphs compute other values than the modules.
+        The prior does not fit ``latent_dim`` and ``code_dims``, the generator's output
+        shape is not ``observation_shape``, or the exported graphs compute other values
+        than the modules.
     """
     atol = check_float("atol", atol, minimum=0)
     rtol = check_float("rtol", rtol, minimum=0)
     out_dir = Path(out_dir)
+    # Checked before anything is written: a mixed prior must cover latent_dim exactly
+    # for its draws to be generator input.
+    codes = tuple(int(c) for c in code_dims)
+    _checked_prior(name or out_dir.name, prior, int(latent_dim), codes)
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     encoder = _EncoderOutputs(encoder).cpu().eval()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import subprocess
 import sys
 import types
@@ -15,13 +16,25 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import distributions, nn  # noqa: E402
 
-from modelcentrality import Prior, load_model, load_zoo, rank  # noqa: E402
+from modelcentrality import (  # noqa: E402
+    Categorical,
+    MixedPrior,
+    Prior,
+    load_model,
+    load_zoo,
+    rank,
+)
 from modelcentrality.adapters import (  # noqa: E402
     TorchModel,
     export_model,
     export_torch_model,
     from_gan,
     from_vae,
+)
+from modelcentrality.baselines import (  # noqa: E402
+    KL_THRESHOLD,
+    encode_representation,
+    udr_for_models,
 )
 from modelcentrality.cli import main  # noqa: E402
 from modelcentrality.errors import ModelError, ParameterError  # noqa: E402
@@ -277,18 +290,245 @@ def test_a_tuple_of_three_needs_its_roles_named():
                  encoder_output=("skip", "codes", "logits"))
 
 
-def test_a_vae_with_a_categorical_head_pads_its_log_variance():
-    """JointVAE-style: (mean, logvar, class logits) -> codes [mean | probs], logvar 0 there."""
+def test_a_vae_with_logits_and_no_categorical_prior_is_told_to_pass_a_mixed_prior():
+    """A log-variance covers every code unless the prior says which codes are categorical."""
     vae = TinyVAE()
     head = nn.Linear(PIXELS, 3)
-    model = from_vae(
-        lambda x: (*vae.posterior(x), head(x.flatten(1))), vae.decode, latent_dim=LATENT,
-        name="joint", encoder_output=("mean", "logvar", "logits"),
-    )
+    with pytest.raises(ModelError, match=r"model 'joint'.*pass prior=MixedPrior\(\[\(Prior\('n"):
+        from_vae(
+            lambda x: (*vae.posterior(x), head(x.flatten(1))), vae.decode, latent_dim=LATENT,
+            name="joint", encoder_output=("mean", "logvar", "logits"),
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# categorical codes: a JointVAE and an InfoGAN with a mixed prior
+
+N_CONT = 3
+JOINT_PRIOR = MixedPrior([(Prior("normal"), N_CONT), Categorical(3)])
+#: 2 continuous codes, a 4-way categorical code (one-hot, dims 2-5), 2 noise dims.
+INFOGAN_PRIOR = MixedPrior([(Prior("uniform"), 2), Categorical(4), (Prior("uniform"), 2)])
+
+
+class TinyJointVAE(nn.Module):
+    """JointVAE-style: ``encode`` returns ``{"cont": [mean, logvar], "disc": [alpha]}``
+    (alpha: class probabilities); the decoder reads ``[z | one-hot class]``."""
+
+    def __init__(
+        self, seed: int = 0, frozen_classes: bool = False, n_cont: int = N_CONT, n_classes: int = 3
+    ) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.body = nn.Linear(PIXELS, 16)
+        self.continuous = nn.Linear(16, 2 * n_cont)
+        self.discrete = nn.Linear(16, n_classes)
+        self.decoder = nn.Linear(n_cont + n_classes, PIXELS)
+        if frozen_classes:
+            # A discrete head that reads nothing: alpha is 1/3 for every image.
+            nn.init.zeros_(self.discrete.weight)
+            nn.init.zeros_(self.discrete.bias)
+
+    def encode(self, x):
+        hidden = torch.relu(self.body(x.flatten(1)))
+        mean, logvar = self.continuous(hidden).chunk(2, dim=1)
+        return {"cont": [mean, logvar], "disc": [torch.softmax(self.discrete(hidden), dim=1)]}
+
+    def encode_tuple(self, x):
+        latent = self.encode(x)
+        return (*latent["cont"], *latent["disc"])
+
+    def decode(self, z):
+        return torch.sigmoid(self.decoder(z)).reshape(-1, *SHAPE)
+
+
+def _jointvae(seed: int = 0, frozen_classes: bool = False) -> TorchModel:
+    vae = TinyJointVAE(seed, frozen_classes)
+    return from_vae(vae.encode, vae.decode, prior=JOINT_PRIOR, name=f"joint{seed}")
+
+
+def _infogan(seed: int = 0) -> TorchModel:
+    discriminator, generator = InfoGANDiscriminator(2, 4), InfoGANGenerator(8)
+    with torch.no_grad():
+        for module in (discriminator, generator):
+            for parameter in module.parameters():
+                parameter.add_(0.1 * seed * torch.randn_like(parameter))
+    return from_gan(discriminator, generator, code_dims=[0, 1, 2], prior=INFOGAN_PRIOR,
+                    name=f"infogan{seed}", encoder_output=("skip", "mean", "logits"),
+                    output="tanh")
+
+
+def test_a_jointvae_log_variance_covers_the_continuous_means_only():
+    model = _jointvae()
+    assert model.latent_dim == N_CONT + 3 and model.code_dims == (0, 1, 2, 3)
     codes, logvar = model.encode_with_logvar(model.generate(model.sample_prior(4, 0)))
-    assert codes.shape == logvar.shape == (4, LATENT + 3)
-    np.testing.assert_allclose(codes[:, LATENT:].sum(1), 1.0, atol=1e-6)
-    np.testing.assert_array_equal(logvar[:, LATENT:], 0.0)
+    assert codes.shape == (4, N_CONT + 3) and logvar.shape == (4, N_CONT)
+    np.testing.assert_allclose(codes[:, N_CONT:].sum(1), 1.0, atol=1e-6)
+    # The same encoder returning a tuple, its outputs named.
+    vae = model.encoder.call.target
+    named = from_vae(vae.encode_tuple, vae.decode, prior=JOINT_PRIOR, name="named",
+                     encoder_output=("mean", "logvar", "probs"))
+    observations = model.generate(model.sample_prior(4, 0))
+    for mine, theirs in zip(model.encode_with_logvar(observations),
+                            named.encode_with_logvar(observations)):
+        np.testing.assert_allclose(theirs, mine, atol=1e-6)
+
+
+def test_udr_treats_a_jointvae_class_readout_by_its_spread():
+    """A class readout that never changes is not informative. Its KL under a padded
+    log-variance of 0 would be 0.5 * sum(p^2) / 3 = 1/18 >= 0.01: it would count."""
+    models = [_jointvae(0, frozen_classes=True), _jointvae(1), _jointvae(2)]
+    observations = models[1].generate(models[1].sample_prior(200, 3))
+    codes, kl = encode_representation(models[0], observations)
+    assert np.isfinite(kl[:N_CONT]).all() and np.isnan(kl[N_CONT:]).all()
+    np.testing.assert_allclose(codes[:, N_CONT:], 1 / 3, atol=1e-6)
+    result = udr_for_models(models, observations)
+    assert "dims without a log-variance: non-zero spread" in result.rules[0]
+    assert result.informative[0][N_CONT:].tolist() == [False] * 3
+    assert result.informative[1][N_CONT:].tolist() == [True] * 3
+    for model, mask in zip(models, result.informative):
+        kl = encode_representation(model, observations)[1]
+        assert mask[:N_CONT].tolist() == (kl[:N_CONT] >= KL_THRESHOLD).tolist()
+
+
+def test_an_infogan_categorical_code_follows_the_prior(tmp_path):
+    model = _infogan()
+    latents = model.sample_prior(6, 0)
+    codes = model.encode(model.generate(latents))
+    assert codes.shape == (6, 2 + 4)
+    np.testing.assert_allclose(codes[:, 2:].sum(1), 1.0, atol=1e-6)
+    # n_classes may be given; it must then be the prior's.
+    discriminator, generator = InfoGANDiscriminator(2, 4), InfoGANGenerator(8)
+    same = from_gan(discriminator, generator, code_dims=[0, 1, 2], prior=INFOGAN_PRIOR,
+                    name="same", encoder_output=("skip", "mean", "logits"), output="tanh",
+                    n_classes=[4])
+    np.testing.assert_allclose(same.encode(model.generate(latents)), codes, atol=1e-6)
+    # A class index (one latent dim) is read out by the same 4 logits; export draws
+    # whole classes for it.
+    index_prior = MixedPrior([(Prior("uniform"), 2), Categorical(4, "index"),
+                              (Prior("uniform"), 2)])
+    indexed = from_gan(discriminator, InfoGANGenerator(5), code_dims=[0, 1, 2],
+                       prior=index_prior, name="index",
+                       encoder_output=("skip", "mean", "logits"), output="tanh")
+    assert indexed.encode(indexed.generate(indexed.sample_prior(3, 0))).shape == (3, 6)
+    export_torch_model(indexed, tmp_path / "index")
+    assert load_model(tmp_path / "index").prior == index_prior
+
+
+@pytest.mark.parametrize("make", [_jointvae, _infogan], ids=["jointvae", "infogan"])
+def test_categorical_models_export_check_and_rank(tmp_path, make):
+    """Wrap, check_model, export (its self-check draws classes), load, check_model, rank."""
+    models = [make(seed) for seed in range(3)]
+    check_model(models[0])
+    for model in models:
+        export_torch_model(model, tmp_path / "zoo" / model.name)
+    meta = json.loads((tmp_path / "zoo" / models[0].name / "model.json").read_text())
+    assert Prior.from_dict(meta["prior"]) == models[0].prior
+    zoo = load_zoo(tmp_path / "zoo")
+    check_model(zoo[0], atol=1e-4)
+    latents = zoo[0].sample_prior(5, 1)
+    observations = models[0].generate(latents)
+    np.testing.assert_allclose(zoo[0].generate(latents), observations, atol=1e-5)
+    codes, logvar = zoo[0].encode_with_logvar(observations)
+    want_codes, want_logvar = models[0].encode_with_logvar(observations)
+    np.testing.assert_allclose(codes, want_codes, atol=1e-5)
+    assert (logvar is None) == (want_logvar is None)
+    if logvar is not None:
+        np.testing.assert_allclose(logvar, want_logvar, atol=1e-5)
+    result = rank(zoo, random_state=0, **TINY)
+    assert sorted(result.ranking) == sorted(m.name for m in models)
+    # The wrapped model also travels to worker processes with its class splits.
+    rebuilt = open_model(pickle.loads(pickle.dumps(model_spec(models[0]))), threads=1)
+    np.testing.assert_allclose(rebuilt.encode(observations), want_codes, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"discriminator": (2, 3)},
+         r"model 'q': the encoder's categorical outputs have 3 columns, but the prior's "
+         r"categorical codes \(categorical\(4\) at latent dim 2\) take 4: does the encoder's"),
+        ({"code_dims": [0, 1]},
+         r"model 'q': .*code_dims name none of the prior's categorical variables "
+         r"\(categorical\(4\) at latent dim 2\): add latent dim 2 to code_dims"),
+        ({"code_dims": [0, 1, 3]}, r"model 'q': code dim 3 lies inside .* first dim 2"),
+        ({"latent_dim": 9}, r"model 'q': the mixed prior .* covers 8 latent dims, latent_dim is 9"),
+        ({"n_classes": [3]}, r"model 'q': n_classes=\[3\], but the prior's categorical codes "
+                             r"have \[4\] classes .*leave n_classes out"),
+        ({"code_dims": [0, 1, 8]}, r"model 'q': code_dims \[8\] out of range"),
+    ],
+    ids=["head_width", "code_left_out", "inside_one_hot", "latent_dim", "n_classes", "range"],
+)
+def test_a_wrapper_that_does_not_fit_its_prior_is_one_line_naming_the_model(change, message):
+    arguments = {"code_dims": [0, 1, 2], "prior": INFOGAN_PRIOR, "name": "q",
+                 "encoder_output": ("skip", "mean", "logits"), "output": "tanh"}
+    discriminator = InfoGANDiscriminator(*change.pop("discriminator", (2, 4)))
+    arguments.update(change)
+    with pytest.raises(ModelError, match=message) as caught:
+        from_gan(discriminator, InfoGANGenerator(8), **arguments)
+    assert "\n" not in str(caught.value)
+
+
+def test_the_guide_categorical_examples_run(tmp_path, monkeypatch):
+    """docs/bring_your_own.md's JointVAE and InfoGAN blocks, verbatim, on stand-ins."""
+    guide = (Path(__file__).parents[1] / "docs" / "bring_your_own.md").read_text()
+    section = guide.split("## Categorical codes: JointVAE and InfoGAN")[1].split("\n## ")[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert len(blocks) == 2
+    monkeypatch.chdir(tmp_path)
+    namespace = {
+        "jointvae": TinyJointVAE(n_cont=10, n_classes=10),
+        "discriminator": InfoGANDiscriminator(2, 10),
+        "generator": InfoGANGenerator(2 + 10 + 62),
+    }
+    for block, folder in zip(blocks, ["zoos/my_jointvaes/jointvae_s0",
+                                      "zoos/my_infogans/infogan_s0"]):
+        exec(compile(block, "bring_your_own.md", "exec"), namespace)
+        check_model(load_model(tmp_path / folder), atol=1e-4)
+    joint = load_model(tmp_path / "zoos/my_jointvaes/jointvae_s0")
+    assert joint.code_dims == (*range(10), 10) and joint.kind == "vae"
+    observations = joint.generate(joint.sample_prior(3, 0))
+    codes, logvar = joint.encode_with_logvar(observations)
+    assert codes.shape == (3, 20) and logvar.shape == (3, 10)
+    # The dict was read as (mean, logvar, alpha).
+    with torch.no_grad():
+        latent = namespace["jointvae"].encode(torch.from_numpy(observations))
+    np.testing.assert_allclose(codes[:, 10:], latent["disc"][0].numpy(), atol=1e-5)
+    np.testing.assert_allclose(logvar, latent["cont"][1].numpy(), atol=1e-5)
+    # The guide's error line, as the library words it.
+    expected = re.search(r"\n(model 'infogan_s0': the encoder's categorical .*)\n", section)
+    with pytest.raises(ModelError) as caught:
+        from_gan(InfoGANDiscriminator(2, 8), namespace["generator"], name="infogan_s0",
+                 prior=namespace["prior"], code_dims=[0, 1, 2],
+                 encoder_output=("skip", "mean", "logits"), output="tanh")
+    assert str(caught.value) == expected.group(1)
+
+
+def test_export_refuses_a_prior_that_does_not_fit_before_writing(tmp_path):
+    discriminator, generator = InfoGANDiscriminator(2, 4), InfoGANGenerator(8)
+    contract = {"latent_dim": 8, "code_dims": [0, 1, 2], "prior": INFOGAN_PRIOR,
+                "kind": "gan", "observation_shape": SHAPE}
+    for change, message in [({"latent_dim": 7}, "covers 8 latent dims, latent_dim is 7"),
+                            ({"code_dims": [0, 4]}, "code dim 4 lies inside")]:
+        with pytest.raises(ModelError, match=f"model 'bad': .*{message}"):
+            export_model(discriminator, generator, tmp_path / "bad", **{**contract, **change})
+        assert not (tmp_path / "bad").exists()
+
+
+def test_a_jointvae_whose_outputs_do_not_fit_gets_a_hint():
+    vae = TinyJointVAE()
+    with pytest.raises(ModelError, match=r"'probs' output holds values in .* name it 'logits'"):
+        from_vae(lambda x: (*vae.encode(x)["cont"], torch.log(vae.encode(x)["disc"][0])),
+                 vae.decode, prior=JOINT_PRIOR, name="j",
+                 encoder_output=("mean", "logvar", "probs"))
+    with pytest.raises(ModelError, match=r"log-variance has 2 entries per sample, its means 3"):
+        from_vae(lambda x: (vae.encode(x)["cont"][0], vae.encode(x)["cont"][1][:, :2],
+                            vae.encode(x)["disc"][0]),
+                 vae.decode, prior=JOINT_PRIOR, name="j",
+                 encoder_output=("mean", "logvar", "probs"))
+    with pytest.raises(ParameterError, match="latent_dim is required"):
+        from_vae(vae.encode_tuple, vae.decode, name="j")
+    with pytest.raises(ParameterError, match="prior must be a Prior or a MixedPrior"):
+        from_vae(vae.encode, vae.decode, name="j", latent_dim=6, prior="normal")
 
 
 def test_plain_functions_work_here_and_refuse_to_travel_by_name():
