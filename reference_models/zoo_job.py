@@ -378,7 +378,7 @@ def train_zoo(
             progress=progress,
             log=log,
         )
-    bar = ProgressBar(len(jobs_list), label="train-zoo", enabled=progress)
+    bar = ProgressBar(len(jobs_list), label="train-zoo", enabled=progress, unit="models")
 
     def finished(entry: dict[str, Any]) -> None:
         entries[entry["name"]] = entry

@@ -15,6 +15,7 @@ from ..errors import ModelCentralityError
 from ..io import load_zoo
 from ..report import GroundTruth, read_ground_truth, write_report
 from ..report._figures import pyplot
+from ..report._html import budget_text, certainty_banner
 from .common import POSITIVE
 
 
@@ -84,6 +85,10 @@ def report_outcome(
         click.echo(f"search stopped: {search['stop_reason']}", err=True)
         if not search.get("target_reached", True):
             click.echo("warning: the search's target was not reached", err=True)
+    click.echo(f"budget: {budget_text(data)}", err=True)
+    banner = certainty_banner(data)
+    if banner:
+        click.echo(f"warning: {banner}", err=True)
     udr_result = None
     if udr:
         from ..baselines import udr_for_models
@@ -104,6 +109,9 @@ def report_outcome(
             ranking = ", ".join(udr_result.names[i] for i in udr_result.ranking())
             click.echo(f"UDR (lasso), best first: {ranking}")
     if ground_truth is not None:
+        warning = ground_truth.protocol_warning((data.get("protocol") or {}).get("name"))
+        if warning:
+            click.echo(f"warning: {warning}", err=True)
         summary = ground_truth.compare(data["names"], _scores(data["scores"]))
         if not summary["models"]:
             click.echo(f"ground truth: no ranked model is scored in {ground_truth.source}")

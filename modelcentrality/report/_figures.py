@@ -32,11 +32,25 @@ def _png(figure: Any) -> bytes:
     return buffer.getvalue()
 
 
+def heatmap_scale(similarity: np.ndarray) -> tuple[float, float]:
+    """Centre and half-width of the heatmap's colour scale: the mean off-diagonal
+    similarity, and the largest distance of an off-diagonal cell from it."""
+    matrix = np.asarray(similarity, dtype=np.float64).copy()
+    np.fill_diagonal(matrix, np.nan)
+    values = matrix[np.isfinite(matrix)]
+    if not len(values):
+        return 0.0, 1.0
+    centre = float(values.mean())
+    return centre, max(float(np.abs(values - centre).max()), 1e-6)
+
+
 def similarity_heatmap(similarity: np.ndarray, names: Sequence[str], order: Sequence[int]) -> bytes:
     """Heatmap of the (N, N) similarity, rows and columns in ``order`` (most central
-    first), diagonal left blank."""
+    first), diagonal left blank, colours centred on the zoo's mean similarity
+    (:func:`heatmap_scale`), so that a narrow range cannot pass for a wide one."""
     plt = pyplot()
     order = list(order)
+    centre, half = heatmap_scale(similarity)
     matrix = np.asarray(similarity, dtype=np.float64)[np.ix_(order, order)].copy()
     # The diagonal is self-consistency, not part of the centrality; left blank so that
     # it does not set the colour scale.
@@ -44,14 +58,17 @@ def similarity_heatmap(similarity: np.ndarray, names: Sequence[str], order: Sequ
     labels = [names[i] for i in order]
     size = min(3.0 + 0.35 * len(order), 14.0)
     figure, axis = plt.subplots(figsize=(size + 1.5, size))
-    image = axis.imshow(np.ma.masked_invalid(matrix), cmap="viridis")
+    image = axis.imshow(
+        np.ma.masked_invalid(matrix), cmap="RdBu_r", vmin=centre - half, vmax=centre + half
+    )
     ticks = np.arange(len(order))
     fontsize = 8 if len(order) <= 30 else 5
     axis.set_xticks(ticks, labels, rotation=90, fontsize=fontsize)
     axis.set_yticks(ticks, labels, fontsize=fontsize)
     axis.set_title("similarity (cross + cross\u1d40) / 2, most central first", fontsize=9)
     axis.set_facecolor("white")
-    figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
+    bar = figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
+    bar.set_label(f"similarity (zoo mean {centre:.4f} at the centre)", fontsize=8)
     figure.tight_layout()
     return _png(figure)
 

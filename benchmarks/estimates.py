@@ -1,0 +1,120 @@
+"""Time estimates printed before long work, against the time the work then took.
+
+Run: ``nice -n 10 python benchmarks/estimates.py`` (minutes on 2 cores). Runs each
+command below as a subprocess (stderr a pipe, so progress comes as plain lines) and
+reads its estimate lines (``LABEL: estimated H:MM:SS (S s) in all ...``, printed after
+a timing probe that is part of the real work) and the matching ``LABEL: took ...
+(S s)`` lines. Records for each estimate its error against the time the same work
+took, the whole command's wall time, and the load average of the machine before and
+after (the machine may be shared). Writes benchmarks/results/estimates.json.
+
+Budgets are reduced so that every command takes a minute or two (stated in each
+command): ``rank --votes 100`` (S = 2,000), ``evaluate --samples-scale 0.1``, and a
+``train-zoo`` of three beta-VAEs of 150 iterations each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import save_result
+
+ROOT = Path(__file__).resolve().parent.parent
+ESTIMATE = re.compile(r"^(?P<label>.+?): estimated \S+ \((?P<seconds>[\d.]+) s\) in all")
+TOOK = re.compile(r"^(?P<label>.+?): took \S+ \((?P<seconds>[\d.]+) s\)")
+#: The goal: every estimate within this fraction of the actual time.
+TOLERANCE = 0.30
+
+
+def commands(work: Path) -> dict[str, list[str]]:
+    spec = work / "tiny_zoo.json"
+    spec.write_text(
+        json.dumps(
+            {"method": "beta-vae", "preset": "cpu", "seeds": 3, "settings": {"iterations": 150}}
+        )
+    )
+    mc = [sys.executable, "-m", "modelcentrality"]
+    return {
+        "rank_infogan_cr": [*mc, "rank", "zoos/infogan_cr", "--votes", "100", "--bootstrap", "0"],
+        "rank_factorvae": [*mc, "rank", "zoos/factorvae", "--votes", "100", "--bootstrap", "0"],
+        "evaluate_factorvae": [
+            *mc, "evaluate", "zoos/factorvae", "--metrics", "factorvae,mig",
+            "--samples-scale", "0.1",
+        ],
+        "udr_factorvae": [*mc, "udr", "zoos/factorvae", "--samples", "10000"],
+        "train_zoo_beta_vae": [
+            *mc, "train-zoo", str(spec), "-o", str(work / "zoo"), "--skip-scores",
+        ],
+    }
+
+
+def run(name: str, argv: list[str]) -> dict:
+    load_before = os.getloadavg()
+    start = time.perf_counter()
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    lines = done.stderr.splitlines()
+    estimates = {m["label"]: float(m["seconds"]) for m in map(ESTIMATE.match, lines) if m}
+    took = {m["label"]: float(m["seconds"]) for m in map(TOOK.match, lines) if m}
+    phases = []
+    for label, estimate in estimates.items():
+        actual = took.get(label)
+        phases.append(
+            {
+                "label": label,
+                "estimate_s": estimate,
+                "actual_s": actual,
+                "error": None if actual is None else round(estimate / actual - 1, 3),
+            }
+        )
+    row = {
+        "name": name,
+        "command": " ".join(["python", *argv[1:]]).replace(str(ROOT) + "/", ""),
+        "exit_code": done.returncode,
+        "wall_s": round(wall, 1),
+        "load_before": [round(x, 2) for x in load_before],
+        "load_after": [round(x, 2) for x in os.getloadavg()],
+        "phases": phases,
+        "within_tolerance": bool(phases)
+        and all(p["error"] is not None and abs(p["error"]) <= TOLERANCE for p in phases),
+        "stderr_head": [line for line in lines if "estimated" in line or ": took" in line
+                        or "computing" in line or "models x" in line or "to train" in line],
+    }
+    if done.returncode:
+        row["stderr_tail"] = lines[-5:]
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", action="append", help="Run only these commands (by name).")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        table = commands(Path(tmp))
+        rows = [run(name, argv) for name, argv in table.items() if not args.only
+                or name in args.only]
+    save_result(
+        "estimates",
+        {
+            "tolerance": TOLERANCE,
+            "note": "estimate_s: printed after the probe (rank, udr: the first 5 s of "
+            "the phase; evaluate and train-zoo: the first model); actual_s: the same "
+            "phase's time, printed when it ended. error = estimate / actual - 1. Run "
+            "under nice -n 10 on a 2-core machine shared with other jobs (load averages "
+            "recorded per command).",
+            "runs": rows,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
