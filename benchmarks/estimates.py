@@ -9,7 +9,8 @@ took, the whole command's wall time, and the load average of the machine before 
 after (the machine may be shared). Writes benchmarks/results/estimates.json.
 
 Budgets are reduced so that every command takes a minute or two (stated in each
-command): ``rank --votes 100`` (S = 2,000), ``evaluate --samples-scale 0.1``, and a
+command): ``rank --votes 100 --group-size 20`` (S = 2,000: 4,000 encoder passes per
+pair), ``evaluate --samples-scale 0.1``, ``udr --samples 10000``, and a
 ``train-zoo`` of three beta-VAEs of 150 iterations each.
 """
 
@@ -41,10 +42,11 @@ def commands(work: Path) -> dict[str, list[str]]:
             {"method": "beta-vae", "preset": "cpu", "seeds": 3, "settings": {"iterations": 150}}
         )
     )
-    mc = [sys.executable, "-m", "modelcentrality"]
+    mc = [sys.executable, "-m", "modelcentrality.cli"]
+    reduced = ["--votes", "100", "--group-size", "20", "--bootstrap", "0"]
     return {
-        "rank_infogan_cr": [*mc, "rank", "zoos/infogan_cr", "--votes", "100", "--bootstrap", "0"],
-        "rank_factorvae": [*mc, "rank", "zoos/factorvae", "--votes", "100", "--bootstrap", "0"],
+        "rank_infogan_cr": [*mc, "rank", "zoos/infogan_cr", *reduced],
+        "rank_factorvae": [*mc, "rank", "zoos/factorvae", *reduced],
         "evaluate_factorvae": [
             *mc, "evaluate", "zoos/factorvae", "--metrics", "factorvae,mig",
             "--samples-scale", "0.1",

@@ -83,6 +83,7 @@ class ProgressBar:
         self._lines = 0
         self._shown = -1
         self._drawn = False
+        self._first: tuple[float, int] | None = None
 
     def update(self, n: int = 1, postfix: str | None = None) -> None:
         self.done += n
@@ -91,10 +92,11 @@ class ProgressBar:
         if not self.enabled:
             return
         now = time.monotonic()
-        if (
+        if self._first is None and self.done > 0:
+            self._first = (now, self.done)
+        elif (
             self.estimate is None
             and self.probe > 0
-            and self.done > 0
             and now - self._start >= self.probe
             and self.done < self.total
         ):
@@ -105,11 +107,12 @@ class ProgressBar:
             self._draw(now)
 
     def estimate_now(self) -> None:
-        """Print the estimate from the work done so far, if not printed yet (for a probe
-        that ends at a natural point, e.g. the first of several similar items)."""
+        """Print the estimate from all the work done so far (one-time costs included),
+        if not printed yet: for a probe that ends at a natural point, e.g. the first of
+        several similar items."""
         now = time.monotonic()
         if self.enabled and self.estimate is None and 0 < self.done < self.total:
-            self._estimate(now)
+            self._estimate(now, whole=True)
 
     def note(self, text: str) -> None:
         """Print one line (e.g. the planned work) if the bar is enabled."""
@@ -124,9 +127,16 @@ class ProgressBar:
         digits = 0 if rate >= 10 else 2
         return f"{rate:,.{digits}f} {self.unit}/s".replace(" /s", "/s")
 
-    def _estimate(self, now: float) -> None:
+    def _estimate(self, now: float, whole: bool = False) -> None:
         elapsed = now - self._start
-        self.estimate = elapsed * self.total / self.done
+        first_time, first_done = self._first or (self._start, 0)
+        if not whole and self.done > first_done and now > first_time:
+            # The rate after the first update leaves out one-time costs (compilation,
+            # warm-up) that the first unit of work carries; they stay in the elapsed time.
+            rate = (self.done - first_done) / (now - first_time)
+        else:
+            rate = self.done / elapsed
+        self.estimate = elapsed + (self.total - self.done) / rate
         self._line(
             f"{self.label}: estimated {_clock(self.estimate)} ({self.estimate:.1f} s) in all for "
             f"{self._units(self.total)} (probe: the first {self._units(self.done)} took "

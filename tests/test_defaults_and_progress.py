@@ -309,3 +309,18 @@ def test_evaluate_reports_progress_inside_a_model_and_estimates_after_the_first(
     estimates = [line for line in lines if "estimated" in line and "probe" in line]
     assert len(estimates) == 1
     assert f"for {3 * per_model:,} observations (probe: the first {per_model:,}" in estimates[0]
+
+
+def test_udr_plans_and_counts_observations(synthetic_zoo_master, capsys, monkeypatch):
+    from modelcentrality.baselines import udr_for_models
+
+    ticks = iter(range(0, 10_000, 3))  # every look at the clock is 3 s later
+    monkeypatch.setattr(_progress.time, "monotonic", lambda: float(next(ticks)))
+    models = load_zoo(synthetic_zoo_master)[:3]
+    observations = models[0].generate(models[0].sample_prior(300, 0))
+    udr_for_models(models, observations, method="spearman", batch_size=100, progress=True)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "udr: encoding: 3 models x 300 observations, then spearman similarities"
+    counts = [line for line in lines if line.startswith("udr: encoding: ") and "/900" in line]
+    assert counts and counts[-1].startswith("udr: encoding: 900/900 (100%)")
+    assert any("estimated" in line and "for 900 observations" in line for line in lines)
