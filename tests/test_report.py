@@ -339,14 +339,13 @@ def test_report_states_the_real_budget_intervals_and_colour_scale(tmp_path, rank
     for i in range(len(models)):
         low, high = result.scores_ci[i]
         assert f"{low:.4f}-{high:.4f}" in page
-    # The colour scale: centred on the mean off-diagonal similarity, range stated.
+    # The colour scale: white at the mean off-diagonal similarity, range stated.
     similarity = result.similarity.copy()
     np.fill_diagonal(similarity, np.nan)
-    mean = np.nanmean(similarity)
-    half = np.nanmax(np.abs(similarity - mean))
-    assert f"mean similarity {mean:.4f} (white)" in page
-    assert f"span {mean - half:.4f} (blue) to {mean + half:.4f} (red)" in page
-    assert "The diagonal is left blank" in page and "self-consistency" in page
+    assert f"white at the zoo's mean similarity {np.nanmean(similarity):.4f}" in page
+    assert f"lowest cell {np.nanmin(similarity):.4f}" in page
+    assert f"highest {np.nanmax(similarity):.4f}" in page
+    assert "The diagonal (grey) is left out" in page and "self-consistency" in page
     # The protocol's own budget is not called overridden.
     small = get_protocol("paper").with_overrides(votes=20, scale_samples=500)
     own = rank(models, small, bootstrap=0, progress=False)

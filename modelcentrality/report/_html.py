@@ -105,17 +105,17 @@ def write_report(
             sections.append(f"<p class='banner'>Warning: {html.escape(warning)}.</p>")
         sections.append(_ground_truth_section(ground_truth, names, scores, udr_scores))
     similarity = _array(data["similarity"])
-    centre, half = heatmap_scale(similarity)
+    low, centre, high = heatmap_scale(similarity)
     sections.append("<h2>Similarity</h2>")
     sections.append(_image(similarity_heatmap(similarity, names, order), "similarity heatmap"))
     sections.append(
-        "<p class='note'>Colours are centred on the zoo's mean similarity "
-        f"{centre:.4f} (white) and span {centre - half:.4f} (blue) to "
-        f"{centre + half:.4f} (red): small differences look large when the span is "
-        "narrow. Rows and columns are ordered by centrality; a model's centrality is the "
-        "mean of its row. The diagonal is left blank: it would be each model's "
-        "self-consistency (its encoder on its own traversals, shown in the table), which "
-        "is not part of the centrality.</p>"
+        "<p class='note'>Colours: white at the zoo's mean similarity "
+        f"{centre:.4f}, blue down to the lowest cell {low:.4f}, red up to the highest "
+        f"{high:.4f}. The scale spans only this range, so when it is narrow, small "
+        "differences still show as strong colours. Rows and columns are ordered by "
+        "centrality; a model's centrality is the mean of its row. The diagonal (grey) is "
+        "left out: it would be each model's self-consistency (its encoder on its own "
+        "traversals, shown in the table), which is not part of the centrality.</p>"
     )
     sections.append(_traversal_section(order, names, by_name, columns, random_state))
     page = (
