@@ -106,13 +106,15 @@ class ProgressBar:
             self._last = now
             self._draw(now)
 
-    def estimate_now(self) -> None:
+    def estimate_now(self, done: int | None = None) -> None:
         """Print the estimate from all the work done so far (one-time costs included),
         if not printed yet: for a probe that ends at a natural point, e.g. the first of
-        several similar items."""
+        several similar items. ``done``: the units finished by now, when the caller
+        knows them before the bar has counted them."""
         now = time.monotonic()
-        if self.enabled and self.estimate is None and 0 < self.done < self.total:
-            self._estimate(now, whole=True)
+        done = self.done if done is None else int(done)
+        if self.enabled and self.estimate is None and 0 < done < self.total:
+            self._estimate(now, whole=True, done=done)
 
     def note(self, text: str) -> None:
         """Print one line (e.g. the planned work) if the bar is enabled."""
@@ -127,19 +129,20 @@ class ProgressBar:
         digits = 0 if rate >= 10 else 2
         return f"{rate:,.{digits}f} {self.unit}/s".replace(" /s", "/s")
 
-    def _estimate(self, now: float, whole: bool = False) -> None:
+    def _estimate(self, now: float, whole: bool = False, done: int | None = None) -> None:
         elapsed = now - self._start
+        done = self.done if done is None else done
         first_time, first_done = self._first or (self._start, 0)
-        if not whole and self.done > first_done and now > first_time:
+        if not whole and done > first_done and now > first_time:
             # The rate after the first update leaves out one-time costs (compilation,
             # warm-up) that the first unit of work carries; they stay in the elapsed time.
-            rate = (self.done - first_done) / (now - first_time)
+            rate = (done - first_done) / (now - first_time)
         else:
-            rate = self.done / elapsed
-        self.estimate = elapsed + (self.total - self.done) / rate
+            rate = done / elapsed
+        self.estimate = elapsed + (self.total - done) / rate
         self._line(
             f"{self.label}: estimated {_clock(self.estimate)} ({self.estimate:.1f} s) in all for "
-            f"{self._units(self.total)} (probe: the first {self._units(self.done)} took "
+            f"{self._units(self.total)} (probe: the first {self._units(done)} took "
             f"{elapsed:.1f} s)"
         )
 

@@ -384,6 +384,10 @@ def train_zoo(
         entries[entry["name"]] = entry
         save()
         bar.update(1, entry["name"])
+        if bar.done == jobs:
+            # The first models (one per job, trained side by side) are the probe: the
+            # others cost about the same.
+            bar.estimate_now()
         if log is not None:
             score = entry.get("scores", {}).get("factorvae_paper", {}).get("score")
             tail = "" if score is None else f", FactorVAE {score:.3f}"

@@ -170,6 +170,11 @@ def test_a_round_at_several_vote_counts_is_one_labelled_bar(three, capsys):
         f"2 pairs at 120 votes (S = 5,000): {passes:,} encoder passes"
     ]
     assert evaluator.encoder_passes == passes
+    # The estimate comes when the first source task (source 0 at 40 votes) has ended.
+    first = 40 * SMALL.group_size + scale_40
+    estimates = [line for line in err.splitlines() if "estimated" in line and "probe" in line]
+    assert len(estimates) == 1
+    assert f"in all for {passes:,} encoder passes (probe: the first {first:,} " in estimates[0]
 
 
 def test_a_cached_rerun_reports_its_work_as_cached(three, tmp_path):

@@ -230,7 +230,11 @@ class PairEvaluator:
             for votes, tasks in missing.items()
         }
         total = sum(costs.values())
-        with ProgressBar(total, label, enabled=self.progress, unit="encoder passes") as bar:
+        # The estimate comes when the first source task ends (see _run), not after the
+        # bar's first seconds: a task renders its source's observations before it
+        # encodes them, so the encoding rate alone would leave the rendering out.
+        bar = ProgressBar(total, label, enabled=self.progress, unit="encoder passes", probe=0)
+        with bar:
             plan = "; ".join(
                 f"{sum(len(js) for _, js in tasks)} pairs at {votes} votes "
                 f"(S = {self.protocol_for(votes).scale_samples:,})"
@@ -247,10 +251,22 @@ class PairEvaluator:
         protocol = self.protocol_for(votes)
         cache = self._cache(votes)
 
+        left = {i: len(js) for i, js in tasks}
+        task_cost = {i: self.pair_cost(i, votes) * len(js) for i, js in tasks}
+        # The probe: the first source tasks, one per worker (they run side by side).
+        probe = min(len(tasks), max(1, getattr(self.backend, "n_jobs", None) or 1))
+        ended: list[int] = []
+        bar_start = bar.done
+
         def finished(i: int, j: int, result: VoteResult) -> None:
             self._memo[self._key(i, j, votes)] = result
             if cache:
                 cache.store(models[i], models[j], result)
+            left[i] -= 1
+            if not left[i]:
+                ended.append(task_cost[i])
+                if len(ended) == probe:
+                    bar.estimate_now(done=bar_start + sum(ended))
 
         names = {model.name for model in models}
         while tasks:
