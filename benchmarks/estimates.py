@@ -17,16 +17,18 @@ pair), ``evaluate --samples-scale 0.1``, ``udr --samples 10000``, and a
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import save_result
+from common import RESULTS, save_result
 
 ROOT = Path(__file__).resolve().parent.parent
 ESTIMATE = re.compile(r"^(?P<label>.+?): estimated \S+ \((?P<seconds>[\d.]+) s\) in all")
@@ -60,28 +62,35 @@ def commands(work: Path) -> dict[str, list[str]]:
 
 def run(name: str, argv: list[str]) -> dict:
     load_before = os.getloadavg()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
     lines = done.stderr.splitlines()
-    estimates = {m["label"]: float(m["seconds"]) for m in map(ESTIMATE.match, lines) if m}
-    took = {m["label"]: float(m["seconds"]) for m in map(TOOK.match, lines) if m}
-    phases = []
-    for label, estimate in estimates.items():
-        actual = took.get(label)
-        phases.append(
-            {
-                "label": label,
-                "estimate_s": estimate,
-                "actual_s": actual,
-                "error": None if actual is None else round(estimate / actual - 1, 3),
-            }
-        )
+    # A label may recur (train-zoo's per-model bars): each "took" line closes the
+    # earliest open estimate of its label.
+    phases, open_phases = [], {}
+    for line in lines:
+        estimate, took = ESTIMATE.match(line), TOOK.match(line)
+        if estimate:
+            phase = {"label": estimate["label"], "estimate_s": float(estimate["seconds"]),
+                     "actual_s": None, "error": None}
+            phases.append(phase)
+            open_phases.setdefault(phase["label"], []).append(phase)
+        elif took and open_phases.get(took["label"]):
+            phase = open_phases[took["label"]].pop(0)
+            phase["actual_s"] = float(took["seconds"])
+            phase["error"] = round(phase["estimate_s"] / phase["actual_s"] - 1, 3)
     row = {
         "name": name,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(["python", *argv[1:]]).replace(str(ROOT) + "/", ""),
         "exit_code": done.returncode,
         "wall_s": round(wall, 1),
+        # CPU seconds the command got: on a shared machine, cpu_s / wall_s is its share.
+        "cpu_s": round(cpu, 1),
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
         "phases": phases,
@@ -98,21 +107,35 @@ def run(name: str, argv: list[str]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", action="append", help="Run only these commands (by name).")
+    parser.add_argument(
+        "--only",
+        action="append",
+        help="Run only this command (by name; repeatable), replacing its row in the results.",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         table = commands(Path(tmp))
         rows = [run(name, argv) for name, argv in table.items() if not args.only
                 or name in args.only]
+    previous = RESULTS / "estimates.json"
+    if args.only and previous.is_file():
+        # Rerun commands replace their rows; the others keep theirs (each row has its
+        # own command, date and load averages).
+        fresh = {row["name"] for row in rows}
+        kept = [r for r in json.loads(previous.read_text())["runs"] if r["name"] not in fresh]
+        rows = sorted(kept + rows, key=lambda r: list(table).index(r["name"]))
     save_result(
         "estimates",
         {
             "tolerance": TOLERANCE,
-            "note": "estimate_s: printed after the probe (rank, udr: the first 5 s of "
-            "the phase; evaluate and train-zoo: the first model); actual_s: the same "
-            "phase's time, printed when it ended. error = estimate / actual - 1. Run "
-            "under nice -n 10 on a 2-core machine shared with other jobs (load averages "
-            "recorded per command).",
+            "note": "estimate_s: printed after the probe (rank: the first source task, "
+            "a source model rendered and encoded by every encoder; udr: the first 5 s of "
+            "encoding, rate measured after the first batch; evaluate and train-zoo: the "
+            "first model); actual_s: the same phase's time, printed when it ended. "
+            "error = estimate / actual - 1. Run under nice -n 10 on a 2-core machine "
+            "shared with other jobs (load averages and the CPU seconds each command got "
+            "are recorded): a CPU share that changes during a run moves the actual time "
+            "away from any estimate made early in it.",
             "runs": rows,
         },
     )

@@ -15,7 +15,7 @@ from ..errors import ModelCentralityError
 from ..io import load_zoo
 from ..report import GroundTruth, read_ground_truth, write_report
 from ..report._figures import pyplot
-from ..report._html import budget_text, certainty_banner
+from ..report._html import budget_text, certainty_banner, protocol_name
 from .common import POSITIVE
 
 
@@ -109,7 +109,7 @@ def report_outcome(
             ranking = ", ".join(udr_result.names[i] for i in udr_result.ranking())
             click.echo(f"UDR (lasso), best first: {ranking}")
     if ground_truth is not None:
-        warning = ground_truth.protocol_warning((data.get("protocol") or {}).get("name"))
+        warning = ground_truth.protocol_warning(protocol_name(data))
         if warning:
             click.echo(f"warning: {warning}", err=True)
         summary = ground_truth.compare(data["names"], _scores(data["scores"]))

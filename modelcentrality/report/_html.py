@@ -100,7 +100,7 @@ def write_report(
         _ranking_table(data, names, scores, order, udr_scores, ground_truth),
     ]
     if ground_truth is not None:
-        warning = ground_truth.protocol_warning((data.get("protocol") or {}).get("name"))
+        warning = ground_truth.protocol_warning(protocol_name(data))
         if warning:
             sections.append(f"<p class='banner'>Warning: {html.escape(warning)}.</p>")
         sections.append(_ground_truth_section(ground_truth, names, scores, udr_scores))
@@ -185,27 +185,45 @@ def _header(data: dict, names: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _span(values: Any, unit: str = "") -> str:
-    low, high = (values if isinstance(values, list) and len(values) == 2 else (values, values))
-    text = f"{low:,}" if low == high else f"{low:,}-{high:,}"
-    return f"{text}{unit}"
+def _mapping(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def protocol_name(data: dict) -> str | None:
+    """The ranking's FactorVAE protocol name, or None when its JSON does not say."""
+    name = _mapping(data.get("protocol")).get("name")
+    return name if isinstance(name, str) else None
+
+
+def _span(values: Any) -> str:
+    """``[least, most]`` or one number as "a" or "a-b" (anything else as it is: the
+    JSON may come from elsewhere)."""
+    low, high = values if isinstance(values, list) and len(values) == 2 else (values, values)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high)):
+        return str(values)
+    return f"{low:,}" if low == high else f"{low:,}-{high:,}"
 
 
 def budget_text(data: dict) -> str:
     """The work actually behind a ranking, in one line: protocol (and whether its
     budget was overridden), votes per pair, scale set S, group size L, passes."""
-    protocol = data.get("protocol") or {}
-    budget = data.get("budget") or {}
+    protocol = _mapping(data.get("protocol"))
+    budget = _mapping(data.get("budget"))
     votes = budget.get("votes_per_pair")
     if votes is None:
-        matrix = data.get("votes")
-        evaluated = [v for row in matrix or [] for v in row if v]
+        matrix = data.get("votes") if isinstance(data.get("votes"), list) else []
+        evaluated = [
+            v for row in matrix if isinstance(row, list) for v in row if isinstance(v, int) and v
+        ]
         votes = [min(evaluated), max(evaluated)] if evaluated else protocol.get("votes")
     scale = budget.get("scale_samples", protocol.get("scale_samples"))
     parts = []
     own = budget.get("protocol_votes")
     name = protocol.get("name", "?")
-    overridden = own is not None and isinstance(votes, list) and votes != [min(own), max(own)]
+    overridden = (
+        isinstance(own, list) and bool(own) and isinstance(votes, list)
+        and votes != [min(own), max(own)]
+    )
     parts.append(f"protocol {name}" + (" (budget overridden)" if overridden else ""))
     if votes is not None:
         parts.append(f"{_span(votes)} votes per pair")
@@ -218,9 +236,9 @@ def budget_text(data: dict) -> str:
         parts.append(f"group size L = {group}")
     computed = data.get("encoder_passes_computed", data.get("encoder_passes"))
     if computed is not None:
-        passes = f"{computed:,} encoder passes computed"
+        passes = f"{_span(computed)} encoder passes computed"
         if data.get("encoder_passes_cached"):
-            passes += f", {data['encoder_passes_cached']:,} from the cache"
+            passes += f", {_span(data['encoder_passes_cached'])} from the cache"
         parts.append(passes)
     return ", ".join(parts)
 
@@ -263,7 +281,7 @@ def certainty_banner(data: dict) -> str | None:
         return None
     leader = names[int(np.nanargmax(scores))]
     p_top = float(_array(data["p_top"])[names.index(leader)])
-    tied = data.get("tied", (data.get("search") or {}).get("tied"))
+    tied = data.get("tied", _mapping(data.get("search")).get("tied"))
     if p_top >= CERTAIN_P_TOP and not tied:
         return None
     if isinstance(tied, list) and tied:
