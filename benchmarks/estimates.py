@@ -128,8 +128,9 @@ def main() -> None:
         "estimates",
         {
             "tolerance": TOLERANCE,
-            "note": "estimate_s: printed after the probe (rank: the first source task, "
-            "a source model rendered and encoded by every encoder; udr: the first 5 s of "
+            "note": "estimate_s: printed after the probe (rank: the second source "
+            "task, a source model rendered and encoded by every encoder, timed from the "
+            "end of the first, which warms the encoders up; udr: the first 5 s of "
             "encoding, rate measured after the first batch; evaluate and train-zoo: the "
             "first model); actual_s: the same phase's time, printed when it ended. "
             "error = estimate / actual - 1. Run under nice -n 10 on a 2-core machine "

@@ -106,15 +106,26 @@ class ProgressBar:
             self._last = now
             self._draw(now)
 
-    def estimate_now(self, done: int | None = None) -> None:
-        """Print the estimate from all the work done so far (one-time costs included),
-        if not printed yet: for a probe that ends at a natural point, e.g. the first of
-        several similar items. ``done``: the units finished by now, when the caller
-        knows them before the bar has counted them."""
+    def estimate_now(
+        self, done: int | None = None, since: tuple[float, int] | None = None
+    ) -> None:
+        """Print the estimate, if not printed yet: for a probe that ends at a natural
+        point, e.g. the first of several similar items.
+
+        Parameters
+        ----------
+        done : int, optional
+            The units finished by now, when the caller knows them before the bar has
+            counted them.
+        since : (float, int), optional
+            ``(time.monotonic(), done)`` where the probe began; the rate from there to
+            now is extrapolated. Default: the rate of all the work so far, one-time
+            costs included.
+        """
         now = time.monotonic()
         done = self.done if done is None else int(done)
         if self.enabled and self.estimate is None and 0 < done < self.total:
-            self._estimate(now, whole=True, done=done)
+            self._estimate(now, whole=since is None, done=done, since=since)
 
     def note(self, text: str) -> None:
         """Print one line (e.g. the planned work) if the bar is enabled."""
@@ -129,10 +140,16 @@ class ProgressBar:
         digits = 0 if rate >= 10 else 2
         return f"{rate:,.{digits}f} {self.unit}/s".replace(" /s", "/s")
 
-    def _estimate(self, now: float, whole: bool = False, done: int | None = None) -> None:
+    def _estimate(
+        self,
+        now: float,
+        whole: bool = False,
+        done: int | None = None,
+        since: tuple[float, int] | None = None,
+    ) -> None:
         elapsed = now - self._start
         done = self.done if done is None else done
-        first_time, first_done = self._first or (self._start, 0)
+        first_time, first_done = since or self._first or (self._start, 0)
         if not whole and done > first_done and now > first_time:
             # The rate after the first update leaves out one-time costs (compilation,
             # warm-up) that the first unit of work carries; they stay in the elapsed time.

@@ -329,3 +329,13 @@ def test_udr_plans_and_counts_observations(synthetic_zoo_master, capsys, monkeyp
     counts = [line for line in lines if line.startswith("udr: encoding: ") and "/900" in line]
     assert counts and counts[-1].startswith("udr: encoding: 900/900 (100%)")
     assert any("estimated" in line and "for 900 observations" in line for line in lines)
+
+
+def test_the_rank_estimate_times_a_source_task_after_the_first(three, capsys):
+    # Three source tasks: the first warms the encoders up, the second is the probe.
+    rank(three, SMALL, votes=40, bootstrap=0, progress=True)
+    task = 3 * (40 * SMALL.group_size + 2000)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "probe" in line]
+    assert len(lines) == 1
+    assert lines[0].startswith("ranking: estimated ")
+    assert f"in all for {3 * task:,} encoder passes (probe: the first {2 * task:,} " in lines[0]

@@ -10,6 +10,7 @@ generated sets are rendered once and encoded by every requested encoder).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -253,10 +254,15 @@ class PairEvaluator:
 
         left = {i: len(js) for i, js in tasks}
         task_cost = {i: self.pair_cost(i, votes) * len(js) for i, js in tasks}
-        # The probe: the first source tasks, one per worker (they run side by side).
-        probe = min(len(tasks), max(1, getattr(self.backend, "n_jobs", None) or 1))
+        # The probe: the first source tasks carry one-time costs (each encoder's first
+        # calls), so the rate comes from the next ones, one per worker (they run side by
+        # side), timed from the end of the first; with too few tasks, from the first.
+        workers = max(1, getattr(self.backend, "n_jobs", None) or 1)
+        warm = workers if len(tasks) > 2 * workers else 0
+        probe = min(len(tasks), warm + workers)
         ended: list[int] = []
         bar_start = bar.done
+        since: list[tuple[float, int]] = []
 
         def finished(i: int, j: int, result: VoteResult) -> None:
             self._memo[self._key(i, j, votes)] = result
@@ -265,8 +271,10 @@ class PairEvaluator:
             left[i] -= 1
             if not left[i]:
                 ended.append(task_cost[i])
+                if warm and len(ended) == warm:
+                    since.append((time.monotonic(), bar_start + sum(ended)))
                 if len(ended) == probe:
-                    bar.estimate_now(done=bar_start + sum(ended))
+                    bar.estimate_now(done=bar_start + sum(ended), since=since[0] if since else None)
 
         names = {model.name for model in models}
         while tasks:
