@@ -148,7 +148,7 @@ from .report import report_options, report_outcome
     "--quiet",
     is_flag=True,
     help="No progress (each round's plan and estimated time, then a bar on a terminal or "
-    "a line every 15 s in a log).",
+    "a line every 15 s in a log) and no budget line after the table.",
 )
 def rank_command(
     zoo,
@@ -261,4 +261,5 @@ def rank_command(
         udr=udr,
         udr_samples=udr_samples,
         seed=seed,
+        budget=not quiet,
     )

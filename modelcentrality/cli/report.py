@@ -76,16 +76,20 @@ def report_outcome(
     udr: bool = False,
     udr_samples: int = 500,
     seed: int = 0,
+    budget: bool = True,
 ) -> None:
-    """Print the search's stop reason (a warning when its target was not reached) and
-    the ground-truth comparison on stderr; compute UDR and write the report if asked."""
+    """Print the search's stop reason (a warning when its target was not reached), the
+    budget spent (if ``budget``; `rank --quiet` leaves it out with the progress), a
+    warning when the leader is uncertain, and the ground-truth comparison on stderr;
+    compute UDR and write the report if asked."""
     data = result.to_dict() if hasattr(result, "to_dict") else result
     search = data.get("search") or {}
     if search.get("name", "full") != "full" and search.get("stop_reason"):
         click.echo(f"search stopped: {search['stop_reason']}", err=True)
         if not search.get("target_reached", True):
             click.echo("warning: the search's target was not reached", err=True)
-    click.echo(f"budget: {budget_text(data)}", err=True)
+    if budget:
+        click.echo(f"budget: {budget_text(data)}", err=True)
     banner = certainty_banner(data)
     if banner:
         click.echo(f"warning: {banner}", err=True)
