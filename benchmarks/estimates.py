@@ -118,11 +118,14 @@ def main() -> None:
         rows = [run(name, argv) for name, argv in table.items() if not args.only
                 or name in args.only]
     previous = RESULTS / "estimates.json"
+    earlier = []
     if args.only and previous.is_file():
-        # Rerun commands replace their rows; the others keep theirs (each row has its
-        # own command, date and load averages).
+        # Rerun commands replace their rows, which move to earlier_runs; the others keep
+        # theirs (each row has its own command, date and load averages).
         fresh = {row["name"] for row in rows}
-        kept = [r for r in json.loads(previous.read_text())["runs"] if r["name"] not in fresh]
+        old = json.loads(previous.read_text())
+        kept = [r for r in old["runs"] if r["name"] not in fresh]
+        earlier = old.get("earlier_runs", []) + [r for r in old["runs"] if r["name"] in fresh]
         rows = sorted(kept + rows, key=lambda r: list(table).index(r["name"]))
     save_result(
         "estimates",
@@ -138,6 +141,7 @@ def main() -> None:
             "are recorded): a CPU share that changes during a run moves the actual time "
             "away from any estimate made early in it.",
             "runs": rows,
+            "earlier_runs": earlier,
         },
     )
 
