@@ -254,6 +254,8 @@ def test_train_zoo_asks_on_a_terminal(tmp_path, zoo_recorder, monkeypatch):
     assert zoo_recorder == ["infogan-cr-paper"]
 
 
+# Samples this small leave some factors with more classes than half the points.
+@pytest.mark.filterwarnings("ignore:The number of unique classes:UserWarning")
 def test_evaluate_plans_the_observations_each_metric_encodes():
     from modelcentrality.datasets import get_dataset
     from modelcentrality.metrics import METRIC_INFO, evaluate, metric_settings
