@@ -163,7 +163,7 @@ def evaluate_zoo(
             finally:
                 # A model's count is its plan, whatever it encoded before finishing or failing.
                 bar.update(before + per_model - bar.done)
-            if position == 1:
+            if len(results) == 1:  # the first evaluated model is the probe
                 bar.estimate_now()
             if on_model is not None:
                 on_model(position, len(usable), model.name, time.perf_counter() - start)
