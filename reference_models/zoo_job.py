@@ -386,12 +386,16 @@ def train_zoo(
             progress=progress,
             log=log,
         )
-    bar = ProgressBar(len(jobs_list), label="train-zoo", enabled=progress)
+    bar = ProgressBar(len(jobs_list), label="train-zoo", enabled=progress, unit="models")
 
     def finished(entry: dict[str, Any]) -> None:
         entries[entry["name"]] = entry
         save()
         bar.update(1, entry["name"])
+        if bar.done == jobs:
+            # The first models (one per job, trained side by side) are the probe: the
+            # others cost about the same.
+            bar.estimate_now()
         if log is not None:
             score = entry.get("scores", {}).get("factorvae_paper", {}).get("score")
             tail = "" if score is None else f", FactorVAE {score:.3f}"

@@ -336,7 +336,9 @@ def test_evaluate_command_writes_every_metric(dsprites_zoo, tmp_path, capsys):
     assert set(report["results"]["random"]) == set(METRICS)
     assert report["dataset"] == {"spec": "dsprites", "name": "dsprites"}
     assert report["seed"] == 0 and report["version"]
-    assert report["settings"]["factorvae"]["votes"] == 100
+    # The FactorVAE metric defaults to the paper protocol, as `rank` (500 votes x 0.01).
+    assert report["settings"]["factorvae"]["protocol"] == "paper"
+    assert report["settings"]["factorvae"]["votes"] == 5
     assert report["settings"]["dci"]["n_train"] == 100
     assert report["settings"]["dci"]["predictor"] == "random_forest"
     # The CLI is the Python API on the loaded model.

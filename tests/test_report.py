@@ -16,6 +16,7 @@ from scipy.stats import kendalltau
 from modelcentrality import load_zoo, rank
 from modelcentrality.baselines import udr_for_models
 from modelcentrality.cli import main
+from modelcentrality.engine import get_protocol
 from modelcentrality.errors import ModelCentralityError
 from modelcentrality.report import (
     prior_quantiles,
@@ -281,3 +282,96 @@ def test_malformed_manifest_entries_are_not_ground_truth(tmp_path):
     ]}))
     truth = read_ground_truth(manifest)
     assert list(truth.scores) == ["b"]
+
+
+def _ranking_data(p_top, ci, scores=None, **extra) -> dict:
+    """A `rank -o`-shaped dict of three models with the given p_top and intervals."""
+    names = ["a", "b", "c"]
+    scores = scores or [float(np.mean(interval)) for interval in ci]
+    similarity = np.full((3, 3), 0.5).tolist()
+    return {
+        "names": names,
+        "scores": scores,
+        "scores_ci": ci,
+        "p_top": p_top,
+        "self_consistency": [0.9, 0.9, 0.9],
+        "similarity": similarity,
+        "protocol": {"name": "paper", "votes": None, "group_size": 100, "scale_samples": 73728},
+        "seed": 0,
+        **extra,
+    }
+
+
+def test_report_banner_names_the_contenders_of_an_uncertain_leader():
+    from modelcentrality.report._html import certainty_banner, contenders
+
+    # b's interval overlaps a's; c has p_top 0.06 but a separate interval.
+    ci = [[0.80, 0.90], [0.78, 0.82], [0.60, 0.70]]
+    data = _ranking_data([0.62, 0.32, 0.06], ci)
+    assert contenders(data) == ["a", "b", "c"]
+    banner = certainty_banner(data)
+    assert banner.startswith("Uncertain leader: a has p_top 0.620")
+    assert "b, c" in banner
+    # A clear leader gets no banner; one whose p_top is 0.949 does.
+    clear = _ranking_data([0.97, 0.03, 0.0], [[0.85, 0.90], [0.78, 0.84], [0.6, 0.7]])
+    assert certainty_banner(clear) is None and contenders(clear) == ["a"]
+    close = _ranking_data([0.949, 0.051, 0.0], [[0.85, 0.90], [0.78, 0.84], [0.6, 0.7]])
+    assert "contenders" in certainty_banner(close) and "b" in certainty_banner(close)
+    # A search that reports a tie is named as one, whatever p_top says.
+    tied = _ranking_data([0.97, 0.03, 0.0], [[0.85, 0.90], [0.78, 0.84], [0.6, 0.7]],
+                         search={"name": "precision", "tied": ["a", "c"]})
+    assert certainty_banner(tied).startswith("Tie: the leader a") and "from c" in certainty_banner(
+        tied
+    )
+    # No bootstrap: nothing to say.
+    assert certainty_banner({**data, "p_top": None}) is None
+
+
+def test_report_states_the_real_budget_intervals_and_colour_scale(tmp_path, ranked):
+    models, _ = ranked
+    # 20 votes under the paper protocol: the budget is overridden, S follows the votes.
+    result = rank(models, votes=20, bootstrap=50, progress=False)
+    page = write_report(result, models, tmp_path).read_text()
+    assert "budget: protocol paper (budget overridden), 20 votes per pair, " in page
+    assert "scale set S = 2,000, group size L = 100" in page
+    assert f"{result.encoder_passes:,} encoder passes computed" in page
+    # Interval numbers in the table, not only a bar.
+    for i in range(len(models)):
+        low, high = result.scores_ci[i]
+        assert f"{low:.4f}-{high:.4f}" in page
+    # The colour scale: white at the mean off-diagonal similarity, range stated.
+    similarity = result.similarity.copy()
+    np.fill_diagonal(similarity, np.nan)
+    assert f"white at the zoo's mean similarity {np.nanmean(similarity):.4f}" in page
+    assert f"lowest cell {np.nanmin(similarity):.4f}" in page
+    assert f"highest {np.nanmax(similarity):.4f}" in page
+    assert "The diagonal (grey) is left out" in page and "self-consistency" in page
+    # The protocol's own budget is not called overridden.
+    small = get_protocol("paper").with_overrides(votes=20, scale_samples=500)
+    own = rank(models, small, bootstrap=0, progress=False)
+    assert "overridden" not in write_report(own, models, tmp_path / "own").read_text()
+
+
+def test_ground_truth_of_another_factorvae_protocol_is_flagged(tmp_path, ranked, capsys):
+    from modelcentrality.cli.report import report_outcome
+
+    _, result = ranked
+    path = tmp_path / "scores.json"
+    write_evaluate_json(path, result.names)
+    payload = json.loads(path.read_text())
+    payload["settings"] = {"factorvae": {"protocol": "disentanglement_lib"}}
+    path.write_text(json.dumps(payload))
+    truth = read_ground_truth(path)
+    assert truth.factorvae_protocol == "disentanglement_lib"
+    report_outcome(result, [], ground_truth=truth)
+    err = capsys.readouterr().err
+    assert "warning: the ground truth's FactorVAE scores use the disentanglement_lib" in err
+    assert "--factorvae-protocol paper" in err
+    page = write_report(result, None, tmp_path / "r", ground_truth=truth).read_text()
+    assert "Warning: the ground truth&#x27;s FactorVAE scores use" in page
+    # A manifest's factorvae_paper scores are the paper protocol: no warning.
+    manifest = read_ground_truth(ZOOS / "infogan_cr" / "manifest.json")
+    assert manifest.factorvae_protocol == "paper"
+    report_outcome(result, [], ground_truth=manifest)
+    assert "ground truth's FactorVAE" not in capsys.readouterr().err
+    assert manifest.protocol_warning("paper") is None

@@ -37,7 +37,7 @@ N (N - 1) pair matrices of pair-by-pair fitting, whatever ``n_jobs`` is.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -427,9 +427,13 @@ def udr_scores(
 
 
 def encode_representation(
-    model: Any, observations: np.ndarray, batch_size: int = 1024
+    model: Any,
+    observations: np.ndarray,
+    batch_size: int = 1024,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Encode observations with one model for UDR, in batches.
+    """Encode observations with one model for UDR, in batches (``progress``, if given,
+    receives the size of each finished batch).
 
     Returns
     -------
@@ -449,6 +453,8 @@ def encode_representation(
         )
         codes.append(batch_codes)
         logvars.append(batch_logvar)
+        if progress is not None:
+            progress(len(batch_codes))
     if not codes:
         raise ValueError("observations are empty")
     codes = np.concatenate(codes, axis=0)
@@ -508,18 +514,25 @@ def udr_for_models(
         models, observations.shape[1:], "the observations'", skip_bad=skip_bad
     )
     names, reps, kls = [], [], []
-    with ProgressBar(len(usable), "udr: encoding", enabled=progress) as bar:
+    n_obs = len(observations)
+    with ProgressBar(
+        len(usable) * n_obs, "udr: encoding", enabled=progress, unit="observations"
+    ) as bar:
+        bar.note(f"{len(usable)} models x {n_obs:,} observations, then {method} similarities")
         for model in usable:
             bar.update(0, model.name)
+            before = bar.done
             try:
-                codes, kl = encode_representation(model, observations, batch_size)
+                codes, kl = encode_representation(
+                    model, observations, batch_size, progress=lambda n: bar.update(n)
+                )
             except ModelCentralityError as exc:
                 if not skip_bad:
                     raise
                 skipped.update([skip_reason(exc, model.name)])
                 continue
             finally:
-                bar.update(1)
+                bar.update(before + n_obs - bar.done)
             names.append(model.name)
             reps.append(codes)
             kls.append(kl)

@@ -145,7 +145,10 @@ from .report import report_options, report_outcome
 @follow_symlinks_option
 @report_options
 @click.option(
-    "--quiet", is_flag=True, help="No progress (a bar on a terminal, a line every 15 s in a log)."
+    "--quiet",
+    is_flag=True,
+    help="No progress (each round's plan and estimated time, then a bar on a terminal or "
+    "a line every 15 s in a log) and no budget line after the table.",
 )
 def rank_command(
     zoo,
@@ -187,7 +190,9 @@ def rank_command(
     also writes JSON with names, scores, scores_ci, p_top, ranking, cross, similarity,
     protocol, seed, version and the skipped models. --report DIR adds an HTML page with
     the similarity heatmap and latent traversals; --ground-truth compares with known
-    scores. With --precision, the search's stop reason is printed at the end.
+    scores. After the table: the budget actually spent (votes per pair, S, L, encoder
+    passes computed and cached), the search's stop reason, and a warning naming the
+    contenders when the leader's p_top is below 0.95.
 
     With --jobs N (or --backend ray), each model's row of the cross matrix is one task
     for a worker process (a Ray task); --threads then sets the threads per worker. The
@@ -256,4 +261,5 @@ def rank_command(
         udr=udr,
         udr_samples=udr_samples,
         seed=seed,
+        budget=not quiet,
     )

@@ -15,6 +15,7 @@ from ..errors import ModelCentralityError
 from ..io import load_zoo
 from ..report import GroundTruth, read_ground_truth, write_report
 from ..report._figures import pyplot
+from ..report._html import budget_text, certainty_banner, protocol_name
 from .common import POSITIVE
 
 
@@ -75,15 +76,23 @@ def report_outcome(
     udr: bool = False,
     udr_samples: int = 500,
     seed: int = 0,
+    budget: bool = True,
 ) -> None:
-    """Print the search's stop reason (a warning when its target was not reached) and
-    the ground-truth comparison on stderr; compute UDR and write the report if asked."""
+    """Print the search's stop reason (a warning when its target was not reached), the
+    budget spent (if ``budget``; `rank --quiet` leaves it out with the progress), a
+    warning when the leader is uncertain, and the ground-truth comparison on stderr;
+    compute UDR and write the report if asked."""
     data = result.to_dict() if hasattr(result, "to_dict") else result
     search = data.get("search") or {}
     if search.get("name", "full") != "full" and search.get("stop_reason"):
         click.echo(f"search stopped: {search['stop_reason']}", err=True)
         if not search.get("target_reached", True):
             click.echo("warning: the search's target was not reached", err=True)
+    if budget:
+        click.echo(f"budget: {budget_text(data)}", err=True)
+    banner = certainty_banner(data)
+    if banner:
+        click.echo(f"warning: {banner}", err=True)
     udr_result = None
     if udr:
         from ..baselines import udr_for_models
@@ -104,6 +113,9 @@ def report_outcome(
             ranking = ", ".join(udr_result.names[i] for i in udr_result.ranking())
             click.echo(f"UDR (lasso), best first: {ranking}")
     if ground_truth is not None:
+        warning = ground_truth.protocol_warning(protocol_name(data))
+        if warning:
+            click.echo(f"warning: {warning}", err=True)
         summary = ground_truth.compare(data["names"], _scores(data["scores"]))
         if not summary["models"]:
             click.echo(f"ground truth: no ranked model is scored in {ground_truth.source}")

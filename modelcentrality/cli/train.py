@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -57,6 +58,8 @@ def setup_torch(threads: int, deterministic: bool = True):
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{max(seconds / 60, 1):.0f} minutes"
     hours = seconds / 3600
     return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours"
 
@@ -66,23 +69,45 @@ def stdin_is_interactive() -> bool:
     return sys.stdin is not None and sys.stdin.isatty()
 
 
+def _ask(message: str, yes: bool, alternative: str) -> None:
+    """Ask before a long run unless ``yes``; without a terminal, a one-line refusal."""
+    if yes:
+        return
+    if not stdin_is_interactive():
+        raise click.ClickException(f"{message}: pass --yes to start it anyway, or {alternative}")
+    click.echo(message + ".", err=True)
+    if not click.confirm("Start it?", default=False, err=True):
+        raise click.exceptions.Exit(1)
+
+
 def confirm_long_run(method: str, preset: str, overrides: dict[str, str], yes: bool) -> None:
     """Refuse to start a CPU run of many hours by accident: print its estimated duration
     and ask, unless ``yes``; without a terminal to ask on, stop with a one-line error."""
     seconds = estimated_cpu_seconds(make_config(method, preset, overrides))
-    if seconds <= CONFIRM_ABOVE_SECONDS or yes:
+    if seconds <= CONFIRM_ABOVE_SECONDS:
         return
     message = (
         f"{method} with the {preset} preset takes about {_duration(seconds)} on a CPU "
         "(one thread, per-iteration time measured on a 2-core machine)"
     )
-    if not stdin_is_interactive():
-        raise click.ClickException(
-            f"{message}: pass --yes to start it anyway, or choose --preset cpu"
-        )
-    click.echo(message + ".", err=True)
-    if not click.confirm("Start it?", default=False, err=True):
-        raise click.exceptions.Exit(1)
+    _ask(message, yes, "choose --preset cpu")
+
+
+def zoo_cpu_plan(spec: str, zoo_dir: str, jobs: int) -> tuple[int, int, float]:
+    """Models of a zoo spec, those still to train (no exported model yet), and the
+    estimated CPU seconds to train them ``jobs`` at a time, at the per-iteration times
+    measured on a 2-core machine (one thread per model)."""
+    from ..io._zoo import METADATA_FILE
+    from ..reference_models.zoo_job import load_spec, model_plan
+
+    loaded = load_spec(spec)
+    plan = model_plan(loaded)
+    todo = [m for m in plan if not (Path(zoo_dir) / m["name"] / METADATA_FILE).exists()]
+    seconds = sum(
+        estimated_cpu_seconds(make_config(loaded["method"], loaded["preset"], m["overrides"]))
+        for m in todo
+    )
+    return len(plan), len(todo), seconds / max(1, min(jobs, len(todo) or 1))
 
 
 @click.command("train")
@@ -242,21 +267,40 @@ def train_command(
     is_flag=True,
     help="Only train and export; run again without it to score the models.",
 )
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Start a CPU run of many hours (e.g. a paper-preset zoo) without asking.",
+)
 def train_zoo_command(
-    spec, zoo_dir, jobs, threads, progress, device, draws, group_size, bf16, skip_scores
+    spec, zoo_dir, jobs, threads, progress, device, draws, group_size, bf16, skip_scores, yes
 ):
     """Train a zoo of reference models and score them against the ground truth.
 
     SPEC is a JSON zoo spec or one of infogan-cr-paper, factorvae-paper, infogan-cr-cpu,
     factorvae-cpu, infogan-cr-gpu, factorvae-gpu. Resumable: run the same command again to
     skip finished models and continue partial ones. Writes ZOO/manifest.json with every
-    model's settings and its FactorVAE (paper protocol), MIG and DCI scores. With
+    model's settings and its FactorVAE (paper protocol), MIG and DCI scores. A CPU run
+    estimated at more than two hours (the paper presets: days) asks first; --yes skips
+    the question, and without a terminal to ask on it stops with one line. With
     --device, all models are trained at once in this process as one grouped network per
     group (each model still its own weights, optimiser, seed and batches).
     """
     for name, value in (("--draws", draws), ("--group-size", group_size), ("--bf16", bf16)):
         if value and device is None:
             raise click.UsageError(f"{name} needs --device")
+    if device is None or device == "cpu":
+        total, todo, seconds = zoo_cpu_plan(spec, zoo_dir, jobs)
+        message = (
+            f"train-zoo: {todo} of {total} models to train, {min(jobs, max(todo, 1))} at a "
+            f"time: about {_duration(seconds)} on a CPU (per-iteration times measured on a "
+            "2-core machine; the first finished model gives a measured estimate)"
+        )
+        if seconds > CONFIRM_ABOVE_SECONDS:
+            _ask(message, yes, "choose a -cpu zoo preset")
+        elif progress:
+            click.echo(message, err=True)
     setup_torch(threads, deterministic=device is None or device == "cpu")
     from ..reference_models.zoo_job import train_zoo
 

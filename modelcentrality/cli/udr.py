@@ -56,7 +56,9 @@ from .common import (
 @batch_size_option
 @skip_bad_option
 @follow_symlinks_option
-@click.option("--quiet", is_flag=True, help="No progress.")
+@click.option(
+    "--quiet", is_flag=True, help="No progress (the plan, an estimate, then count, rate, ETA)."
+)
 def udr_command(
     zoo,
     data_spec,

@@ -8,6 +8,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from .._progress import ProgressBar
 from .._version import __version__
 from ..contract._model import Model
 from ..contract._screening import filter_by_shape, skip_reason
@@ -49,6 +52,40 @@ class ZooEvaluation:
         write_json(path, self.to_dict())
 
 
+def _counted(
+    encode: Callable[[Any], Any], bar: ProgressBar, prefix: str, planned: Mapping[str, int]
+) -> Callable[[Any], Any]:
+    """``encode``, advancing ``bar`` by the observations of every call and naming the
+    metric being computed (metrics run in ``planned``'s order, each encoding its plan)."""
+    ends = dict(zip(planned, np.cumsum(list(planned.values()))))
+    seen = 0
+
+    def counted(observations: Any) -> Any:
+        nonlocal seen
+        codes = encode(observations)
+        seen += len(observations)
+        metric = next((name for name, end in ends.items() if seen <= end), "")
+        bar.update(len(observations), f"{prefix}: {metric}")
+        return codes
+
+    return counted
+
+
+def planned_observations(settings: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+    """Observations each metric encodes per model under resolved ``settings``."""
+    counts = {}
+    for name, values in settings.items():
+        if name == "factorvae":
+            votes = values["votes"] + values["eval_votes"]
+            counts[name] = votes * values["group_size"] + values["scale_samples"]
+        elif name == "betavae":
+            # Each training point is batch_size pairs of observations.
+            counts[name] = 2 * values["batch_size"] * (values["n_train"] + values["n_eval"])
+        else:
+            counts[name] = values["n_train"] + values.get("n_test", 0)
+    return counts
+
+
 def evaluate_zoo(
     models: Sequence[Model],
     dataset: GroundTruthDataset,
@@ -59,6 +96,7 @@ def evaluate_zoo(
     skip_bad: bool = False,
     on_model: Callable[[int, int, str, float | None], None] | None = None,
     record: Mapping[str, Any] | None = None,
+    progress: bool | None = False,
 ) -> ZooEvaluation:
     """Score every model's encoder with supervised metrics on a dataset.
 
@@ -78,6 +116,13 @@ def evaluate_zoo(
         after each model.
     record : mapping, optional
         Extra settings for the JSON (e.g. the dataset spec).
+    progress : bool or None
+        Observations encoded so far, over the whole zoo, on stderr (None: only on a
+        terminal; True: also plain lines with count, rate and ETA in a log), naming the
+        model and metric being computed. After the first model, its time extrapolated
+        to the zoo is printed as the estimate (models of a zoo cost about the same;
+        the classifier fits of some metrics are not encoder work, so the first model is
+        the probe, not the first seconds).
 
     Returns
     -------
@@ -87,21 +132,41 @@ def evaluate_zoo(
         models, dataset.observation_shape, f"dataset '{dataset.name}'", skip_bad=skip_bad
     )
     results = {}
-    for position, model in enumerate(usable, start=1):
-        if on_model is not None:
-            on_model(position, len(usable), model.name, None)
-        start = time.perf_counter()
-        try:
-            results[model.name] = evaluate(
-                model.encode, dataset, metrics, random_state, settings=settings
-            )
-        except ModelCentralityError as exc:
-            if not skip_bad:
-                raise
-            skipped.update([skip_reason(exc, model.name)])
-            continue
-        if on_model is not None:
-            on_model(position, len(usable), model.name, time.perf_counter() - start)
+    planned = {name: planned_observations(settings)[name] for name in metrics}
+    per_model = sum(planned[name] for name in metrics)
+    bar = ProgressBar(
+        per_model * len(usable), "evaluate", enabled=progress, unit="observations", probe=0
+    )
+    bar.note(
+        f"{len(usable)} models x {per_model:,} observations ("
+        + ", ".join(f"{name} {planned[name]:,}" for name in metrics)
+        + ") plus the metrics' classifier fits"
+    )
+    with bar:
+        for position, model in enumerate(usable, start=1):
+            if on_model is not None:
+                on_model(position, len(usable), model.name, None)
+            start = time.perf_counter()
+            before = bar.done
+            try:
+                counted = _counted(
+                    model.encode, bar, f"{position}/{len(usable)} {model.name}", planned
+                )
+                results[model.name] = evaluate(
+                    counted, dataset, metrics, random_state, settings=settings
+                )
+            except ModelCentralityError as exc:
+                if not skip_bad:
+                    raise
+                skipped.update([skip_reason(exc, model.name)])
+                continue
+            finally:
+                # A model's count is its plan, whatever it encoded before finishing or failing.
+                bar.update(before + per_model - bar.done)
+            if len(results) == 1:  # the first evaluated model is the probe
+                bar.estimate_now()
+            if on_model is not None:
+                on_model(position, len(usable), model.name, time.perf_counter() - start)
     if not results:
         raise ZooError("no usable model to evaluate")
     return ZooEvaluation(

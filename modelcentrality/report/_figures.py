@@ -32,26 +32,49 @@ def _png(figure: Any) -> bytes:
     return buffer.getvalue()
 
 
+def heatmap_scale(similarity: np.ndarray) -> tuple[float, float, float]:
+    """The heatmap's colour scale: the lowest off-diagonal similarity, the zoo's mean
+    (white) and the highest."""
+    matrix = np.asarray(similarity, dtype=np.float64).copy()
+    np.fill_diagonal(matrix, np.nan)
+    values = matrix[np.isfinite(matrix)]
+    if not len(values):
+        return 0.0, 0.5, 1.0
+    centre = float(values.mean())
+    # A zoo of equal similarities still needs a scale around its one value.
+    low = min(float(values.min()), centre - 1e-6)
+    high = max(float(values.max()), centre + 1e-6)
+    return low, centre, high
+
+
 def similarity_heatmap(similarity: np.ndarray, names: Sequence[str], order: Sequence[int]) -> bytes:
     """Heatmap of the (N, N) similarity, rows and columns in ``order`` (most central
-    first), diagonal left blank."""
+    first), diagonal left out (grey), colours white at the zoo's mean similarity, blue
+    down to the lowest cell and red up to the highest (:func:`heatmap_scale`), so the
+    colour bar shows how narrow the range is."""
+    from matplotlib.colors import TwoSlopeNorm
+
     plt = pyplot()
     order = list(order)
+    low, centre, high = heatmap_scale(similarity)
     matrix = np.asarray(similarity, dtype=np.float64)[np.ix_(order, order)].copy()
-    # The diagonal is self-consistency, not part of the centrality; left blank so that
-    # it does not set the colour scale.
+    # The diagonal is self-consistency, not part of the centrality; left out so that it
+    # does not set the colour scale.
     np.fill_diagonal(matrix, np.nan)
     labels = [names[i] for i in order]
     size = min(3.0 + 0.35 * len(order), 14.0)
     figure, axis = plt.subplots(figsize=(size + 1.5, size))
-    image = axis.imshow(np.ma.masked_invalid(matrix), cmap="viridis")
+    norm = TwoSlopeNorm(vcenter=centre, vmin=low, vmax=high)
+    image = axis.imshow(np.ma.masked_invalid(matrix), cmap="RdBu_r", norm=norm)
     ticks = np.arange(len(order))
     fontsize = 8 if len(order) <= 30 else 5
     axis.set_xticks(ticks, labels, rotation=90, fontsize=fontsize)
     axis.set_yticks(ticks, labels, fontsize=fontsize)
     axis.set_title("similarity (cross + cross\u1d40) / 2, most central first", fontsize=9)
-    axis.set_facecolor("white")
-    figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
+    axis.set_facecolor("#bbbbbb")
+    bar = figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
+    bar.set_ticks([low, centre, high])
+    bar.set_label(f"similarity (white: the zoo's mean, {centre:.4f})", fontsize=8)
     figure.tight_layout()
     return _png(figure)
 

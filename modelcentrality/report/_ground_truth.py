@@ -32,10 +32,26 @@ class GroundTruth:
         lists without scores (e.g. still training) are absent.
     source : str
         The file they were read from.
+    factorvae_protocol : str or None
+        The FactorVAE protocol of the ``factorvae`` scores ("paper" for a train-zoo
+        manifest; an ``evaluate`` file's setting), None when the file does not say.
     """
 
     scores: dict[str, dict[str, float]]
     source: str = ""
+    factorvae_protocol: str | None = None
+
+    def protocol_warning(self, ranking_protocol: str | None) -> str | None:
+        """One line when the ground truth's FactorVAE protocol differs from the
+        ranking's (their scores are then on different scales); None otherwise."""
+        mine = self.factorvae_protocol
+        if mine is None or ranking_protocol is None or mine == ranking_protocol:
+            return None
+        return (
+            f"the ground truth's FactorVAE scores use the {mine} protocol, the ranking "
+            f"the {ranking_protocol} protocol; compare with a ground truth of the same "
+            f"protocol (evaluate --factorvae-protocol {ranking_protocol})"
+        )
 
     def compare(self, names: list[str], centrality: Any, metric: str = "factorvae") -> dict:
         """How a ranking agrees with the ground truth.
@@ -99,7 +115,10 @@ def read_ground_truth(path: str | os.PathLike) -> GroundTruth:
     except (OSError, ValueError) as exc:
         raise ModelCentralityError(f"cannot read ground truth {path}: {exc}") from None
     scores: dict[str, dict[str, float]] = {}
+    protocol = None
     if isinstance(payload, dict) and isinstance(payload.get("models"), list):
+        # train-zoo scores FactorVAE under the paper protocol only (factorvae_paper).
+        protocol = "paper"
         for entry in payload["models"]:
             # Entries without a name or scores are not ground truth (e.g. hand-edited).
             if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
@@ -108,6 +127,10 @@ def read_ground_truth(path: str | os.PathLike) -> GroundTruth:
             if found:
                 scores[str(entry["name"])] = found
     elif isinstance(payload, dict) and isinstance(payload.get("results"), dict):
+        settings = payload.get("settings")
+        factorvae = settings.get("factorvae") if isinstance(settings, dict) else None
+        if isinstance(factorvae, dict) and isinstance(factorvae.get("protocol"), str):
+            protocol = factorvae["protocol"]
         for name, entry in payload["results"].items():
             found = _pick(entry if isinstance(entry, dict) else {}, 1)
             if found:
@@ -118,7 +141,7 @@ def read_ground_truth(path: str | os.PathLike) -> GroundTruth:
         )
     if not scores:
         raise ModelCentralityError(f"{path} holds no ground-truth scores (FactorVAE or MIG)")
-    return GroundTruth(scores, str(path))
+    return GroundTruth(scores, str(path), protocol)
 
 
 def _pick(entry: object, which: int) -> dict[str, float]:

@@ -14,7 +14,7 @@ import numpy as np
 from .._version import __version__
 from ..contract._model import Model
 from ..io._files import atomic_write
-from ._figures import pyplot, similarity_heatmap, traversal_figure
+from ._figures import heatmap_scale, pyplot, similarity_heatmap, traversal_figure
 from ._ground_truth import GroundTruth
 from ._traversals import traversal_grid
 
@@ -27,12 +27,14 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.8em; }
 table { border-collapse: collapse; font-size: 0.9em; }
 th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #ddd; text-align: right; }
 th.name, td.name { text-align: left; font-family: monospace; }
-th.left { text-align: left; }
+th.left, td.left { text-align: left; }
+td.left .bar { display: inline-block; vertical-align: middle; margin-right: 0.5em; }
 tr.pick td { background: #eef6ee; font-weight: 600; }
 .bar { position: relative; width: 220px; height: 14px; background: #f0f0f0; }
 .bar .ci { position: absolute; top: 3px; height: 8px; background: #8fb3d9; }
 .bar .mark { position: absolute; top: 0; width: 2px; height: 14px; background: #1b4f8a; }
 .note { color: #555; font-size: 0.9em; }
+.banner { background: #fff4e0; border-left: 4px solid #e0a030; padding: 0.5em 0.8em; }
 .grid { display: flex; flex-wrap: wrap; gap: 1em; }
 figure { margin: 0; } figcaption { font-size: 0.85em; color: #555; }
 """
@@ -98,10 +100,22 @@ def write_report(
         _ranking_table(data, names, scores, order, udr_scores, ground_truth),
     ]
     if ground_truth is not None:
+        warning = ground_truth.protocol_warning(protocol_name(data))
+        if warning:
+            sections.append(f"<p class='banner'>Warning: {html.escape(warning)}.</p>")
         sections.append(_ground_truth_section(ground_truth, names, scores, udr_scores))
+    similarity = _array(data["similarity"])
+    low, centre, high = heatmap_scale(similarity)
     sections.append("<h2>Similarity</h2>")
+    sections.append(_image(similarity_heatmap(similarity, names, order), "similarity heatmap"))
     sections.append(
-        _image(similarity_heatmap(_array(data["similarity"]), names, order), "similarity heatmap")
+        "<p class='note'>Colours: white at the zoo's mean similarity "
+        f"{centre:.4f}, blue down to the lowest cell {low:.4f}, red up to the highest "
+        f"{high:.4f}. The scale spans only this range, so when it is narrow, small "
+        "differences still show as strong colours. Rows and columns are ordered by "
+        "centrality; a model's centrality is the mean of its row. The diagonal (grey) is "
+        "left out: it would be each model's self-consistency (its encoder on its own "
+        "traversals, shown in the table), which is not part of the centrality.</p>"
     )
     sections.append(_traversal_section(order, names, by_name, columns, random_state))
     page = (
@@ -142,11 +156,9 @@ def _image(png: bytes, alt: str) -> str:
 
 
 def _header(data: dict, names: list[str]) -> str:
-    protocol = data.get("protocol") or {}
     search = data.get("search") or {}
     facts = [
         f"{len(names)} models",
-        f"protocol {protocol.get('name', '?')}",
         f"seed {data.get('seed', '?')}",
         f"search {search.get('name', 'full')}",
     ]
@@ -157,6 +169,7 @@ def _header(data: dict, names: list[str]) -> str:
         "<p>The selected model is the most central one: its encoder and the others "
         "agree best on each other's latent traversals (Lin et al., ICML 2020).</p>",
         f"<p class='note'>{html.escape(', '.join(facts))}</p>",
+        f"<p class='note'>budget: {html.escape(budget_text(data))}</p>",
     ]
     if search.get("stop_reason"):
         reached = "" if search.get("target_reached", True) else " (target not reached)"
@@ -164,9 +177,127 @@ def _header(data: dict, names: list[str]) -> str:
             f"<p class='note'>search stopped: {html.escape(str(search['stop_reason']))}"
             f"{reached}</p>"
         )
+    banner = certainty_banner(data)
+    if banner:
+        lines.append(f"<p class='banner'>{html.escape(banner)}</p>")
     for name, reason in (data.get("skipped") or {}).items():
         lines.append(f"<p class='note'>skipped {html.escape(name)}: {html.escape(reason)}</p>")
     return "\n".join(lines)
+
+
+def _mapping(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def protocol_name(data: dict) -> str | None:
+    """The ranking's FactorVAE protocol name, or None when its JSON does not say."""
+    name = _mapping(data.get("protocol")).get("name")
+    return name if isinstance(name, str) else None
+
+
+def _span(values: Any) -> str:
+    """``[least, most]`` or one number as "a" or "a-b" (anything else as it is: the
+    JSON may come from elsewhere)."""
+    low, high = values if isinstance(values, list) and len(values) == 2 else (values, values)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high)):
+        return str(values)
+    return f"{low:,}" if low == high else f"{low:,}-{high:,}"
+
+
+def budget_text(data: dict) -> str:
+    """The work actually behind a ranking, in one line: protocol (and whether its
+    budget was overridden), votes per pair, scale set S, group size L, passes."""
+    protocol = _mapping(data.get("protocol"))
+    budget = _mapping(data.get("budget"))
+    votes = budget.get("votes_per_pair")
+    if votes is None:
+        matrix = data.get("votes") if isinstance(data.get("votes"), list) else []
+        evaluated = [
+            v for row in matrix if isinstance(row, list) for v in row if isinstance(v, int) and v
+        ]
+        votes = [min(evaluated), max(evaluated)] if evaluated else protocol.get("votes")
+    scale = budget.get("scale_samples", protocol.get("scale_samples"))
+    parts = []
+    own = budget.get("protocol_votes")
+    name = protocol.get("name", "?")
+    overridden = (
+        isinstance(own, list) and bool(own) and isinstance(votes, list)
+        and votes != [min(own), max(own)]
+    )
+    parts.append(f"protocol {name}" + (" (budget overridden)" if overridden else ""))
+    if votes is not None:
+        parts.append(f"{_span(votes)} votes per pair")
+    if protocol.get("scale_from_groups"):
+        parts.append("scale from the vote groups")
+    elif scale is not None:
+        parts.append(f"scale set S = {_span(scale)}")
+    group = budget.get("group_size", protocol.get("group_size"))
+    if group is not None:
+        parts.append(f"group size L = {group}")
+    computed = data.get("encoder_passes_computed", data.get("encoder_passes"))
+    if computed is not None:
+        passes = f"{_span(computed)} encoder passes computed"
+        if data.get("encoder_passes_cached"):
+            passes += f", {_span(data['encoder_passes_cached'])} from the cache"
+        parts.append(passes)
+    return ", ".join(parts)
+
+
+#: Below this p_top the leader is reported as uncertain.
+CERTAIN_P_TOP = 0.95
+#: A model with at least this p_top is named among the contenders.
+CONTENDER_P_TOP = 0.05
+
+
+def contenders(data: dict) -> list[str]:
+    """Names of the models that could be the most central one, leader first: those with
+    ``p_top`` >= 0.05 and those whose 95% interval overlaps the leader's."""
+    names = [str(n) for n in data["names"]]
+    scores = _array(data["scores"])
+    if not np.isfinite(scores).any():
+        return []
+    leader = int(np.nanargmax(scores))
+    found = {leader}
+    if data.get("p_top"):
+        p_top = _array(data["p_top"])
+        found.update(np.flatnonzero(np.nan_to_num(p_top) >= CONTENDER_P_TOP).tolist())
+    if data.get("scores_ci"):
+        ci = _array(data["scores_ci"])
+        if np.all(np.isfinite(ci[leader])):
+            overlap = np.isfinite(ci).all(axis=1) & (ci[:, 1] >= ci[leader, 0])
+            found.update(np.flatnonzero(overlap).tolist())
+    order = sorted(found, key=lambda i: (i != leader, -np.nan_to_num(scores[i], nan=-np.inf)))
+    return [names[i] for i in order]
+
+
+def certainty_banner(data: dict) -> str | None:
+    """A warning naming the contenders when the leader is uncertain (p_top < 0.95) or
+    tied (the search reported a tie); None when the pick is clear or no bootstrap ran."""
+    if not data.get("p_top"):
+        return None
+    names = [str(n) for n in data["names"]]
+    scores = _array(data["scores"])
+    if not np.isfinite(scores).any():
+        return None
+    leader = names[int(np.nanargmax(scores))]
+    p_top = float(_array(data["p_top"])[names.index(leader)])
+    tied = data.get("tied", _mapping(data.get("search")).get("tied"))
+    if p_top >= CERTAIN_P_TOP and not tied:
+        return None
+    if isinstance(tied, list) and tied:
+        rivals = [str(name) for name in tied]
+    else:
+        rivals = contenders(data)
+    others = ", ".join(name for name in rivals if name != leader)
+    if tied:
+        text = f"Tie: the leader {leader} (p_top {p_top:.3f}) could not be separated"
+        text += f" from {others}" if others else ""
+        return text + " at the budget the search could reach."
+    text = f"Uncertain leader: {leader} has p_top {p_top:.3f} (< {CERTAIN_P_TOP:g})"
+    if others:
+        text += f"; contenders (p_top >= {CONTENDER_P_TOP:g} or an overlapping 95% interval): "
+        text += others
+    return text + ". More votes (a smaller --precision target) would tell them apart."
 
 
 def _ranking_table(
@@ -213,7 +344,7 @@ def _ranking_table(
         if np.isfinite(scores[i]):
             bar += f"<span class='mark' style='left:{position(scores[i]):.1f}%'></span>"
         interval = f"{_fmt(ci[i, 0])}-{_fmt(ci[i, 1])}" if ci is not None else ""
-        cells.append(f"<td title='{interval}'><div class='bar'>{bar}</div></td>")
+        cells.append(f"<td class='left'><div class='bar'>{bar}</div>{interval}</td>")
         if p_top is not None:
             cells.append(f"<td>{p_top[i]:.3f}</td>")
         cells.append(f"<td>{_fmt(self_consistency[i])}</td>")
@@ -225,10 +356,11 @@ def _ranking_table(
         style = " class='pick'" if place == 1 else ""
         rows.append(f"<tr{style}>{''.join(cells)}</tr>")
     note = (
-        "<p class='note'>Bar: the bootstrap 95% interval of the centrality (vote noise "
-        "of this run), the dark mark its value. p_top: probability of being the most "
-        "central model. Self-consistency: the model's encoder on its own traversals "
-        "(not part of the centrality).</p>"
+        "<p class='note'>95% interval: the bootstrap interval of the centrality (the "
+        "noise of this run's finite budget, not the variation between training seeds), "
+        "drawn as a bar with the dark mark at the value. p_top: probability of being the "
+        "most central model. Self-consistency: the model's encoder scored on its own "
+        "traversals, cross[i, i] (a sanity check, not part of the centrality).</p>"
     )
     return (
         f"<h2>Ranking</h2>\n<table><thead><tr>{head}</tr></thead><tbody>\n"

@@ -10,6 +10,7 @@ generated sets are rendered once and encoded by every requested encoder).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -87,6 +88,11 @@ class PairEvaluator:
         Observations encoded so far (memory and cache hits cost nothing).
     pair_evaluations : int
         Pairs computed so far (not served from memory or cache).
+    encoder_passes_cached : int
+        Encoder passes that pairs served from the on-disk cache would have cost.
+    pairs_cached : int
+        Pairs served from the on-disk cache (each counted once: later requests are
+        served from memory).
     failed : dict of str to str
         With ``skip_bad``: models that failed so far, name -> reason.
     """
@@ -115,6 +121,8 @@ class PairEvaluator:
         self._memo: dict[tuple[str, str, int], VoteResult] = {}
         self.encoder_passes = 0
         self.pair_evaluations = 0
+        self.encoder_passes_cached = 0
+        self.pairs_cached = 0
         self.failed: dict[str, str] = {}
 
     def without(self, names: Sequence[str]) -> PairEvaluator:
@@ -134,6 +142,8 @@ class PairEvaluator:
         other._memo = self._memo
         other.encoder_passes = self.encoder_passes
         other.pair_evaluations = self.pair_evaluations
+        other.encoder_passes_cached = self.encoder_passes_cached
+        other.pairs_cached = self.pairs_cached
         other.failed = {k: v for k, v in self.failed.items() if k not in dropped}
         return other
 
@@ -166,7 +176,9 @@ class PairEvaluator:
         ----------
         requests : mapping of (source, encoder) to votes
         label : str
-            Shown on the progress bar.
+            Names this call's work on the progress lines (one bar per call, so a
+            round's pairs at several vote counts share one label, one count and one
+            estimate).
 
         Returns
         -------
@@ -180,8 +192,10 @@ class PairEvaluator:
         by_votes: dict[int, list[tuple[int, int]]] = {}
         for (i, j), votes in requests.items():
             by_votes.setdefault(int(votes), []).append((int(i), int(j)))
-        for votes, pairs in sorted(by_votes.items()):
-            self._compute(votes, pairs, label)
+        missing = {votes: self._lookup(votes, pairs) for votes, pairs in sorted(by_votes.items())}
+        missing = {votes: tasks for votes, tasks in missing.items() if tasks}
+        if missing:
+            self._compute(missing, label)
         if self.failed:
             raise ModelsFailed(self.failed)
         return {(i, j): self._memo[self._key(i, j, v)] for (i, j), v in requests.items()}
@@ -189,10 +203,10 @@ class PairEvaluator:
     def _key(self, i: int, j: int, votes: int) -> tuple[str, str, int]:
         return self.models[i].name, self.models[j].name, int(votes)
 
-    def _compute(self, votes: int, pairs: list[tuple[int, int]], label: str) -> None:
+    def _lookup(self, votes: int, pairs: list[tuple[int, int]]) -> list[tuple[int, list[int]]]:
+        """Serve pairs from memory, then from the cache; return the rest as tasks."""
         models = self.models
-        protocol = self.protocol_for(votes)
-        cache = PairCache(self.cache_dir, protocol, self.seed) if self.cache_dir else None
+        cache = self._cache(votes)
         missing: dict[int, list[int]] = {}
         for i, j in sorted(pairs):
             if self._key(i, j, votes) in self._memo or self._involves_failed(i, j):
@@ -202,35 +216,82 @@ class PairEvaluator:
                 missing.setdefault(i, []).append(j)
             else:
                 self._memo[self._key(i, j, votes)] = cached
-        if not missing:
-            return
-        tasks = list(missing.items())
-        total = sum(self.pair_cost(i, votes) * len(js) for i, js in tasks)
-        self.encoder_passes += total
-        self.pair_evaluations += sum(len(js) for _, js in tasks)
+                self.encoder_passes_cached += self.pair_cost(i, votes)
+                self.pairs_cached += 1
+        return list(missing.items())
+
+    def _cache(self, votes: int) -> PairCache | None:
+        if not self.cache_dir:
+            return None
+        return PairCache(self.cache_dir, self.protocol_for(votes), self.seed)
+
+    def _compute(self, missing: dict[int, list[tuple[int, list[int]]]], label: str) -> None:
+        costs = {
+            votes: sum(self.pair_cost(i, votes) * len(js) for i, js in tasks)
+            for votes, tasks in missing.items()
+        }
+        total = sum(costs.values())
+        # The estimate comes when the first source task ends (see _run), not after the
+        # bar's first seconds: a task renders its source's observations before it
+        # encodes them, so the encoding rate alone would leave the rendering out.
+        bar = ProgressBar(total, label, enabled=self.progress, unit="encoder passes", probe=0)
+        with bar:
+            plan = "; ".join(
+                f"{sum(len(js) for _, js in tasks)} pairs at {votes} votes "
+                f"(S = {self.protocol_for(votes).scale_samples:,})"
+                for votes, tasks in missing.items()
+            )
+            bar.note(f"computing {plan}: {total:,} encoder passes")
+            for votes, tasks in missing.items():
+                self.encoder_passes += costs[votes]
+                self.pair_evaluations += sum(len(js) for _, js in tasks)
+                self._run(votes, tasks, bar)
+
+    def _run(self, votes: int, tasks: list[tuple[int, list[int]]], bar: ProgressBar) -> None:
+        models = self.models
+        protocol = self.protocol_for(votes)
+        cache = self._cache(votes)
+
+        left = {i: len(js) for i, js in tasks}
+        task_cost = {i: self.pair_cost(i, votes) * len(js) for i, js in tasks}
+        # The probe: the first source tasks carry one-time costs (each encoder's first
+        # calls), so the rate comes from the next ones, one per worker (they run side by
+        # side), timed from the end of the first; with too few tasks, from the first.
+        workers = max(1, getattr(self.backend, "n_jobs", None) or 1)
+        warm = workers if len(tasks) > 2 * workers else 0
+        probe = min(len(tasks), warm + workers)
+        ended: list[int] = []
+        bar_start = bar.done
+        since: list[tuple[float, int]] = []
 
         def finished(i: int, j: int, result: VoteResult) -> None:
             self._memo[self._key(i, j, votes)] = result
             if cache:
                 cache.store(models[i], models[j], result)
+            left[i] -= 1
+            if not left[i]:
+                ended.append(task_cost[i])
+                if warm and len(ended) == warm:
+                    since.append((time.monotonic(), bar_start + sum(ended)))
+                if len(ended) == probe:
+                    bar.estimate_now(done=bar_start + sum(ended), since=since[0] if since else None)
 
         names = {model.name for model in models}
-        with ProgressBar(total, label, enabled=self.progress) as bar:
-            while tasks:
-                try:
-                    self.backend.run(models, tasks, protocol, self.seed, finished, bar.update)
-                    return
-                except ModelError as exc:
-                    if not self.skip_bad or exc.model not in names or exc.model in self.failed:
-                        raise
-                    self.failed[exc.model] = exc.problem
-                # The other tasks, less the failed models' pairs and the finished ones.
-                tasks = [
-                    (i, [j for j in js if not self._involves_failed(i, j)
-                         and self._key(i, j, votes) not in self._memo])
-                    for i, js in tasks
-                ]
-                tasks = [(i, js) for i, js in tasks if js]
+        while tasks:
+            try:
+                self.backend.run(models, tasks, protocol, self.seed, finished, bar.update)
+                return
+            except ModelError as exc:
+                if not self.skip_bad or exc.model not in names or exc.model in self.failed:
+                    raise
+                self.failed[exc.model] = exc.problem
+            # The other tasks, less the failed models' pairs and the finished ones.
+            tasks = [
+                (i, [j for j in js if not self._involves_failed(i, j)
+                     and self._key(i, j, votes) not in self._memo])
+                for i, js in tasks
+            ]
+            tasks = [(i, js) for i, js in tasks if js]
 
     def _involves_failed(self, i: int, j: int) -> bool:
         return self.models[i].name in self.failed or self.models[j].name in self.failed

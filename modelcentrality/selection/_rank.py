@@ -182,6 +182,13 @@ def rank(
     if outcome.scores is not None:
         scores = outcome.scores
     used_votes = np.unique(outcome.votes[evaluated])
+    scale = [evaluator.protocol_for(int(v)).scale_samples for v in used_votes]
+    budget = {
+        "votes_per_pair": [int(used_votes.min()), int(used_votes.max())],
+        "scale_samples": [min(scale), max(scale)],
+        "group_size": protocol.group_size,
+        "protocol_votes": sorted({int(protocol.train_votes_for(m.kind)) for m in models}),
+    }
     return RankResult(
         names=[m.name for m in models],
         scores=scores,
@@ -194,9 +201,13 @@ def rank(
         uncertainty=outcome.uncertainty if bootstrap else None,
         votes=outcome.votes,
         encoder_passes=evaluator.encoder_passes,
+        encoder_passes_cached=evaluator.encoder_passes_cached,
+        pairs_computed=evaluator.pair_evaluations,
+        pairs_cached=evaluator.pairs_cached,
         precision=getattr(search, "precision", None),
         search=search.name,
         stop_reason=outcome.stop_reason,
         target_reached=outcome.target_reached,
         details=outcome.details,
+        budget=budget,
     )

@@ -50,7 +50,13 @@ class RankResult:
     votes : ndarray of shape (N, N) or None
         Training votes of source i behind ``cross[i, j]``; 0 where not evaluated.
     encoder_passes : int
-        Observations encoded by this call (cached pairs cost nothing).
+        Observations encoded by this call (``encoder_passes_computed`` in the JSON).
+    encoder_passes_cached : int
+        Observations that the pairs served from the on-disk cache cost when they were
+        computed: the work behind the result is the sum of the two.
+    pairs_computed, pairs_cached : int
+        Pair evaluations computed by this call, and served from the on-disk cache (a
+        search that grows a pair's votes evaluates it once per vote count).
     precision : float or None
         The target standard error of the precision-targeted search, if used.
     search : str
@@ -61,6 +67,11 @@ class RankResult:
         False when the search ran out of budget before its stopping rule held.
     details : dict
         Strategy-specific facts (e.g. the undecided candidates of an adaptive search).
+    budget : dict
+        The work actually behind the cells (which may differ from the protocol's
+        defaults): ``votes_per_pair`` and ``scale_samples`` as [least, most] over the
+        evaluated pairs, ``group_size``, and ``protocol_votes`` (the protocol's own
+        votes per model kind in this zoo).
     """
 
     names: list[str]
@@ -74,11 +85,15 @@ class RankResult:
     uncertainty: CentralityUncertainty | None = None
     votes: np.ndarray | None = None
     encoder_passes: int = 0
+    encoder_passes_cached: int = 0
+    pairs_computed: int = 0
+    pairs_cached: int = 0
     precision: float | None = None
     search: str = "full"
     stop_reason: str = "every pair evaluated"
     target_reached: bool = True
     details: dict[str, Any] = field(default_factory=dict)
+    budget: dict[str, Any] = field(default_factory=dict)
 
     @property
     def scores_ci(self) -> np.ndarray | None:
@@ -131,8 +146,14 @@ class RankResult:
             "skipped": dict(self.skipped),
             "version": __version__,
             "votes": None if self.votes is None else self.votes.tolist(),
+            # "encoder_passes" (the same number) is kept for readers of older files.
             "encoder_passes": self.encoder_passes,
+            "encoder_passes_computed": self.encoder_passes,
+            "encoder_passes_cached": self.encoder_passes_cached,
+            "pairs_computed": self.pairs_computed,
+            "pairs_cached": self.pairs_cached,
             "precision": self.precision,
+            "budget": dict(self.budget),
             "search": {
                 "name": self.search,
                 "stop_reason": self.stop_reason,
