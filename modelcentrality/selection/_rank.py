@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -145,6 +146,7 @@ def rank(
     if not scale_samples and votes is not None:
         if votes < min(protocol.train_votes_for(m.kind) for m in models):
             scale_per_vote = scale_per_vote or SCALE_PER_VOTE
+    vote_cap = votes or max(protocol.train_votes_for(m.kind) for m in models)
     evaluator = PairEvaluator(
         models,
         protocol,
@@ -153,6 +155,7 @@ def rank(
         backend=backend,
         progress=progress,
         scale_per_vote=scale_per_vote,
+        scale_votes=vote_cap if search.same_scale else None,
         skip_bad=skip_bad,
     )
     with evaluator:
@@ -182,13 +185,17 @@ def rank(
     if outcome.scores is not None:
         scores = outcome.scores
     used_votes = np.unique(outcome.votes[evaluated])
+    # Pairs at several vote counts share the scale set of the largest one.
+    used_protocol = evaluator.protocol_for(int(used_votes[-1]))
+    if len(used_votes) > 1:
+        used_protocol = replace(used_protocol, votes=protocol.votes)
     return RankResult(
         names=[m.name for m in models],
         scores=scores,
         cross=cross,
         similarity=similarity,
         revised_cross=cross_matrix(outcome.results, n, "revised_score"),
-        protocol=evaluator.protocol_for(int(used_votes[0])) if len(used_votes) == 1 else protocol,
+        protocol=used_protocol,
         seed=seed,
         skipped=skipped,
         uncertainty=outcome.uncertainty if bootstrap else None,
@@ -199,4 +206,5 @@ def rank(
         stop_reason=outcome.stop_reason,
         target_reached=outcome.target_reached,
         details=outcome.details,
+        tied=[models[i].name for i in outcome.tied],
     )

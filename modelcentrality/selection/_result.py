@@ -61,6 +61,10 @@ class RankResult:
         False when the search ran out of budget before its stopping rule held.
     details : dict
         Strategy-specific facts (e.g. the undecided candidates of an adaptive search).
+    tied : list of str
+        Models a search could not separate from the leader within its budget (the
+        leader included; their ``p_top`` says how often each came out on top); empty
+        unless the search stopped on a tie.
     """
 
     names: list[str]
@@ -79,6 +83,7 @@ class RankResult:
     stop_reason: str = "every pair evaluated"
     target_reached: bool = True
     details: dict[str, Any] = field(default_factory=dict)
+    tied: list[str] = field(default_factory=list)
 
     @property
     def scores_ci(self) -> np.ndarray | None:
@@ -133,6 +138,7 @@ class RankResult:
             "votes": None if self.votes is None else self.votes.tolist(),
             "encoder_passes": self.encoder_passes,
             "precision": self.precision,
+            "tied": list(self.tied),
             "search": {
                 "name": self.search,
                 "stop_reason": self.stop_reason,
