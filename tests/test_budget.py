@@ -27,10 +27,10 @@ def test_fewer_votes_are_a_prefix_of_more_votes(synthetic_zoo_master):
 
 def test_budget_reaches_precision_cheaply_and_selects_a_good_model(synthetic_zoo_master):
     zoo = load_zoo(synthetic_zoo_master)
-    budget = rank(zoo, precision=0.01, refine_top=False)
+    budget = rank(zoo, precision=0.015, refine_top=False)
     full_protocol_passes = 64 * (500 * 100 + 73_728)
     assert budget.selected.endswith("_e0.10")
-    assert budget.uncertainty.std.max() <= 0.01
+    assert budget.uncertainty.std.max() <= 0.015
     assert np.all(budget.votes <= 500)
     assert budget.encoder_passes * 5 < full_protocol_passes
 

@@ -35,14 +35,16 @@ lower percentile to the paper replicates' upper one. With eval votes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .._seeding import check_random_state
+from .._seeding import check_random_state, keyed_rng
 from .._validation import check_fraction, check_int
 from ._centrality import PairResults, as_pair_dict, centrality, cross_matrix
+from ._scoring import VOTE_BLOCK
 from ._votes import VoteData
 
 #: Upper bound on replicates x votes x dims held at once while rescoring a cell.
@@ -179,7 +181,11 @@ def _cell_replicates(
 
 
 def bootstrap_cross(
-    results: PairResults, n_boot: int = 200, random_state: Any = 0, n: int | None = None
+    results: PairResults,
+    n_boot: int = 200,
+    random_state: Any = 0,
+    n: int | None = None,
+    names: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Bootstrap replicates of the cross matrix (see module docs).
 
@@ -193,19 +199,47 @@ def bootstrap_cross(
     random_state : int, Generator or None
     n : int, optional
         N (default: from the pairs).
+    names : sequence of str, optional
+        Model names, with an int ``random_state``: each source's weights are then drawn
+        from generators keyed by the seed, its name and the vote block, so they do not
+        depend on the zoo's order or size, nor on how many votes the cells have.
 
     Returns
     -------
     ndarray of shape (n_boot, N, N)
         Replicates of the paper's score of every cell.
     """
-    return _bootstrap(as_pair_dict(results), n_boot, random_state, n)[0]
+    return _bootstrap(as_pair_dict(results), n_boot, random_state, n, names)[0]
+
+
+def _source_weights(
+    cells: list[VoteData], n_boot: int, rng: np.random.Generator, keys: tuple | None
+) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """Vote weights (train, eval: (n_boot, votes)) and scale-block weights of a source."""
+    n_train = max(data.n_train for data in cells)
+    n_eval = max(len(data.factors) - data.n_train for data in cells)
+    n_blocks = max(len(data.scale_counts) for data in cells)
+
+    def votes(part: str, count: int) -> np.ndarray:
+        if keys is None:
+            return rng.poisson(1.0, size=(n_boot, count))
+        blocks = [
+            keyed_rng(*keys, part, block).poisson(1.0, size=(n_boot, VOTE_BLOCK))
+            for block in range(-(-count // VOTE_BLOCK))
+        ]
+        return np.concatenate(blocks, axis=1)[:, :count] if blocks else np.zeros((n_boot, 0))
+
+    vote_weights = votes("train", n_train), votes("eval", n_eval)
+    block_rng = rng if keys is None else keyed_rng(*keys, "scale")
+    block_weights = block_rng.multinomial(n_blocks, np.full(n_blocks, 1 / n_blocks), n_boot)
+    return vote_weights, block_weights.astype(np.float64)
 
 
 def _bootstrap(
-    pairs: dict, n_boot: int, random_state: Any, n: int | None
+    pairs: dict, n_boot: int, random_state: Any, n: int | None, names: Sequence[str] | None
 ) -> np.ndarray:
     """Replicates of every cell's paper score and held-out score, (2, n_boot, N, N)."""
+    keyed = names is not None and isinstance(random_state, (int, np.integer))
     rng = check_random_state(random_state)
     if n is None:
         n = 1 + max((max(key) for key in pairs), default=-1)
@@ -213,30 +247,24 @@ def _bootstrap(
     # Sources in order, each drawing its weights once for all of its cells.
     for source in sorted({i for i, _ in pairs}):
         cells = {j: result for (i, j), result in pairs.items() if i == source}
+        keys = (int(random_state), "bootstrap", names[source]) if keyed else None
+        source_rng = keyed_rng(*keys, "tables") if keyed else rng
         full = [cell.data for cell in cells.values() if cell.data is not None]
         if full:
-            n_train = max(data.n_train for data in full)
-            n_eval = max(len(data.factors) - data.n_train for data in full)
-            n_blocks = max(len(data.scale_counts) for data in full)
-            vote_weights = (
-                rng.poisson(1.0, size=(n_boot, n_train)),
-                rng.poisson(1.0, size=(n_boot, n_eval)),
-            )
-            block_weights = rng.multinomial(
-                n_blocks, np.full(n_blocks, 1 / n_blocks), size=n_boot
-            ).astype(np.float64)
+            vote_weights, block_weights = _source_weights(full, n_boot, rng, keys)
         for j in sorted(cells):
             result = cells[j]
-            if result.data is not None and len(result.data.scale_counts) == n_blocks:
+            data = result.data
+            if data is not None and len(data.scale_counts) == block_weights.shape[1]:
                 n_factors = result.train_table.shape[1]
                 cross[:, :, source, j] = _cell_replicates(
-                    result.data, n_factors, vote_weights, block_weights
+                    data, n_factors, vote_weights, block_weights
                 ).T
                 continue
-            train = _resample_table(result.train_table, n_boot, rng)
+            train = _resample_table(result.train_table, n_boot, source_rng)
             evaluation = None
             if result.eval_table is not None:
-                evaluation = _resample_table(result.eval_table, n_boot, rng)
+                evaluation = _resample_table(result.eval_table, n_boot, source_rng)
             cross[:, :, source, j] = _both_scores(train, evaluation).T
     return cross
 
@@ -309,6 +337,7 @@ def centrality_uncertainty(
     confidence: float = 0.95,
     random_state: Any = 0,
     n: int | None = None,
+    names: Sequence[str] | None = None,
 ) -> CentralityUncertainty:
     """Bootstrap confidence intervals and top-model probabilities; see module docs.
 
@@ -324,6 +353,8 @@ def centrality_uncertainty(
     random_state : int, Generator or None
     n : int, optional
         N (default: from the pairs).
+    names : sequence of str, optional
+        Model names: key each source's draws by its name (see :func:`bootstrap_cross`).
     """
     check_fraction("confidence", confidence)
     check_int("n_boot", n_boot, minimum=2)
@@ -333,7 +364,7 @@ def centrality_uncertainty(
     evaluated = None
     if len(pairs) < n * n:
         evaluated = ~np.isnan(cross_matrix(pairs, n))
-    paper, held_out = _bootstrap(pairs, n_boot, random_state, n)
+    paper, held_out = _bootstrap(pairs, n_boot, random_state, n, names)
     replicates = centrality(paper, evaluated)
     estimate = centrality(cross_matrix(pairs, n), evaluated)
     lower = centrality(held_out, evaluated)

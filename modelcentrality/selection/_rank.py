@@ -92,10 +92,13 @@ def rank(
         Precision-targeted search: choose votes per pair from the data so that every
         centrality's bootstrap standard error is at most this (e.g. 0.005). Votes are
         drawn in fixed blocks, so a pair with m votes uses exactly the first m votes of
-        the full protocol's draw.
+        the full protocol's draw; every pair has the scale set of the vote cap.
     refine_top : bool
         In the precision search, also spend more votes where they decide the top of the
-        ranking (until the leader's p_top reaches 0.95 or votes are exhausted).
+        ranking, until the leader's p_top reaches 0.95; when the leaders cannot be
+        separated within a refinement budget (as many passes as the search spent
+        before refining) the search stops and reports them in ``RankResult.tied``
+        (see :class:`~modelcentrality.selection.PrecisionSearch`).
     skip_bad : bool
         Leave out models that fail the pre-flight checks, or fail later while their
         pairs run (recorded in ``skipped``), instead of raising. A model that fails
@@ -114,7 +117,10 @@ def rank(
         :class:`~modelcentrality.execution.LocalBackend`. It is entered (``with``) for
         the whole call, so a backend's workers or connection serve every round.
     bootstrap : int
-        Bootstrap replicates for ``scores_ci`` (95%) and ``p_top``; 0 skips them. A
+        Bootstrap replicates for ``scores_ci`` (95%) and ``p_top``; 0 skips them. The
+        bootstrap redoes every cell from its votes and scale set (see
+        :func:`~modelcentrality.engine.centrality_uncertainty`), and the interval is for
+        the centrality at unlimited votes. A
         precision search bootstraps every round with at least 100 replicates and
         reports its last round's.
 

@@ -120,7 +120,10 @@ class FullSearch(SearchStrategy):
     def search(self, evaluator, full_votes, n_boot):
         results = evaluator.evaluate(_all_pairs(full_votes), "ranking")
         uncertainty = (
-            centrality_uncertainty(results, n_boot, random_state=evaluator.seed, n=len(full_votes))
+            centrality_uncertainty(
+                results, n_boot, random_state=evaluator.seed, n=len(full_votes),
+                names=[model.name for model in evaluator.models],
+            )
             if n_boot
             else None
         )
@@ -232,7 +235,10 @@ class PrecisionSearch(SearchStrategy):
         for round_number in range(1, self.max_rounds + 1):
             phase = "refine top" if refine_start is not None else "precision"
             results = evaluator.evaluate(_all_pairs(votes), f"round {round_number} ({phase})")
-            uncertainty = centrality_uncertainty(results, n_boot, random_state=evaluator.seed, n=n)
+            uncertainty = centrality_uncertainty(
+                results, n_boot, random_state=evaluator.seed, n=n,
+                names=[model.name for model in evaluator.models],
+            )
             scores = centrality(cross_matrix(results, n))
             spent = evaluator.encoder_passes - spent_before
             worst = float(uncertainty.std.max())
