@@ -139,3 +139,25 @@ def test_cached_pairs_bootstrap_exactly_as_computed_ones(tmp_path):
     assert cached.encoder_passes == 0
     np.testing.assert_array_equal(fresh.scores_ci, cached.scores_ci)
     np.testing.assert_array_equal(fresh.p_top, cached.p_top)
+
+
+def test_bootstrap_does_not_depend_on_the_zoo_order():
+    models = _tied_zoo()
+    options = dict(votes=100, scale_samples=2000, bootstrap=50, progress=False)
+    forward = rank(models, **options)
+    backward = rank(models[::-1], **options)
+    back = [backward.names.index(name) for name in forward.names]
+    # Equal up to the summation order of the centrality.
+    np.testing.assert_allclose(forward.scores_ci, backward.scores_ci[back], rtol=1e-12)
+    np.testing.assert_array_equal(forward.p_top, backward.p_top[back])
+
+
+def test_cache_entries_of_another_format_are_recomputed(tmp_path, monkeypatch):
+    models = _tied_zoo()[:2]
+    options = dict(votes=100, scale_samples=2000, bootstrap=0, progress=False)
+    monkeypatch.setattr("modelcentrality.execution._cache.FORMAT", 1)
+    rank(models, cache_dir=tmp_path, **options)
+    monkeypatch.undo()
+    again = rank(models, cache_dir=tmp_path, **options)
+    assert again.encoder_passes > 0
+    assert rank(models, cache_dir=tmp_path, **options).encoder_passes == 0

@@ -243,7 +243,6 @@ class PrecisionSearch(SearchStrategy):
             spent = evaluator.encoder_passes - spent_before
             worst = float(uncertainty.std.max())
             p_top = float(uncertainty.p_top.max())
-
             state = (votes, results, uncertainty, scores, round_number)
             if worst > self.precision:
                 factor = self.growth * (worst / self.precision) ** 2
@@ -260,8 +259,9 @@ class PrecisionSearch(SearchStrategy):
                 )
                 shortfall = f"leader's p_top {p_top:.3f} < target {self.target_p_top:g}"
                 left = self.refine_budget * refine_start - (spent - refine_start)
-                why = self._unseparable(evaluator, uncertainty, scores, votes, full_votes,
-                                        involved, left)
+                why = self._unseparable(
+                    evaluator, uncertainty, scores, votes, full_votes, involved, left
+                )
                 if why:
                     tied = [int(i) for i in np.flatnonzero(contenders)]
                     return _outcome(state, f"tie: {shortfall}; {why}", False, tied)
@@ -274,30 +274,38 @@ class PrecisionSearch(SearchStrategy):
             if refine_start is not None:
                 tied = [int(i) for i in np.flatnonzero(_contenders(uncertainty, scores))]
             if np.array_equal(new_votes, votes):
-                return _outcome(state,
+                return _outcome(
+                    state,
                     f"stopped short: {shortfall}, and every pair that matters is at the "
                     f"protocol's votes",
-                    False, tied,
+                    False,
+                    tied,
                 )
             cost = _work(evaluator, new_votes, votes)
             if refine_start is not None and spent + cost > (1 + self.refine_budget) * refine_start:
-                return _outcome(state,
+                return _outcome(
+                    state,
                     f"tie: {shortfall}; the next round ({cost:,} encoder passes) would pass "
                     f"the refinement budget",
-                    False, tied,
+                    False,
+                    tied,
                 )
             if spent + cost > max_passes:
-                return _outcome(state,
+                return _outcome(
+                    state,
                     f"stopped short: {shortfall}; the next round ({cost:,} encoder passes) "
                     f"would pass the cap of {max_passes:,}",
-                    False, tied,
+                    False,
+                    tied,
                 )
             elapsed = time.monotonic() - started
             if self.max_seconds is not None and elapsed > self.max_seconds:
-                return _outcome(state,
+                return _outcome(
+                    state,
                     f"stopped short: {shortfall} after {elapsed:.0f} s "
                     f"(time cap {self.max_seconds:g} s)",
-                    False, tied,
+                    False,
+                    tied,
                 )
             votes = new_votes
         return _outcome(
