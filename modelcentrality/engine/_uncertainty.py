@@ -25,9 +25,10 @@ top-model probabilities are read off them.
 The interval (``scores_ci``) is for the centrality at unlimited votes, which the paper's
 score overestimates at finite votes: the classifier is fit and scored on the same votes,
 and a dim whose votes split between factors counts its largest share, larger by chance
-(the excess shrinks only like 1/sqrt(M) for an even split). The held-out score, where
-each vote is scored by the classifier fit on the others, errs the other way (a
-classifier fit on fewer votes is no better than the one fit on all). Each replicate
+(the excess shrinks only like 1/sqrt(M) for an even split). The held-out score errs
+the other way: each half of the votes (every other vote of each factor) is scored by
+the classifier fit on the other half, and a classifier fit on fewer votes is on
+average no better on new votes than the majority at unlimited votes. Each replicate
 also computes the held-out score, and the interval runs from the held-out replicates'
 lower percentile to the paper replicates' upper one. With eval votes
 (disentanglement_lib) the two are the same score and the interval is the bootstrap's.
@@ -70,25 +71,38 @@ def _replicate_scores(train: np.ndarray, evaluation: np.ndarray) -> np.ndarray:
     return np.divide(correct, total, out=np.zeros(len(total)), where=total > 0)
 
 
-def _held_out_scores(train: np.ndarray) -> np.ndarray:
-    """Leave-one-out accuracy per replicate: each vote scored by the classifier fit on
-    the other votes; train is (B, E, K) -> (B,)."""
-    correct = np.zeros(train.shape[:2])
-    for k in range(train.shape[2]):
-        without = train.copy()
-        without[:, :, k] -= 1
-        correct += np.where(without.argmax(axis=2) == k, train[:, :, k], 0)
-    total = train.sum(axis=(1, 2))
-    return np.divide(correct.sum(axis=1), total, out=np.zeros(len(total)), where=total > 0)
+def _cross_fit_scores(half_a: np.ndarray, half_b: np.ndarray) -> np.ndarray:
+    """Held-out accuracy per replicate: each half's votes scored by the classifier fit
+    on the other half; halves are (B, E, K) -> (B,)."""
+
+    def correct(fit: np.ndarray, scored: np.ndarray) -> np.ndarray:
+        chosen = fit.argmax(axis=2)[:, :, None]
+        return np.take_along_axis(scored, chosen, axis=2)[:, :, 0].sum(axis=1)
+
+    total = half_a.sum(axis=(1, 2)) + half_b.sum(axis=(1, 2))
+    hits = correct(half_a, half_b) + correct(half_b, half_a)
+    return np.divide(hits, total, out=np.zeros(len(total)), where=total > 0)
 
 
-def _both_scores(train: np.ndarray, evaluation: np.ndarray | None) -> np.ndarray:
-    """Paper and held-out score per replicate, (B, 2); with eval votes they are equal
-    (the classifier is not scored on its own votes)."""
+def _both_scores(
+    halves: tuple[np.ndarray, np.ndarray], evaluation: np.ndarray | None
+) -> np.ndarray:
+    """Paper and held-out score per replicate, (B, 2), from the two halves of the
+    training votes' tables; with eval votes both are the paper's (the classifier is not
+    scored on its own votes)."""
+    train = halves[0] + halves[1]
     if evaluation is None:
-        return np.stack([_replicate_scores(train, train), _held_out_scores(train)], axis=1)
+        return np.stack([_replicate_scores(train, train), _cross_fit_scores(*halves)], axis=1)
     score = _replicate_scores(train, evaluation)
     return np.stack([score, score], axis=1)
+
+
+def _halves(factors: np.ndarray) -> np.ndarray:
+    """Which votes form the first half: every other vote of each factor, (V,) bool."""
+    rank = np.zeros(len(factors), dtype=np.int64)
+    for k in np.unique(factors):
+        rank[factors == k] = np.arange(np.count_nonzero(factors == k))
+    return rank % 2 == 0
 
 
 def _scale_variances(data: VoteData, weights: np.ndarray) -> np.ndarray:
@@ -107,16 +121,10 @@ def _scale_variances(data: VoteData, weights: np.ndarray) -> np.ndarray:
     return np.maximum(m2, 0.0) / (total[:, None] - 1)
 
 
-def _replicate_tables(
-    group_var: np.ndarray,
-    factors: np.ndarray,
-    weights: np.ndarray,
-    scale_var: np.ndarray,
-    prune_std: float | None,
-    n_factors: int,
+def _replicate_dims(
+    group_var: np.ndarray, scale_var: np.ndarray, prune_std: float | None
 ) -> np.ndarray:
-    """Weighted vote tables (B, E, K) of votes rescored under each replicate's scale."""
-    n_boot, n_dims = scale_var.shape
+    """Winning dim of every vote under each replicate's scale, (B, V); -1: dropped."""
     active = scale_var > 0
     if prune_std is not None:
         active &= np.sqrt(scale_var) >= prune_std
@@ -125,6 +133,14 @@ def _replicate_tables(
     dims = ratio.argmin(axis=2)
     # As winning_dims: no eligible dim drops the vote with pruning, else dim 0 wins.
     dims[~active.any(axis=1)] = -1 if prune_std is not None else 0
+    return dims
+
+
+def _weighted_tables(
+    dims: np.ndarray, factors: np.ndarray, weights: np.ndarray, n_dims: int, n_factors: int
+) -> np.ndarray:
+    """Vote tables (B, E, K) of weighted votes with winning dims (B, V)."""
+    n_boot = len(dims)
     keep = dims >= 0
     offsets = np.arange(n_boot)[:, None] * (n_dims * n_factors)
     flat = offsets + dims * n_factors + factors[None, :]
@@ -157,26 +173,27 @@ def _cell_replicates(
     train_w = vote_weights[0][:, :n_train].astype(np.float64)
     eval_w = vote_weights[1][:, :n_eval].astype(np.float64)
     n_boot = len(block_weights)
+    n_dims = data.group_var.shape[1]
     scores = np.empty((n_boot, 2))
     width = max(1, _CHUNK_ELEMENTS // max(1, data.group_var.size))
+    factors, eval_factors = data.factors[:n_train], data.factors[n_train:]
+    first_half = _halves(factors)
     for first in range(0, n_boot, width):
         rows = slice(first, min(n_boot, first + width))
         scale_var = _scale_variances(data, block_weights[rows, : len(data.scale_counts)])
-        factors = data.factors[:n_train]
-        train = _replicate_tables(
-            data.group_var[:n_train], factors,
-            _stratified(train_w[rows], factors, n_factors), scale_var, data.prune_std,
-            n_factors,
+        dims = _replicate_dims(data.group_var, scale_var, data.prune_std)
+        weights = _stratified(train_w[rows], factors, n_factors)
+        halves = tuple(
+            _weighted_tables(dims[:, :n_train], factors, weights * part, n_dims, n_factors)
+            for part in (first_half, ~first_half)
         )
         evaluation = None
         if n_eval:
-            factors = data.factors[n_train:]
-            evaluation = _replicate_tables(
-                data.group_var[n_train:], factors,
-                _stratified(eval_w[rows], factors, n_factors), scale_var, data.prune_std,
-                n_factors,
+            evaluation = _weighted_tables(
+                dims[:, n_train:], eval_factors,
+                _stratified(eval_w[rows], eval_factors, n_factors), n_dims, n_factors,
             )
-        scores[rows] = _both_scores(train, evaluation)
+        scores[rows] = _both_scores(halves, evaluation)
     return scores
 
 
@@ -262,10 +279,11 @@ def _bootstrap(
                 ).T
                 continue
             train = _resample_table(result.train_table, n_boot, source_rng)
+            half = source_rng.binomial(train, 0.5)
             evaluation = None
             if result.eval_table is not None:
                 evaluation = _resample_table(result.eval_table, n_boot, source_rng)
-            cross[:, :, source, j] = _both_scores(train, evaluation).T
+            cross[:, :, source, j] = _both_scores((half, train - half), evaluation).T
     return cross
 
 
@@ -282,8 +300,8 @@ class CentralityUncertainty:
     confidence : float
         Coverage of ``scores_ci``.
     held_out : ndarray of shape (n_boot, N) or None
-        Replicates of the held-out centrality (each vote scored by a classifier fit
-        without it), centred on its estimate: the lower end of ``scores_ci``. None:
+        Replicates of the held-out centrality (each half of a cell's votes scored by
+        the classifier fit on the other half): the lower end of ``scores_ci``. None:
         the interval is the percentile interval of ``replicates``.
     """
 
@@ -307,9 +325,9 @@ class CentralityUncertainty:
         """Interval of each model's centrality at unlimited votes, shape (N, 2).
 
         The paper's score is biased up at finite votes (the classifier is fit and
-        scored on the same votes) and the held-out score biased down (each vote is
-        scored by a classifier fit on fewer votes), so the interval runs from the
-        held-out replicates' lower percentile to the paper replicates' upper one.
+        scored on the same votes) and the held-out score biased down (votes are scored
+        by a classifier fit on half of them), so the interval runs from the held-out
+        replicates' lower percentile to the paper replicates' upper one.
         """
         interval = self.sampling_ci
         if self.held_out is not None:
@@ -367,18 +385,6 @@ def centrality_uncertainty(
     paper, held_out = _bootstrap(pairs, n_boot, random_state, n, names)
     replicates = centrality(paper, evaluated)
     estimate = centrality(cross_matrix(pairs, n), evaluated)
-    lower = centrality(held_out, evaluated)
-    lower -= lower.mean(axis=0) - centrality(_held_out_cross(pairs, n), evaluated)
     replicates -= replicates.mean(axis=0) - estimate
-    return CentralityUncertainty(replicates, confidence, lower)
+    return CentralityUncertainty(replicates, confidence, centrality(held_out, evaluated))
 
-
-def _held_out_cross(pairs: dict, n: int) -> np.ndarray:
-    """The held-out score of every cell (the paper's where eval votes score it), (N, N)."""
-    cross = np.full((n, n), np.nan)
-    for (i, j), result in pairs.items():
-        if result.eval_table is None:
-            cross[i, j] = _held_out_scores(result.train_table[None].astype(np.float64))[0]
-        else:
-            cross[i, j] = result.score
-    return cross
