@@ -149,6 +149,7 @@ class RankResult:
         }
         if self.uncertainty is not None:
             payload["scores_ci"] = json_matrix(self.uncertainty.scores_ci)
+            payload["sampling_ci"] = json_matrix(self.uncertainty.sampling_ci)
             payload["p_top"] = self.uncertainty.p_top.tolist()
             payload["bootstrap"] = {
                 "replicates": self.uncertainty.n_boot,
