@@ -72,7 +72,11 @@ class ScaleMoments:
 
     def update(self, codes: Any) -> None:
         """Add a chunk of codes, shape (B, E) (numpy array or device tensor)."""
-        n, mean, m2 = _chunk_moments(codes)
+        self.merge(*_chunk_moments(codes))
+
+    def merge(self, n: int, mean: np.ndarray, m2: np.ndarray) -> None:
+        """Add the moments of ``n`` rows: their per-dim mean and sum of squared
+        deviations, shape (E,)."""
         if self.mean is None:
             self.count, self.mean, self.m2 = n, mean, m2
             return
@@ -106,7 +110,7 @@ class BlockMoments:
             if not self.blocks or self.blocks[-1].count == self.block_size:
                 self.blocks.append(ScaleMoments())
             stop = start + self.block_size - self.blocks[-1].count
-            self.blocks[-1].update(codes[start:stop])
+            self.blocks[-1].merge(*_chunk_moments(codes[start:stop]))
             start = stop
 
     def arrays(self, n_dims: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
