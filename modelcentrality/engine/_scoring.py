@@ -9,14 +9,15 @@ it does not grow with the number of observations or of encoders.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from .._seeding import check_random_state
 from ._sources import FactorSource
-from ._streaming import ScaleMoments, group_variances
-from ._votes import Protocol, VoteResult, get_protocol, score_votes, vote_factors
+from ._streaming import BlockMoments, ScaleMoments, group_variances
+from ._votes import Protocol, VoteData, VoteResult, get_protocol, score_votes, vote_factors
 
 #: Maps observations (B, *observation_shape) to codes (B, E): numpy arrays, or device
 #: tensors when the source renders on a device (see :mod:`._streaming`).
@@ -26,6 +27,9 @@ Encoder = Callable[[Any], Any]
 CHUNK_OBSERVATIONS = 4096
 #: Votes drawn per independent random block (see ``_draw_votes``).
 VOTE_BLOCK = 100
+#: Scale-set observations per block of moments kept for the bootstrap (divides
+#: CHUNK_OBSERVATIONS, so most chunks split into whole blocks).
+SCALE_BLOCK = 128
 
 
 def _draw_votes(
@@ -109,10 +113,13 @@ def factorvae_votes(
     render_rng = np.random.default_rng(render_seed)
 
     moments = [ScaleMoments() for _ in encoders]
+    blocks = [BlockMoments(SCALE_BLOCK) for _ in encoders]
     for start in range(0, len(scale_draws), CHUNK_OBSERVATIONS):
         observations = source.render(scale_draws[start : start + CHUNK_OBSERVATIONS], render_rng)
-        for encoder, moment in zip(encoders, moments):
-            moment.update(encoder(observations))
+        for encoder, moment, block in zip(encoders, moments, blocks):
+            codes = encoder(observations)
+            moment.update(codes)
+            block.update(codes)
             if progress is not None:
                 progress(len(observations))
 
@@ -127,6 +134,7 @@ def factorvae_votes(
             codes = encoder(observations)
             if protocol.scale_from_groups:
                 moments[j].update(codes)
+                blocks[j].update(codes)
             variances = group_variances(codes, group_size)
             if group_var[j] is None:
                 group_var[j] = np.empty((n_votes, variances.shape[1]))
@@ -134,12 +142,15 @@ def factorvae_votes(
             if progress is not None:
                 progress(len(observations))
 
-    return [
-        score_votes(
+    results = []
+    for j in range(len(encoders)):
+        result = score_votes(
             group_var[j], moments[j].std(), factors, source.n_factors, n_train, protocol.prune_std
         )
-        for j in range(len(encoders))
-    ]
+        counts, means, m2 = blocks[j].arrays(group_var[j].shape[1])
+        data = VoteData(group_var[j], factors, n_train, counts, means, m2, protocol.prune_std)
+        results.append(replace(result, data=data))
+    return results
 
 
 def factorvae_score(

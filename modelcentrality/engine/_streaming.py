@@ -72,7 +72,11 @@ class ScaleMoments:
 
     def update(self, codes: Any) -> None:
         """Add a chunk of codes, shape (B, E) (numpy array or device tensor)."""
-        n, mean, m2 = _chunk_moments(codes)
+        self.merge(*_chunk_moments(codes))
+
+    def merge(self, n: int, mean: np.ndarray, m2: np.ndarray) -> None:
+        """Add the moments of ``n`` rows: their per-dim mean and sum of squared
+        deviations, shape (E,)."""
         if self.mean is None:
             self.count, self.mean, self.m2 = n, mean, m2
             return
@@ -85,3 +89,36 @@ class ScaleMoments:
     def std(self) -> np.ndarray:
         """Sample std (ddof 1) of every dim, shape (E,)."""
         return np.sqrt(self.m2 / (self.count - 1))
+
+
+class BlockMoments:
+    """Per-dim moments of consecutive blocks of ``block_size`` streamed rows.
+
+    Blocks follow the row order, not the chunks, so they do not depend on the chunk
+    size. The scale set's rows are independent draws, so its blocks are too: a
+    bootstrap can resample them to measure how much the scale estimate varies.
+    """
+
+    def __init__(self, block_size: int) -> None:
+        self.block_size = int(block_size)
+        self.blocks: list[ScaleMoments] = []
+
+    def update(self, codes: Any) -> None:
+        """Add a chunk of codes, shape (B, E) (numpy array or device tensor)."""
+        start, rows = 0, codes.shape[0]
+        while start < rows:
+            if not self.blocks or self.blocks[-1].count == self.block_size:
+                self.blocks.append(ScaleMoments())
+            stop = start + self.block_size - self.blocks[-1].count
+            self.blocks[-1].merge(*_chunk_moments(codes[start:stop]))
+            start = stop
+
+    def arrays(self, n_dims: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Counts (n_blocks,), means and sums of squared deviations (n_blocks, E)."""
+        if not self.blocks:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, n_dims)), np.zeros((0, n_dims))
+        return (
+            np.array([block.count for block in self.blocks], dtype=np.int64),
+            np.stack([block.mean for block in self.blocks]),
+            np.stack([block.m2 for block in self.blocks]),
+        )

@@ -267,6 +267,39 @@ def revised_table_score(table: np.ndarray) -> float:
 
 
 @dataclass(frozen=True)
+class VoteData:
+    """Everything a cell's score is computed from, reduced to small arrays.
+
+    Enough to redo the whole scoring (winning dims, vote tables, classifier fit) on
+    resampled votes and a resampled scale set without encoding anything again: the
+    bootstrap (:mod:`._uncertainty`) uses it to cover every noise source of a cell.
+
+    Attributes
+    ----------
+    group_var : ndarray of shape (n_votes, E), float64
+        Within-group variance of every vote (training votes first, then eval votes).
+    factors : ndarray of shape (n_votes,), int64
+        Factor held fixed in each vote.
+    n_train : int
+        Training votes (the first ``n_train`` rows).
+    scale_counts : ndarray of shape (n_blocks,), int64
+        Observations in each consecutive block of the scale set (the last may be short).
+    scale_means, scale_m2 : ndarray of shape (n_blocks, E), float64
+        Per-dim mean and sum of squared deviations of each block.
+    prune_std : float or None
+        The protocol's pruning threshold.
+    """
+
+    group_var: np.ndarray
+    factors: np.ndarray
+    n_train: int
+    scale_counts: np.ndarray
+    scale_means: np.ndarray
+    scale_m2: np.ndarray
+    prune_std: float | None = None
+
+
+@dataclass(frozen=True)
 class VoteResult:
     """Outcome of one encoder on one factor source.
 
@@ -279,6 +312,10 @@ class VoteResult:
     train_table : ndarray of shape (E, K)
     eval_table : ndarray of shape (E, K) or None
     scale_std : ndarray of shape (E,)
+    data : VoteData or None
+        The per-vote and per-scale-block statistics behind the score, for a bootstrap
+        of every noise source; None: only the vote tables are known (the bootstrap then
+        resamples them alone).
     """
 
     score: float
@@ -286,6 +323,7 @@ class VoteResult:
     train_table: np.ndarray
     eval_table: np.ndarray | None
     scale_std: np.ndarray
+    data: VoteData | None = None
 
 
 def score_votes(

@@ -20,12 +20,28 @@ from pathlib import Path
 import numpy as np
 
 from ..contract._model import Model
-from ..engine._votes import Protocol, VoteResult
+from ..engine._votes import Protocol, VoteData, VoteResult
 from ..errors import ModelCentralityError
 from ..io._files import atomic_write
 from ..io._zoo import CACHE_MARKER, METADATA_FILE
 
-_ARRAYS = ("score", "revised_score", "train_table", "eval_table", "scale_std")
+_ARRAYS = (
+    "score",
+    "revised_score",
+    "train_table",
+    "eval_table",
+    "scale_std",
+    "group_var",
+    "factors",
+    "n_train",
+    "scale_counts",
+    "scale_means",
+    "scale_m2",
+    "prune_std",
+)
+#: Entry format: part of every key, so entries of another format (format 1 held the
+#: vote tables only) are never found, hence recomputed, never misread.
+FORMAT = 2
 
 
 class PairCache:
@@ -52,7 +68,9 @@ class PairCache:
             (child / METADATA_FILE).is_file() for child in absolute.iterdir() if child.is_dir()
         ):
             raise ModelCentralityError(f"cache folder {self.root} is a zoo: pick another folder")
-        self.settings = json.dumps({"protocol": protocol.to_dict(), "seed": seed}, sort_keys=True)
+        self.settings = json.dumps(
+            {"format": FORMAT, "protocol": protocol.to_dict(), "seed": seed}, sort_keys=True
+        )
 
     def _key(self, source: Model, encoder: Model) -> tuple[Path, str] | None:
         """The entry's path and the text of every input its key is made of."""
@@ -103,29 +121,49 @@ class PairCache:
             path.unlink(missing_ok=True)
             return None
         eval_table = arrays["eval_table"]
+        prune_std = float(arrays["prune_std"])
+        data = VoteData(
+            group_var=arrays["group_var"],
+            factors=arrays["factors"],
+            n_train=int(arrays["n_train"]),
+            scale_counts=arrays["scale_counts"],
+            scale_means=arrays["scale_means"],
+            scale_m2=arrays["scale_m2"],
+            prune_std=None if np.isnan(prune_std) else prune_std,
+        )
         return VoteResult(
             score=float(arrays["score"]),
             revised_score=float(arrays["revised_score"]),
             train_table=arrays["train_table"],
             eval_table=eval_table if eval_table.size else None,
             scale_std=arrays["scale_std"],
+            data=data,
         )
 
     def store(self, source: Model, encoder: Model, result: VoteResult) -> None:
+        """Write a pair's entry (a result without its VoteData is not stored)."""
         key = self._key(source, encoder)
-        if key is None:
+        if key is None or result.data is None:
             return
         path, inputs = key
         marker = self.root / CACHE_MARKER
         if not marker.exists():
             atomic_write(marker, lambda handle: handle.write(b"modelcentrality pair cache\n"))
         eval_table = result.eval_table if result.eval_table is not None else np.zeros((0, 0))
+        data = result.data
         arrays = {
             "score": np.asarray(result.score, dtype=np.float64),
             "revised_score": np.asarray(result.revised_score, dtype=np.float64),
             "train_table": np.asarray(result.train_table),
             "eval_table": np.asarray(eval_table),
             "scale_std": np.asarray(result.scale_std),
+            "group_var": np.asarray(data.group_var, dtype=np.float64),
+            "factors": np.asarray(data.factors, dtype=np.int64),
+            "n_train": np.asarray(data.n_train, dtype=np.int64),
+            "scale_counts": np.asarray(data.scale_counts, dtype=np.int64),
+            "scale_means": np.asarray(data.scale_means, dtype=np.float64),
+            "scale_m2": np.asarray(data.scale_m2, dtype=np.float64),
+            "prune_std": np.asarray(np.nan if data.prune_std is None else data.prune_std),
         }
         checksum = np.asarray(self._checksum(inputs, arrays))
         atomic_write(path, lambda handle: np.savez(handle, checksum=checksum, **arrays))

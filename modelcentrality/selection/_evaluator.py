@@ -76,6 +76,10 @@ class PairEvaluator:
         0: the scale set has the protocol's S at every vote count. Otherwise S follows
         the votes: ``scale_per_vote`` observations per vote, at least
         :data:`MIN_SCALE_SAMPLES`, at most the protocol's S.
+    scale_votes : int, optional
+        With ``scale_per_vote``: S is the one of this many votes for every pair,
+        whatever its own votes. A smaller scale set biases a score (its noise moves
+        votes to other dims), so pairs that are compared need the same S.
     skip_bad : bool
         A model that fails while its pairs run (a ModelError naming it: NaN for some
         latents, an encoder that rejects other models' images...) does not stop the
@@ -107,6 +111,7 @@ class PairEvaluator:
         backend: Backend | None = None,
         progress: bool | None = None,
         scale_per_vote: int = 0,
+        scale_votes: int | None = None,
         skip_bad: bool = False,
     ) -> None:
         self.models = list(models)
@@ -116,6 +121,7 @@ class PairEvaluator:
         self.backend = backend or LocalBackend()
         self.progress = progress
         self.scale_per_vote = int(scale_per_vote)
+        self.scale_votes = None if scale_votes is None else int(scale_votes)
         self.skip_bad = bool(skip_bad)
         # Keyed by model names, so that an evaluator over fewer models shares it.
         self._memo: dict[tuple[str, str, int], VoteResult] = {}
@@ -137,6 +143,7 @@ class PairEvaluator:
             backend=self.backend,
             progress=self.progress,
             scale_per_vote=self.scale_per_vote,
+            scale_votes=self.scale_votes,
             skip_bad=self.skip_bad,
         )
         other._memo = self._memo
@@ -158,9 +165,13 @@ class PairEvaluator:
         """The protocol of a pair with ``votes`` training votes."""
         if not self.scale_per_vote:
             return self.protocol.with_overrides(votes=votes)
-        scale = max(MIN_SCALE_SAMPLES, self.scale_per_vote * votes)
+        scale = max(MIN_SCALE_SAMPLES, self.scale_per_vote * (self.scale_votes or votes))
         scale = min(self.protocol.scale_samples, scale)
         return self.protocol.with_overrides(votes=votes, scale_samples=scale)
+
+    def is_known(self, i: int, j: int, votes: int) -> bool:
+        """Whether a pair at ``votes`` is already computed (a request costs nothing)."""
+        return self._key(i, j, votes) in self._memo
 
     def pair_cost(self, source: int, votes: int) -> int:
         """Encoder passes of one pair of this source at ``votes`` votes."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -91,10 +92,13 @@ def rank(
         Precision-targeted search: choose votes per pair from the data so that every
         centrality's bootstrap standard error is at most this (e.g. 0.005). Votes are
         drawn in fixed blocks, so a pair with m votes uses exactly the first m votes of
-        the full protocol's draw.
+        the full protocol's draw; every pair has the scale set of the vote cap.
     refine_top : bool
         In the precision search, also spend more votes where they decide the top of the
-        ranking (until the leader's p_top reaches 0.95 or votes are exhausted).
+        ranking, until the leader's p_top reaches 0.95; when the leaders cannot be
+        separated within a refinement budget (as many passes as the search spent
+        before refining) the search stops and reports them in ``RankResult.tied``
+        (see :class:`~modelcentrality.selection.PrecisionSearch`).
     skip_bad : bool
         Leave out models that fail the pre-flight checks, or fail later while their
         pairs run (recorded in ``skipped``), instead of raising. A model that fails
@@ -113,7 +117,10 @@ def rank(
         :class:`~modelcentrality.execution.LocalBackend`. It is entered (``with``) for
         the whole call, so a backend's workers or connection serve every round.
     bootstrap : int
-        Bootstrap replicates for ``scores_ci`` (95%) and ``p_top``; 0 skips them. A
+        Bootstrap replicates for ``scores_ci`` (95%) and ``p_top``; 0 skips them. The
+        bootstrap redoes every cell from its votes and scale set (see
+        :func:`~modelcentrality.engine.centrality_uncertainty`), and the interval is for
+        the centrality at unlimited votes. A
         precision search bootstraps every round with at least 100 replicates and
         reports its last round's.
 
@@ -145,6 +152,7 @@ def rank(
     if not scale_samples and votes is not None:
         if votes < min(protocol.train_votes_for(m.kind) for m in models):
             scale_per_vote = scale_per_vote or SCALE_PER_VOTE
+    vote_cap = votes or max(protocol.train_votes_for(m.kind) for m in models)
     evaluator = PairEvaluator(
         models,
         protocol,
@@ -153,6 +161,7 @@ def rank(
         backend=backend,
         progress=progress,
         scale_per_vote=scale_per_vote,
+        scale_votes=vote_cap if search.same_scale else None,
         skip_bad=skip_bad,
     )
     with evaluator:
@@ -189,13 +198,17 @@ def rank(
         "group_size": protocol.group_size,
         "protocol_votes": sorted({int(protocol.train_votes_for(m.kind)) for m in models}),
     }
+    # Pairs at several vote counts share the scale set of the largest one.
+    used_protocol = evaluator.protocol_for(int(used_votes[-1]))
+    if len(used_votes) > 1:
+        used_protocol = replace(used_protocol, votes=protocol.votes)
     return RankResult(
         names=[m.name for m in models],
         scores=scores,
         cross=cross,
         similarity=similarity,
         revised_cross=cross_matrix(outcome.results, n, "revised_score"),
-        protocol=evaluator.protocol_for(int(used_votes[0])) if len(used_votes) == 1 else protocol,
+        protocol=used_protocol,
         seed=seed,
         skipped=skipped,
         uncertainty=outcome.uncertainty if bootstrap else None,
@@ -210,4 +223,5 @@ def rank(
         target_reached=outcome.target_reached,
         details=outcome.details,
         budget=budget,
+        tied=[models[i].name for i in outcome.tied],
     )

@@ -72,6 +72,10 @@ class RankResult:
         defaults): ``votes_per_pair`` and ``scale_samples`` as [least, most] over the
         evaluated pairs, ``group_size``, and ``protocol_votes`` (the protocol's own
         votes per model kind in this zoo).
+    tied : list of str
+        Models a search could not separate from the leader within its budget (the
+        leader included; their ``p_top`` says how often each came out on top); empty
+        unless the search stopped on a tie.
     """
 
     names: list[str]
@@ -94,6 +98,7 @@ class RankResult:
     target_reached: bool = True
     details: dict[str, Any] = field(default_factory=dict)
     budget: dict[str, Any] = field(default_factory=dict)
+    tied: list[str] = field(default_factory=list)
 
     @property
     def scores_ci(self) -> np.ndarray | None:
@@ -154,6 +159,7 @@ class RankResult:
             "pairs_cached": self.pairs_cached,
             "precision": self.precision,
             "budget": dict(self.budget),
+            "tied": list(self.tied),
             "search": {
                 "name": self.search,
                 "stop_reason": self.stop_reason,
@@ -164,6 +170,7 @@ class RankResult:
         }
         if self.uncertainty is not None:
             payload["scores_ci"] = json_matrix(self.uncertainty.scores_ci)
+            payload["sampling_ci"] = json_matrix(self.uncertainty.sampling_ci)
             payload["p_top"] = self.uncertainty.p_top.tolist()
             payload["bootstrap"] = {
                 "replicates": self.uncertainty.n_boot,

@@ -342,3 +342,47 @@ def make_structured_zoo(
         )
         for index, value in enumerate(entanglements)
     ]
+
+
+#: Entanglements of the leaders of :func:`make_leader_zoo`, by kind of lead.
+LEADERS = {"tied": (0.1, None), "distinct": (0.1, 0.1)}
+
+
+def make_leader_zoo(
+    leaders: str,
+    n_others: int = 5,
+    *,
+    n_factors: int = 6,
+    random_state: Any = 0,
+) -> list[SyntheticModel]:
+    """An in-memory zoo with two leaders: identical (exactly tied) or distinct.
+
+    The leader has entanglement 0.1 and the ``n_others`` others 1.0, each mixing its own
+    factor pairs (K = 6 factors give 15 ways to pair them), so the two leaders are the
+    most central. The runner-up is, by ``leaders``: ``"tied"``, the leader itself under
+    a second name (the same generator and encoder, so the two true centralities are
+    equal); ``"distinct"``, another model of entanglement 0.1 mixing other pairs (how
+    far apart the two are depends on ``random_state``).
+
+    Returns
+    -------
+    list of SyntheticModel
+        ``lead``, then ``twin`` (tied) or ``second`` (distinct), then ``other0``... .
+    """
+    if leaders not in LEADERS:
+        raise ValueError(f"leaders must be one of {sorted(LEADERS)}, got {leaders!r}")
+    rng = check_random_state(random_state)
+    world = SyntheticWorld.make(n_factors, 2, (1, 4, 4), rng)
+    first, second = LEADERS[leaders]
+    lead_mixing = mixing_matrix(n_factors, first, rng)
+    models = [SyntheticModel("lead", world, lead_mixing, first)]
+    if second is None:
+        models.append(SyntheticModel("twin", world, lead_mixing, first))
+    else:
+        second_mixing = mixing_matrix(n_factors, second, rng)
+        models.append(SyntheticModel("second", world, second_mixing, second))
+    models += [
+        SyntheticModel(f"other{index}", world, mixing_matrix(n_factors, 1.0, rng), 1.0)
+        for index in range(n_others)
+    ]
+    return models
