@@ -5,6 +5,7 @@ import json
 import numpy as np
 
 from modelcentrality import load_zoo, rank
+from modelcentrality._progress import ProgressBar
 from modelcentrality.cli import main
 from modelcentrality.engine._scoring import factorvae_votes
 from modelcentrality.engine._sources import GeneratedFactors
@@ -60,18 +61,10 @@ def test_votes_cap_the_budget_and_cli_reports_it(synthetic_zoo, tmp_path, capsys
 def test_tied_leaders_stop_on_a_tie_within_twice_the_plain_search(monkeypatch):
     labels = []
 
-    class Recorder:
-        def __init__(self, total, label, enabled=None):
+    class Recorder(ProgressBar):
+        def __init__(self, total, label, **kwargs):
             labels.append(label)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc_info):
-            return None
-
-        def update(self, n):
-            return None
+            super().__init__(total, label, **{**kwargs, "enabled": False})
 
     monkeypatch.setattr("modelcentrality.selection._evaluator.ProgressBar", Recorder)
     models = make_leader_zoo("tied", n_others=2, random_state=0)
