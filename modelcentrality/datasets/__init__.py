@@ -7,8 +7,9 @@
 
 from __future__ import annotations
 
+from ._fidelity import match_official
 from .base import DatasetError, DatasetFactors, GroundTruthDataset
-from .dsprites import DSprites
+from .dsprites import RENDERER_VERSION, DSprites
 from .variants import ColorDSprites, NoisyDSprites
 
 #: Dataset names accepted by :func:`get_dataset`.
@@ -52,6 +53,7 @@ def get_dataset(spec: str) -> GroundTruthDataset:
 
 __all__ = [
     "DATASETS",
+    "RENDERER_VERSION",
     "ColorDSprites",
     "DSprites",
     "DatasetError",
@@ -59,4 +61,5 @@ __all__ = [
     "GroundTruthDataset",
     "NoisyDSprites",
     "get_dataset",
+    "match_official",
 ]
