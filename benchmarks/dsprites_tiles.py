@@ -12,7 +12,8 @@ Run: ``python benchmarks/dsprites_tiles.py NOTEBOOK GIF SAMPLES_PNG`` with
   2-pixel padding.
 
 Writes benchmarks/data/dsprites_official_tiles.npz (every tile, uint8 0/1, shape
-(n, 64, 64), one key per source; duplicate GIF frames dropped) and the notebook tiles to
+(n, 64, 64), one key per source; duplicate GIF frames dropped; and the notebook's two
+pixel-density maps, float (64, 64) in [0, 1]) and the notebook tiles to
 tests/data/dsprites_official_tiles.npz.
 """
 
@@ -34,6 +35,9 @@ NOTEBOOK_FIGURES = {
     2: ("notebook_position_x_0", 9),
     4: ("notebook_orientation_5", 9),
 }
+#: Notebook output figure -> key of its pixel-density map (mean of 5,000 samples, shown
+#: in grey levels from its minimum to its maximum).
+NOTEBOOK_DENSITIES = {1: "notebook_density", 3: "notebook_density_position_x_0"}
 
 
 def notebook_figures(path: Path) -> list[np.ndarray]:
@@ -67,6 +71,17 @@ def figure_tiles(figure: np.ndarray, count: int) -> np.ndarray:
             c = ((np.arange(64) + 0.5) * panel.shape[1] / 64).astype(int)
             tiles.append(panel[np.ix_(r, c)] > 128)
     return np.array(tiles[:count], dtype=np.uint8)
+
+
+def figure_panel(figure: np.ndarray) -> np.ndarray:
+    """The one image panel of a figure (everything not white), sampled back to 64x64 at
+    pixel centres, as grey levels in [0, 1]."""
+    rows = np.flatnonzero((figure < 250).any(axis=1))
+    cols = np.flatnonzero((figure < 250).any(axis=0))
+    panel = figure[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    r = ((np.arange(64) + 0.5) * panel.shape[0] / 64).astype(int)
+    c = ((np.arange(64) + 0.5) * panel.shape[1] / 64).astype(int)
+    return panel[np.ix_(r, c)] / 255.0
 
 
 def gif_frames(path: Path) -> np.ndarray:
@@ -107,6 +122,7 @@ def main() -> None:
     figures = notebook_figures(args.notebook)
     notebook = {key: figure_tiles(figures[i], n) for i, (key, n) in NOTEBOOK_FIGURES.items()}
     tiles = dict(notebook)
+    tiles.update({key: figure_panel(figures[i]) for i, key in NOTEBOOK_DENSITIES.items()})
     tiles["readme_gif"] = gif_frames(args.gif)
     tiles["disentangling_vae_samples"] = grid_tiles(args.samples_png)
     for directory, arrays in (("benchmarks/data", tiles), ("tests/data", notebook)):

@@ -4,6 +4,7 @@ variants, get_dataset and the supervised factor source."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from modelcentrality.datasets import (
     DSprites,
     GroundTruthDataset,
     NoisyDSprites,
+    dataset_version,
     get_dataset,
     match_official,
 )
@@ -24,6 +26,8 @@ from modelcentrality.datasets.dsprites import NUM_IMAGES, RENDERER_VERSION
 from modelcentrality.engine._scoring import factorvae_score
 from modelcentrality.engine._votes import PAPER
 from modelcentrality.errors import ModelCentralityError
+from modelcentrality.reference_models.zoo_job import _current_ground_truth
+from modelcentrality.report import read_ground_truth
 
 SHAPE, SCALE, ORIENTATION, X, Y = range(5)
 
@@ -373,3 +377,56 @@ def test_supervised_score_of_a_position_and_size_encoder(data):
     assert result.train_table[0, X] == 40 and result.train_table[1, Y] == 40
     assert result.train_table[2, SCALE] == 40
     assert result.score == pytest.approx(0.6, abs=0.05)
+
+
+# --- versioned ground truth ------------------------------------------------------------
+
+
+def test_dataset_version_needs_no_file(tmp_path):
+    assert dataset_version("dsprites") == f"dsprites/procedural-v{RENDERER_VERSION}"
+    assert dataset_version(f"dsprites:{tmp_path / 'absent.npz'}") == "dsprites/official-file"
+    with pytest.raises(DatasetError, match="unknown dataset"):
+        dataset_version("shapes3d")
+
+
+def write_manifest(path: Path, versions: list[str | None]) -> Path:
+    models = []
+    for n, version in enumerate(versions):
+        entry = {"name": f"m{n}", "status": "done", "scores": {"factorvae_paper": {"score": 0.5}}}
+        if version is not None:
+            entry["ground_truth_version"] = version
+        models.append(entry)
+    path.write_text(json.dumps({"spec": {"data": "dsprites"}, "models": models}))
+    return path
+
+
+def test_ground_truth_files_carry_their_version(tmp_path):
+    current = dataset_version("dsprites")
+    truth = read_ground_truth(write_manifest(tmp_path / "now.json", [current, current]))
+    assert truth.version == current and truth.version_warning() is None
+    old = read_ground_truth(write_manifest(tmp_path / "old.json", [None, None]))
+    assert old.version is None
+    assert "records no dataset version" in old.version_warning()
+    stale = read_ground_truth(write_manifest(tmp_path / "v1.json", ["dsprites/procedural-v1"]))
+    assert "scored on dsprites/procedural-v1" in stale.version_warning()
+    with pytest.raises(ModelCentralityError, match="mixes ground truth of different dataset"):
+        read_ground_truth(write_manifest(tmp_path / "mixed.json", [current, None]))
+    evaluated = tmp_path / "evaluate.json"
+    evaluated.write_text(
+        json.dumps(
+            {
+                "ground_truth_version": "dsprites/official-file",
+                "results": {"m0": {"factorvae": {"score": 0.7}}},
+            }
+        )
+    )
+    assert read_ground_truth(evaluated).version_warning() is None
+
+
+def test_train_zoo_rescores_entries_of_another_version():
+    entry = {"name": "m0", "scores": {"mig": {}}, "modified_scores": {}, "seed": 0}
+    fresh = _current_ground_truth(entry, "dsprites")
+    assert "scores" not in fresh and "modified_scores" not in fresh and fresh["seed"] == 0
+    assert fresh["ground_truth_version"] == dataset_version("dsprites")
+    kept = _current_ground_truth({**entry, **fresh, "scores": {"mig": {}}}, "dsprites")
+    assert kept["scores"] == {"mig": {}}

@@ -104,13 +104,17 @@ def report_outcome(
             ranking = ", ".join(udr_result.names[i] for i in udr_result.ranking())
             click.echo(f"UDR (lasso), best first: {ranking}")
     if ground_truth is not None:
+        warning = ground_truth.version_warning()
+        if warning:
+            click.echo(warning, err=True)
         summary = ground_truth.compare(data["names"], _scores(data["scores"]))
         if not summary["models"]:
             click.echo(f"ground truth: no ranked model is scored in {ground_truth.source}")
         else:
             tau = summary["kendall_tau"]
             click.echo(
-                f"ground truth ({summary['models']} models, FactorVAE): Kendall tau "
+                f"ground truth ({summary['models']} models, FactorVAE, "
+                f"{ground_truth.version or 'no dataset version'}): Kendall tau "
                 f"{'n/a' if tau is None else f'{tau:.2f}'}; pick {summary['pick']} "
                 f"{summary['pick_score']:.3f}, best {summary['best']} "
                 f"{summary['best_score']:.3f}"

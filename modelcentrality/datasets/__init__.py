@@ -20,6 +20,23 @@ DATASETS: dict[str, type[DSprites]] = {
 }
 
 
+def dataset_version(spec: str) -> str:
+    """The ground-truth version of a dataset spec, without reading any file.
+
+    ``"NAME/procedural-vN"`` for a rendered dataset (N = :data:`RENDERER_VERSION`),
+    ``"NAME/official-file"`` for ``NAME:PATH``. Every output carrying ground-truth scores
+    records it; scores with different versions are not comparable.
+
+    Raises
+    ------
+    DatasetError
+        Unknown name.
+    """
+    name, has_path, _ = str(spec).partition(":")
+    dataset = get_dataset(name)
+    return f"{dataset.name}/official-file" if has_path else dataset.ground_truth_version
+
+
 def get_dataset(spec: str) -> GroundTruthDataset:
     """A dataset from its name, optionally followed by ``:PATH`` to the official file.
 
@@ -60,6 +77,7 @@ __all__ = [
     "DatasetFactors",
     "GroundTruthDataset",
     "NoisyDSprites",
+    "dataset_version",
     "get_dataset",
     "match_official",
 ]
