@@ -83,8 +83,8 @@ def main() -> None:
         if source != "readme_gif":  # the GIF is a traversal, not a sample of the set
             all_iou.append(iou)
             all_shapes.append(factors[:, 0])
-        all_tiles.append(tiles)
-        all_matches.append(data.binary_images(factors))
+            all_tiles.append(tiles)
+            all_matches.append(data.binary_images(factors))
         print(f"{source:28s} {len(iou):4d} tiles: mean best IoU {iou.mean():.4f}, "
               f"min {iou.min():.3f}; " + ", ".join(
                   f"{name} {rows[source][name]['mean_iou'] or float('nan'):.4f}"
@@ -130,7 +130,7 @@ def main() -> None:
 
 
 def plot(tiles: np.ndarray, matches: np.ndarray, path: Path) -> None:
-    """24 official tiles (top rows) over their best procedural matches (bottom rows):
+    """24 random sampled official tiles overlaid on their best procedural matches:
     white where both are set, red official only, blue procedural only."""
     import matplotlib
 
@@ -147,12 +147,12 @@ def plot(tiles: np.ndarray, matches: np.ndarray, path: Path) -> None:
         image[theirs & ~ours] = (1.0, 0.2, 0.2)
         image[~theirs & ours] = (0.3, 0.5, 1.0)
         iou = (theirs & ours).sum() / max((theirs | ours).sum(), 1)
-        axis.imshow(image[8:56, 8:56], interpolation="nearest")
+        axis.imshow(image, interpolation="nearest")
         axis.set_title(f"IoU {iou:.3f}", fontsize=8)
         axis.set_xticks([])
         axis.set_yticks([])
-    figure.suptitle("Official dSprites tiles vs the closest procedural image (centre 48x48): "
-                    "white both, red official only, blue procedural only", fontsize=9)
+    figure.suptitle("Official dSprites samples vs the closest procedural image: white both, "
+                    "red official only, blue procedural only", fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
 

@@ -4,7 +4,9 @@ variants, get_dataset and the supervised factor source."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -430,3 +432,52 @@ def test_train_zoo_rescores_entries_of_another_version():
     assert fresh["ground_truth_version"] == dataset_version("dsprites")
     kept = _current_ground_truth({**entry, **fresh, "scores": {"mig": {}}}, "dsprites")
     assert kept["scores"] == {"mig": {}}
+
+
+def load_benchmark(name: str):
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(folder))
+    try:
+        spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
+    return module
+
+
+def test_comparison_with_the_official_file(tmp_path, monkeypatch):
+    script = load_benchmark("dsprites_vs_official")
+    saved = {}
+    monkeypatch.setattr(script, "save_result", lambda name, payload: saved.update(payload))
+
+    class Official(DSprites):
+        """The procedural images with every heart one pixel further right."""
+
+        def binary_images(self, factors):
+            images = super().binary_images(factors)
+            hearts = np.asarray(factors)[:, SHAPE] == 2
+            images[hearts] = np.roll(images[hearts], 1, axis=2)
+            return images
+
+    monkeypatch.setattr(DSprites, "from_npz", classmethod(lambda cls, path: Official()))
+    payload = script.main([str(tmp_path / "official.npz"), "--samples", "600"])
+    rows = {row["shape"]: row for row in payload["rows"]}
+    assert rows["square"]["identical_images"] == rows["ellipse"]["identical_pixels"] == 1.0
+    assert rows["heart"]["identical_images"] == 0.0
+    assert 0.95 < rows["heart"]["identical_pixels"] < 1.0
+    assert rows["heart"]["centroid_offset_px"][0] == pytest.approx(-1.0)
+    assert saved["renderer_version"] == RENDERER_VERSION
+    assert sum(row["images"] for row in payload["rows"]) == 600
+
+    monkeypatch.undo()
+    tiny = tmp_path / "tiny.npz"
+    classes, values = official_latents()
+    np.savez(
+        tiny,
+        imgs=np.zeros((3, 64, 64), np.uint8),
+        latents_classes=classes[:3],
+        latents_values=values[:3],
+    )
+    with pytest.raises(DatasetError, match=r"tiny\.npz': 'latents_classes' has shape"):
+        script.main([str(tiny)])
