@@ -7,6 +7,7 @@ cache would have: rendering is faster than reading such a cache back, so none is
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -65,6 +66,8 @@ def main() -> None:
 
     payload = {
         "renderer_version": RENDERER_VERSION,
+        # Timings scale with other jobs on the machine: record how busy it was.
+        "load_average_1min": os.getloadavg()[0],
         "first_call_s": first_call_s,
         "binary_batch_s": binary_s,
         "rows": rows,
