@@ -6,10 +6,13 @@ Run on a zoo with a ground-truth dataset::
     python benchmarks/selection.py --synthetic            # a zoo with known entanglement
 
 Ground truth of a trained zoo comes from its ``manifest.json`` (written by
-``modelcentrality train-zoo``: FactorVAE paper protocol, MIG, DCI with gradient boosted
-trees), or is computed here (``--ground-truth compute``, DCI with random forests).
-Cross matrices go through the rank cache (``--cache``), so that budget.py and reruns
-reuse every finished pair.
+``modelcentrality train-zoo``: FactorVAE paper protocol, MIG, DCI with the spec's
+predictor), which must have been scored on the dataset's current images (its
+``ground_truth_version``), or is computed here (``--ground-truth compute``, DCI with
+random forests); the result records the version. Cross matrices go through the rank
+cache (``--cache``), so that budget.py and reruns reuse every finished pair;
+``--ranking-from RESULT.json`` reuses the ranking of an earlier result instead (it
+depends on the models only), e.g. after the ground truth was recomputed on new images.
 
 Selectors: ModelCentrality (paper protocol unless --votes/--scale-samples), UDR Lasso,
 UDR Spearman, a uniformly random choice, and the supervised oracle. For each, over R
@@ -232,13 +235,14 @@ def main() -> None:
         s = summary[selector]
         print(f"{selector:16} FactorVAE of pick {s['factorvae_mean']:.3f} +- "
               f"{s['factorvae_std']:.3f}, tau {s['kendall_tau_mean']:.2f}")
+    payload_ranking_from = None if args.ranking_from is None else str(args.ranking_from)
     payload = {
         "zoo": name,
         "models": [m.name for m in models],
         "ground_truth": {k: v.tolist() for k, v in truth.items()},
         "ground_truth_source": truth_source,
         "ground_truth_version": truth_version,
-        "ranking_from": None if args.ranking_from is None else str(args.ranking_from),
+        "ranking_from": payload_ranking_from,
         "protocol": result.protocol.to_dict(),
         "encoder_passes": int(result.encoder_passes),
         "rank_seconds_with_cache": round(rank_seconds, 1),
@@ -247,7 +251,8 @@ def main() -> None:
         "p_top": result.p_top.tolist(),
         "cross": result.cross.tolist(),
         "settings": vars(args) | {"zoo": None if args.zoo is None else str(args.zoo),
-                                   "cache": str(args.cache)},
+                                   "cache": str(args.cache),
+                                   "ranking_from": payload_ranking_from},
         "repeats": args.repeats,
         "sub_zoo_size": n // 2,
         "summary": summary,

@@ -45,7 +45,8 @@ def report_options(command: Callable) -> Callable:
             callback=_read_truth,
             help="Compare with ground-truth FactorVAE / MIG scores from a train-zoo "
             "manifest.json or an `evaluate -o` JSON: Kendall tau, and the pick's score "
-            "against the best model's.",
+            "against the best model's. Warns when the scores were computed on other "
+            "dSprites images than the current renderer's (recorded ground_truth_version).",
         ),
         click.option(
             "--udr",
