@@ -1,7 +1,7 @@
 """Recompute the ground truth of finished zoos on the current dSprites renderer.
 
-Run (from the repository root): ``python benchmarks/dsprites_rescore_zoos.py
-zoos/infogan_cr zoos/factorvae [--jobs 2]``. Every finished model of each
+Run: ``python benchmarks/dsprites_rescore_zoos.py zoos/infogan_cr zoos/factorvae
+[--jobs 2]``. Every finished model of each
 ``ZOO/manifest.json`` whose ``ground_truth_version`` is not the current one (e.g.
 ``dsprites/procedural-v2``) is scored again with the zoo spec's scores and settings
 (and its "modified" twin, if any), exactly as ``train-zoo`` scores a new model; the
@@ -27,18 +27,19 @@ from modelcentrality.datasets import dataset_version
 from modelcentrality.io._files import write_json
 from modelcentrality.reference_models.zoo_job import MANIFEST_FILE, score_model
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def rescore(entry: dict[str, Any], spec: dict[str, Any]) -> tuple[dict[str, Any], float]:
     """The entry with every score recomputed; and the seconds it took."""
     start = time.perf_counter()
     entry = {k: v for k, v in entry.items() if "scores" not in k}
-    entry["scores"] = score_model(
-        entry["folder"], spec["data"], spec["scores"], spec["score_settings"]
-    )
-    if "modified_folder" in entry:
-        entry["modified_scores"] = score_model(
-            entry["modified_folder"], spec["data"], spec["scores"], spec["score_settings"]
-        )
+    for folder, key in (("folder", "scores"), ("modified_folder", "modified_scores")):
+        if folder in entry:
+            # Manifest folders are relative to the repository root.
+            entry[key] = score_model(
+                ROOT / entry[folder], spec["data"], spec["scores"], spec["score_settings"]
+            )
     entry["ground_truth_version"] = dataset_version(spec["data"])
     return entry, time.perf_counter() - start
 
