@@ -159,6 +159,8 @@ def test_official_tiles_match_at_their_own_factors(key, fixed):
 def test_match_official_rejects_unknown_factor_names():
     with pytest.raises(ValueError, match="unknown factor name"):
         match_official(OFFICIAL["notebook_random"][:1], {"rotation": 5})
+    with pytest.raises(ValueError, match=r"'orientation' must be an integer in \[0, 40\)"):
+        match_official(OFFICIAL["notebook_random"][:1], {"orientation": 40})
 
 
 def test_ground_truth_version_names_dataset_and_renderer(data):

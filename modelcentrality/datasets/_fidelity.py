@@ -67,12 +67,21 @@ def match_official(
         Intersection over union of each tile with its best match.
     factors : ndarray of shape (n, 5), int64
         Factor class indices of the best match.
+
+    Raises
+    ------
+    ValueError
+        An unknown factor name or a value outside its range in ``fixed``.
     """
     tiles = np.asarray(tiles) != 0
     fixed = dict(fixed or {})
     unknown = set(fixed) - set(FACTOR_NAMES)
     if unknown:
         raise ValueError(f"unknown factor name(s) {sorted(unknown)}: known are {FACTOR_NAMES}")
+    for name, value in fixed.items():
+        size = FACTOR_SIZES[FACTOR_NAMES.index(name)]
+        if not isinstance(value, (int, np.integer)) or not 0 <= value < size:
+            raise ValueError(f"factor '{name}' must be an integer in [0, {size}), got {value!r}")
     sprites, sprite_centroids = _sprites()
     keep = np.ones(len(sprites), dtype=bool)
     for column, name in enumerate(FACTOR_NAMES[:3]):
