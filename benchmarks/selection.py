@@ -6,10 +6,13 @@ Run on a zoo with a ground-truth dataset::
     python benchmarks/selection.py --synthetic            # a zoo with known entanglement
 
 Ground truth of a trained zoo comes from its ``manifest.json`` (written by
-``modelcentrality train-zoo``: FactorVAE paper protocol, MIG, DCI with gradient boosted
-trees), or is computed here (``--ground-truth compute``, DCI with random forests).
-Cross matrices go through the rank cache (``--cache``), so that budget.py and reruns
-reuse every finished pair.
+``modelcentrality train-zoo``: FactorVAE paper protocol, MIG, DCI with the spec's
+predictor), which must have been scored on the dataset's current images (its
+``ground_truth_version``), or is computed here (``--ground-truth compute``, DCI with
+random forests); the result records the version. Cross matrices go through the rank
+cache (``--cache``), so that budget.py and reruns reuse every finished pair;
+``--ranking-from RESULT.json`` reuses the ranking of an earlier result instead (it
+depends on the models only), e.g. after the ground truth was recomputed on new images.
 
 Selectors: ModelCentrality (paper protocol unless --votes/--scale-samples), UDR Lasso,
 UDR Spearman, a uniformly random choice, and the supervised oracle. For each, over R
@@ -25,9 +28,11 @@ and similarity_<name>.png (the zoo's similarity matrix ordered by centrality).
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from common import CACHE, RESULTS, save_result
@@ -80,6 +85,48 @@ def manifest_ground_truth(zoo: Path, names: list[str]) -> dict[str, np.ndarray] 
     }
 
 
+def manifest_version(zoo: Path, current: str) -> str:
+    """The ground-truth version of a zoo's manifest; exits when it is not ``current``."""
+    path = zoo / "manifest.json"
+    if not path.is_file():  # a ZOO_modified zoo's scores live in ZOO/manifest.json
+        path = zoo.with_name(zoo.name.removesuffix("_modified")) / "manifest.json"
+    models = json.loads(path.read_text())["models"]
+    versions = {e.get("ground_truth_version") for e in models if e["status"] == "done"}
+    if versions != {current}:
+        raise SystemExit(
+            f"{zoo}: manifest ground truth is {sorted(map(str, versions))}, the dataset is "
+            f"{current}; rescore it (benchmarks/dsprites_rescore_zoos.py) or use "
+            "--ground-truth compute"
+        )
+    return current
+
+
+def earlier_ranking(path: Path, names: list[str]) -> SimpleNamespace:
+    """The ModelCentrality ranking stored in an earlier selection result of the same zoo.
+
+    The ranking depends on the models only (their own generated images), not on the
+    dataset, so it stays valid when the ground truth is recomputed on new images.
+    """
+    earlier = json.loads(path.read_text())
+    if earlier["models"] != names:
+        raise SystemExit(f"{path} ranks other models than the zoo holds")
+    cross = np.asarray(earlier["cross"], dtype=np.float64)
+    similarity, _ = centrality_scores(cross)
+    scores = np.asarray(earlier["centrality"], dtype=np.float64)
+    protocol = earlier["protocol"]
+    return SimpleNamespace(
+        names=names,
+        cross=cross,
+        similarity=similarity,
+        scores=scores,
+        scores_ci=np.asarray(earlier["centrality_ci"], dtype=np.float64),
+        p_top=np.asarray(earlier["p_top"], dtype=np.float64),
+        order=np.argsort(-scores, kind="stable"),
+        encoder_passes=earlier["encoder_passes"],
+        protocol=SimpleNamespace(to_dict=lambda: protocol),
+    )
+
+
 def udr_from_pairwise(pairwise: np.ndarray, subset: np.ndarray) -> np.ndarray:
     """UDR scores of a sub-zoo: median over the other members of each model's column."""
     sub = pairwise[np.ix_(subset, subset)]
@@ -105,6 +152,10 @@ def main() -> None:
     parser.add_argument("--gt-scale", type=float, default=1.0,
                         help="Multiply the ground-truth metrics' sample counts.")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ranking-from", type=Path,
+                        help="Reuse the ModelCentrality ranking of an earlier selection result "
+                        "of the same zoo (it does not depend on the dataset) instead of "
+                        "ranking again.")
     args = parser.parse_args()
     if args.synthetic == (args.zoo is not None):
         parser.error("give exactly one of --zoo and --synthetic")
@@ -125,13 +176,19 @@ def main() -> None:
         if not args.synthetic and args.ground_truth == "manifest":
             truth = manifest_ground_truth(zoo_path, [m.name for m in models])
         truth_source = "manifest" if truth is not None else "computed"
-        if truth is None:
+        truth_version = dataset.ground_truth_version
+        if truth is not None:
+            truth_version = manifest_version(zoo_path, truth_version)
+        else:
             truth = ground_truth(models, dataset, args.gt_scale, args.seed)
         backend = ProcessBackend(args.jobs) if args.jobs > 1 else None
         start = time.perf_counter()
-        result = rank(models, random_state=args.seed, votes=args.votes,
-                      scale_samples=args.scale_samples, precision=args.precision,
-                      cache_dir=None if args.synthetic else args.cache, backend=backend)
+        if args.ranking_from is not None:
+            result = earlier_ranking(args.ranking_from, [m.name for m in models])
+        else:
+            result = rank(models, random_state=args.seed, votes=args.votes,
+                          scale_samples=args.scale_samples, precision=args.precision,
+                          cache_dir=None if args.synthetic else args.cache, backend=backend)
         rank_seconds = time.perf_counter() - start
         observations = dataset.sample_observations(args.udr_samples, args.seed)
         encoded = [encode_representation(m, observations) for m in models]
@@ -178,11 +235,14 @@ def main() -> None:
         s = summary[selector]
         print(f"{selector:16} FactorVAE of pick {s['factorvae_mean']:.3f} +- "
               f"{s['factorvae_std']:.3f}, tau {s['kendall_tau_mean']:.2f}")
+    payload_ranking_from = None if args.ranking_from is None else str(args.ranking_from)
     payload = {
         "zoo": name,
         "models": [m.name for m in models],
         "ground_truth": {k: v.tolist() for k, v in truth.items()},
         "ground_truth_source": truth_source,
+        "ground_truth_version": truth_version,
+        "ranking_from": payload_ranking_from,
         "protocol": result.protocol.to_dict(),
         "encoder_passes": int(result.encoder_passes),
         "rank_seconds_with_cache": round(rank_seconds, 1),
@@ -191,7 +251,8 @@ def main() -> None:
         "p_top": result.p_top.tolist(),
         "cross": result.cross.tolist(),
         "settings": vars(args) | {"zoo": None if args.zoo is None else str(args.zoo),
-                                   "cache": str(args.cache)},
+                                   "cache": str(args.cache),
+                                   "ranking_from": payload_ranking_from},
         "repeats": args.repeats,
         "sub_zoo_size": n // 2,
         "summary": summary,

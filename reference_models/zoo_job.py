@@ -34,6 +34,10 @@ Scores (ground truth, computed on the exported ONNX model):
 - ``factorvae_paper``: FactorVAE metric, paper protocol (Lin et al. 2020) with 500 votes
   for GAN zoos and 1000 for VAE zoos; ``score`` and ``revised_score``.
 - ``mig``, ``dci``: :mod:`modelcentrality.metrics` (disentanglement_lib settings).
+
+Each scored entry records ``ground_truth_version`` (dataset and renderer version, e.g.
+``dsprites/procedural-v2``; scores of another version are recomputed, not kept) and,
+when trained by this job, ``training_data_version``. A top-level ``note`` is kept.
 """
 
 from __future__ import annotations
@@ -69,12 +73,19 @@ ZOO_PRESETS: dict[str, dict[str, Any]] = {
         "seeds": 10,
         "grid": {"tc_weight": [1, 10, 20, 40]},
     },
-    "infogan-cr-cpu": {"method": "infogan-cr", "preset": "cpu", "seeds": 10},
+    # The CPU zoos score DCI with random forests: gradient boosting costs minutes per model.
+    "infogan-cr-cpu": {
+        "method": "infogan-cr",
+        "preset": "cpu",
+        "seeds": 10,
+        "score_settings": {"dci": {"predictor": "random_forest"}},
+    },
     "factorvae-cpu": {
         "method": "factorvae",
         "preset": "cpu",
         "seeds": 10,
         "grid": {"tc_weight": [1, 10, 20, 40]},
+        "score_settings": {"dci": {"predictor": "random_forest"}},
     },
     "infogan-cr-gpu": {"method": "infogan-cr", "preset": "gpu", "seeds": 24},
     "factorvae-gpu": {
@@ -215,6 +226,20 @@ def score_model(
     return result
 
 
+def _current_ground_truth(entry: dict[str, Any], data: str) -> dict[str, Any]:
+    """The entry with its ``ground_truth_version`` set to the dataset's current one.
+
+    Scores recorded on other images (another renderer version, or before versions were
+    recorded) are dropped so that they are computed again, never mixed with new ones.
+    """
+    from ..datasets import dataset_version
+
+    version = dataset_version(data)
+    if entry.get("ground_truth_version") != version:
+        entry = {key: value for key, value in entry.items() if "scores" not in key}
+    return {**entry, "ground_truth_version": version}
+
+
 def _train_one(job: dict[str, Any]) -> dict[str, Any]:
     """Worker: train (or resume) one model, then score it. Returns its manifest entry."""
     import torch
@@ -235,7 +260,7 @@ def _train_one(job: dict[str, Any]) -> dict[str, Any]:
         if has_modified:
             entry["modified_folder"] = str(modified)
         return entry
-    entry = {**entry, "status": "done", "folder": str(out)}
+    entry = {**_current_ground_truth(entry, job["data"]), "status": "done", "folder": str(out)}
     entry["scores"] = score_model(
         out, job["data"], job["scores"], job["score_settings"], entry.get("scores")
     )
@@ -255,6 +280,7 @@ def _train_jobs(jobs: list[dict[str, Any]], **options: Any) -> None:
     """Train (or resume) the models of ``jobs`` as one group: one model per worker
     process, or the groups of ``train_zoo(device=...)``; ``options`` go to
     :func:`~.train.train_models`."""
+    from ..datasets import dataset_version
     from .train import train_models
 
     first = jobs[0]
@@ -269,6 +295,8 @@ def _train_jobs(jobs: list[dict[str, Any]], **options: Any) -> None:
         resume=True,
         **options,
     )
+    for job in jobs:
+        job["entry"]["training_data_version"] = dataset_version(job["data"])
 
 
 def train_zoo(
@@ -327,8 +355,10 @@ def train_zoo(
     modified_zoo = zoo_dir.with_name(zoo_dir.name + "_modified")
     manifest_path = zoo_dir / MANIFEST_FILE
     previous: dict[str, Any] = {}
+    note: dict[str, Any] = {}
     if manifest_path.is_file():
         old = json.loads(manifest_path.read_text())
+        note = {"note": old["note"]} if "note" in old else {}
         if old.get("spec") != spec:
             raise ModelCentralityError(
                 f"{manifest_path} was written for another zoo spec; use another folder"
@@ -343,7 +373,11 @@ def train_zoo(
             "method": spec["method"],
             "settings": dataclasses.asdict(config),
             "status": "pending",
-            **{k: v for k, v in previous.get(model["name"], {}).items() if "scores" in k},
+            **{
+                k: v
+                for k, v in previous.get(model["name"], {}).items()
+                if "scores" in k or k.endswith("_version")
+            },
         }
         entries[model["name"]] = entry
         jobs_list.append(
@@ -370,7 +404,7 @@ def train_zoo(
     def save() -> dict[str, Any]:
         done = [e for e in entries.values() if e["status"] == "done"]
         pending = [e for e in entries.values() if e["status"] != "done"]
-        manifest = {"spec": spec, "models": done, "pending": pending}
+        manifest = {"spec": spec, **note, "models": done, "pending": pending}
         write_json(manifest_path, manifest)
         return manifest
 

@@ -1,5 +1,6 @@
 """The reference zoos committed under zoos/: valid, small, scored and rankable."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -7,8 +8,11 @@ import onnx
 import pytest
 
 from modelcentrality import load_zoo, rank
+from modelcentrality.datasets import DSprites, dataset_version
 from modelcentrality.io._zoo import model_folders
+from modelcentrality.metrics import evaluate_zoo
 from modelcentrality.reference_models.zoo_job import manifest_scores
+from modelcentrality.report import read_ground_truth
 
 ZOOS = Path(__file__).resolve().parents[1] / "zoos"
 BUNDLED = ["infogan_cr", "infogan_cr_modified", "factorvae"]
@@ -57,3 +61,24 @@ def test_zoo_tables_match_the_manifests():
     block = zoo_tables.BLOCK.search((root / zoo_tables.PAGE).read_text())
     assert block, f"{zoo_tables.PAGE} lacks the zoos table block"
     assert block.group(2) == zoo_tables.zoo_tables(), "run: python docs/zoo_tables.py"
+
+
+@pytest.mark.parametrize("zoo", ["infogan_cr", "factorvae"])
+def test_manifests_record_training_and_ground_truth_versions(zoo):
+    path = ZOOS / zoo / "manifest.json"
+    manifest = json.loads(path.read_text())
+    current = dataset_version(manifest["spec"]["data"])
+    for entry in manifest["models"]:
+        assert entry["ground_truth_version"] == current, entry["name"]
+        assert entry["training_data_version"] == "dsprites/procedural-v1", entry["name"]
+    assert "trained on dsprites/procedural-v1" in manifest["note"]
+    truth = read_ground_truth(path)
+    assert truth.version == current and truth.version_warning() is None
+
+
+def test_evaluate_records_the_ground_truth_version():
+    models = load_zoo(ZOOS / "infogan_cr")[:1]
+    evaluation = evaluate_zoo(models, DSprites(), ["mig"], settings={"mig": {"n_train": 300}})
+    record = evaluation.to_dict()
+    assert record["ground_truth_version"] == DSprites().ground_truth_version
+    assert set(record["results"]) == {models[0].name}

@@ -4,6 +4,10 @@ variants, get_dataset and the supervised factor source."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,12 +20,16 @@ from modelcentrality.datasets import (
     DSprites,
     GroundTruthDataset,
     NoisyDSprites,
+    dataset_version,
     get_dataset,
+    match_official,
 )
-from modelcentrality.datasets.dsprites import NUM_IMAGES, sprite_windows
+from modelcentrality.datasets.dsprites import NUM_IMAGES, RENDERER_VERSION
 from modelcentrality.engine._scoring import factorvae_score
 from modelcentrality.engine._votes import PAPER
 from modelcentrality.errors import ModelCentralityError
+from modelcentrality.reference_models.zoo_job import _current_ground_truth
+from modelcentrality.report import read_ground_truth
 
 SHAPE, SCALE, ORIENTATION, X, Y = range(5)
 
@@ -62,15 +70,14 @@ def test_observation_format(data):
     assert data.n_factors == 5
 
 
-def test_sprites_never_touch_the_border_or_window_edge(data):
-    windows = sprite_windows()
-    assert windows.shape == (3, 6, 40, 32, 32)
-    # The largest sprite at every orientation stays inside its window with a margin.
-    for edge in (windows[..., :2, :], windows[..., -2:, :], windows[..., :, :2], windows[..., -2:]):
-        assert not edge.any()
+def test_sprites_never_touch_the_border(data):
     corners = grid(shape=[0, 1, 2], scale=5, orientation=list(range(40)), x=[0, 31], y=[0, 31])
     images = data.binary_images(corners)
     assert not images[:, [0, -1], :].any() and not images[:, :, [0, -1]].any()
+    # The largest square at 46 degrees spans pixels 3..28 at position 0, 35..60 at 31.
+    squares = data.binary_images(grid(shape=0, scale=5, orientation=5, x=[0, 31], y=[0, 31]))
+    columns = np.nonzero(squares[0].any(axis=0))[0], np.nonzero(squares[-1].any(axis=0))[0]
+    assert (columns[0][[0, -1]] == [3, 28]).all() and (columns[1][[0, -1]] == [35, 60]).all()
 
 
 def test_area_grows_with_scale(data):
@@ -82,15 +89,15 @@ def test_area_grows_with_scale(data):
 
 
 def test_centroid_follows_position(data):
-    along_x = centroid(data.binary_images(grid(shape=2, orientation=11, x=list(range(32)))))
-    along_y = centroid(data.binary_images(grid(shape=2, orientation=11, y=list(range(32)))))
-    # One pixel per step: x moves columns rightwards, y moves rows downwards, nothing else.
-    np.testing.assert_allclose(np.diff(along_x[:, 0]), 1.0, atol=1e-9)
-    np.testing.assert_allclose(np.diff(along_x[:, 1]), 0.0, atol=1e-9)
-    np.testing.assert_allclose(np.diff(along_y[:, 1]), 1.0, atol=1e-9)
-    np.testing.assert_allclose(np.diff(along_y[:, 0]), 0.0, atol=1e-9)
-    assert along_x[0, 0] < 20 and along_x[-1, 0] > 44
-    assert along_y[0, 1] < 20 and along_y[-1, 1] > 44
+    along_x = centroid(data.binary_images(grid(shape=1, scale=5, x=list(range(32)))))
+    along_y = centroid(data.binary_images(grid(shape=1, scale=5, y=list(range(32)))))
+    # 32/31 px per step, from pixel 15.5 to 47.5: x moves columns rightwards, y rows
+    # downwards; point sampling moves the centroid by whole pixels, so steps are 1 or 2.
+    for moving, still in ((along_x[:, 0], along_x[:, 1]), (along_y[:, 1], along_y[:, 0])):
+        assert moving[0] == pytest.approx(15.5, abs=0.05)
+        assert moving[-1] == pytest.approx(47.5, abs=0.05)
+        assert ((np.diff(moving) > 0.5) & (np.diff(moving) < 2.1)).all()
+        np.testing.assert_allclose(still, still[0], atol=0.05)
 
 
 def test_orientation_wraps_and_turns_counter_clockwise(data):
@@ -120,6 +127,57 @@ def test_shapes_differ(data):
         for b in range(a + 1, 3):
             assert (images[a] != images[b]).sum() > 20
     assert len(set(images.sum(axis=(1, 2)).tolist())) == 3
+
+
+OFFICIAL = np.load(Path(__file__).parent / "data" / "dsprites_official_tiles.npz")
+
+
+@pytest.mark.parametrize(
+    ("key", "fixed"),
+    [
+        ("notebook_position_x_0", {"position_x": 0}),
+        ("notebook_orientation_5", {"orientation": 5}),
+        ("notebook_random", None),
+    ],
+)
+def test_official_tiles_match_at_their_own_factors(key, fixed):
+    tiles = OFFICIAL[key]
+    iou, factors = match_official(tiles, fixed)
+    assert iou.min() >= 0.95
+    # Unconstrained, the best match lands on the known value too, up to the shape's
+    # symmetry (a quarter turn for squares, a half turn for ellipses) and one step.
+    _, free = match_official(tiles)
+    if fixed == {"position_x": 0}:
+        assert (free[:, X] == 0).all()
+    if fixed == {"orientation": 5}:
+        step = 2 * np.pi / 39
+        symmetry = np.array([np.pi / 2, np.pi, 2 * np.pi])[free[:, SHAPE]]
+        turn = (free[:, ORIENTATION] - 5) * step % symmetry
+        assert (np.minimum(turn, symmetry - turn) <= step + 1e-9).all()
+
+
+def test_match_official_rejects_unknown_factor_names():
+    with pytest.raises(ValueError, match="unknown factor name"):
+        match_official(OFFICIAL["notebook_random"][:1], {"rotation": 5})
+    with pytest.raises(ValueError, match=r"'orientation' must be an integer in \[0, 40\)"):
+        match_official(OFFICIAL["notebook_random"][:1], {"orientation": 40})
+
+
+def test_ground_truth_version_names_dataset_and_renderer(data):
+    assert data.ground_truth_version == f"dsprites/procedural-v{RENDERER_VERSION}"
+    assert NoisyDSprites().ground_truth_version.startswith("noisy_dsprites/procedural-v")
+
+
+def test_disentanglement_lib_names_are_aliases(data):
+    assert data.num_factors == data.n_factors == 5
+    assert data.factors_num_values == [3, 6, 40, 32, 32]
+    # Code written for disentanglement_lib passes a RandomState.
+    first = data.sample_factors(10, np.random.RandomState(0))
+    np.testing.assert_array_equal(first, data.sample_factors(10, np.random.RandomState(0)))
+    images = data.sample_observations_from_factors(first, np.random.RandomState(1))
+    assert images.shape == (10, 1, 64, 64)
+    colour = ColorDSprites().sample(4, np.random.RandomState(2))[1]
+    assert colour.shape == (4, 3, 64, 64)
 
 
 def test_mean_pixel_matches_official_statistics(data):
@@ -323,3 +381,105 @@ def test_supervised_score_of_a_position_and_size_encoder(data):
     assert result.train_table[0, X] == 40 and result.train_table[1, Y] == 40
     assert result.train_table[2, SCALE] == 40
     assert result.score == pytest.approx(0.6, abs=0.05)
+
+
+# --- versioned ground truth ------------------------------------------------------------
+
+
+def test_dataset_version_needs_no_file(tmp_path):
+    assert dataset_version("dsprites") == f"dsprites/procedural-v{RENDERER_VERSION}"
+    assert dataset_version(f"dsprites:{tmp_path / 'absent.npz'}") == "dsprites/official-file"
+    with pytest.raises(DatasetError, match="unknown dataset"):
+        dataset_version("shapes3d")
+
+
+def write_manifest(path: Path, versions: list[str | None]) -> Path:
+    models = []
+    for n, version in enumerate(versions):
+        entry = {"name": f"m{n}", "status": "done", "scores": {"factorvae_paper": {"score": 0.5}}}
+        if version is not None:
+            entry["ground_truth_version"] = version
+        models.append(entry)
+    path.write_text(json.dumps({"spec": {"data": "dsprites"}, "models": models}))
+    return path
+
+
+def test_ground_truth_files_carry_their_version(tmp_path):
+    current = dataset_version("dsprites")
+    truth = read_ground_truth(write_manifest(tmp_path / "now.json", [current, current]))
+    assert truth.version == current and truth.version_warning() is None
+    old = read_ground_truth(write_manifest(tmp_path / "old.json", [None, None]))
+    assert old.version is None
+    assert "records no dataset version" in old.version_warning()
+    stale = read_ground_truth(write_manifest(tmp_path / "v1.json", ["dsprites/procedural-v1"]))
+    assert "scored on dsprites/procedural-v1" in stale.version_warning()
+    with pytest.raises(ModelCentralityError, match="mixes ground truth of different dataset"):
+        read_ground_truth(write_manifest(tmp_path / "mixed.json", [current, None]))
+    evaluated = tmp_path / "evaluate.json"
+    evaluated.write_text(
+        json.dumps(
+            {
+                "ground_truth_version": "dsprites/official-file",
+                "results": {"m0": {"factorvae": {"score": 0.7}}},
+            }
+        )
+    )
+    assert read_ground_truth(evaluated).version_warning() is None
+
+
+def test_train_zoo_rescores_entries_of_another_version():
+    entry = {"name": "m0", "scores": {"mig": {}}, "modified_scores": {}, "seed": 0}
+    fresh = _current_ground_truth(entry, "dsprites")
+    assert "scores" not in fresh and "modified_scores" not in fresh and fresh["seed"] == 0
+    assert fresh["ground_truth_version"] == dataset_version("dsprites")
+    kept = _current_ground_truth({**entry, **fresh, "scores": {"mig": {}}}, "dsprites")
+    assert kept["scores"] == {"mig": {}}
+
+
+def load_benchmark(name: str):
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(folder))
+    try:
+        spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
+    return module
+
+
+def test_comparison_with_the_official_file(tmp_path, monkeypatch):
+    script = load_benchmark("dsprites_vs_official")
+    saved = {}
+    monkeypatch.setattr(script, "save_result", lambda name, payload: saved.update(payload))
+
+    class Official(DSprites):
+        """The procedural images with every heart one pixel further right."""
+
+        def binary_images(self, factors):
+            images = super().binary_images(factors)
+            hearts = np.asarray(factors)[:, SHAPE] == 2
+            images[hearts] = np.roll(images[hearts], 1, axis=2)
+            return images
+
+    monkeypatch.setattr(DSprites, "from_npz", classmethod(lambda cls, path: Official()))
+    payload = script.main([str(tmp_path / "official.npz"), "--samples", "600"])
+    rows = {row["shape"]: row for row in payload["rows"]}
+    assert rows["square"]["identical_images"] == rows["ellipse"]["identical_pixels"] == 1.0
+    assert rows["heart"]["identical_images"] == 0.0
+    assert 0.95 < rows["heart"]["identical_pixels"] < 1.0
+    assert rows["heart"]["centroid_offset_px"][0] == pytest.approx(-1.0)
+    assert saved["renderer_version"] == RENDERER_VERSION
+    assert sum(row["images"] for row in payload["rows"]) == 600
+
+    monkeypatch.undo()
+    tiny = tmp_path / "tiny.npz"
+    classes, values = official_latents()
+    np.savez(
+        tiny,
+        imgs=np.zeros((3, 64, 64), np.uint8),
+        latents_classes=classes[:3],
+        latents_values=values[:3],
+    )
+    with pytest.raises(DatasetError, match=r"tiny\.npz': 'latents_classes' has shape"):
+        script.main([str(tiny)])

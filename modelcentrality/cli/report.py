@@ -46,7 +46,8 @@ def report_options(command: Callable) -> Callable:
             callback=_read_truth,
             help="Compare with ground-truth FactorVAE / MIG scores from a train-zoo "
             "manifest.json or an `evaluate -o` JSON: Kendall tau, and the pick's score "
-            "against the best model's.",
+            "against the best model's. Warns when the scores were computed on other "
+            "dSprites images than the current renderer's (recorded ground_truth_version).",
         ),
         click.option(
             "--udr",
@@ -113,8 +114,7 @@ def report_outcome(
             ranking = ", ".join(udr_result.names[i] for i in udr_result.ranking())
             click.echo(f"UDR (lasso), best first: {ranking}")
     if ground_truth is not None:
-        warning = ground_truth.protocol_warning(protocol_name(data))
-        if warning:
+        for warning in ground_truth.warnings(protocol_name(data)):
             click.echo(f"warning: {warning}", err=True)
         summary = ground_truth.compare(data["names"], _scores(data["scores"]))
         if not summary["models"]:
@@ -122,7 +122,8 @@ def report_outcome(
         else:
             tau = summary["kendall_tau"]
             click.echo(
-                f"ground truth ({summary['models']} models, FactorVAE): Kendall tau "
+                f"ground truth ({summary['models']} models, FactorVAE, "
+                f"{ground_truth.version or 'no dataset version'}): Kendall tau "
                 f"{'n/a' if tau is None else f'{tau:.2f}'}; pick {summary['pick']} "
                 f"{summary['pick_score']:.3f}, best {summary['best']} "
                 f"{summary['best_score']:.3f}"

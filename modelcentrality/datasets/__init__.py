@@ -7,8 +7,9 @@
 
 from __future__ import annotations
 
+from ._fidelity import match_official
 from .base import DatasetError, DatasetFactors, GroundTruthDataset
-from .dsprites import DSprites
+from .dsprites import RENDERER_VERSION, DSprites
 from .variants import ColorDSprites, NoisyDSprites
 
 #: Dataset names accepted by :func:`get_dataset`.
@@ -17,6 +18,23 @@ DATASETS: dict[str, type[DSprites]] = {
     "color_dsprites": ColorDSprites,
     "noisy_dsprites": NoisyDSprites,
 }
+
+
+def dataset_version(spec: str) -> str:
+    """The ground-truth version of a dataset spec, without reading any file.
+
+    ``"NAME/procedural-vN"`` for a rendered dataset (N = :data:`RENDERER_VERSION`),
+    ``"NAME/official-file"`` for ``NAME:PATH``. Every output carrying ground-truth scores
+    records it; scores with different versions are not comparable.
+
+    Raises
+    ------
+    DatasetError
+        Unknown name.
+    """
+    name, has_path, _ = str(spec).partition(":")
+    dataset = get_dataset(name)
+    return f"{dataset.name}/official-file" if has_path else dataset.ground_truth_version
 
 
 def get_dataset(spec: str) -> GroundTruthDataset:
@@ -52,11 +70,14 @@ def get_dataset(spec: str) -> GroundTruthDataset:
 
 __all__ = [
     "DATASETS",
+    "RENDERER_VERSION",
     "ColorDSprites",
     "DSprites",
     "DatasetError",
     "DatasetFactors",
     "GroundTruthDataset",
     "NoisyDSprites",
+    "dataset_version",
     "get_dataset",
+    "match_official",
 ]

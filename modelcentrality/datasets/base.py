@@ -3,6 +3,10 @@
 A dataset has discrete factors of variation; ``factors`` arrays hold class indices,
 shape (n, n_factors), int64. Observations are channels-first float32 in [0, 1],
 shape (n, *observation_shape), like every model's generator output here.
+
+disentanglement_lib's names work too: ``num_factors`` (= ``n_factors``),
+``factors_num_values`` (= ``list(factor_sizes)``), and a ``numpy.random.RandomState``
+as ``random_state``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,14 @@ class DatasetError(ModelCentralityError, ValueError):
     """A dataset file, spec or argument is unusable; the message names it and the problem."""
 
 
+def _dataset_rng(random_state: Any) -> np.random.Generator:
+    """:func:`check_random_state`, also accepting disentanglement_lib's ``RandomState``
+    (one draw from it seeds the Generator)."""
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(0, 2**63 - 1, dtype=np.int64))
+    return check_random_state(random_state)
+
+
 class GroundTruthDataset(ABC):
     """Base class of datasets with known factors of variation.
 
@@ -36,6 +48,22 @@ class GroundTruthDataset(ABC):
     @property
     def n_factors(self) -> int:
         return len(self.factor_sizes)
+
+    @property
+    def num_factors(self) -> int:
+        """disentanglement_lib's name for :attr:`n_factors`."""
+        return self.n_factors
+
+    @property
+    def factors_num_values(self) -> list[int]:
+        """disentanglement_lib's name for :attr:`factor_sizes`, as a list."""
+        return list(self.factor_sizes)
+
+    @property
+    def ground_truth_version(self) -> str:
+        """Dataset name and the source of its images, recorded with every ground-truth
+        score so that scores on different images are never mixed."""
+        return self.name
 
     def check_factors(self, factors: Any) -> np.ndarray:
         """Validate factor class indices; returns them as int64, shape (n, n_factors).
@@ -67,7 +95,7 @@ class GroundTruthDataset(ABC):
 
     def sample_factors(self, n: int, random_state: Any = None) -> np.ndarray:
         """Factor indices drawn uniformly and independently, shape (n, n_factors)."""
-        rng = check_random_state(random_state)
+        rng = _dataset_rng(random_state)
         return np.stack(
             [rng.integers(0, size, size=n, dtype=np.int64) for size in self.factor_sizes],
             axis=1,
@@ -80,12 +108,12 @@ class GroundTruthDataset(ABC):
         """Observations for given factor indices, shape (n, *observation_shape), float32."""
 
     def sample_observations(self, n: int, random_state: Any = None) -> np.ndarray:
-        rng = check_random_state(random_state)
+        rng = _dataset_rng(random_state)
         return self.sample_observations_from_factors(self.sample_factors(n, rng), rng)
 
     def sample(self, n: int, random_state: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """(factors (n, n_factors), observations (n, *observation_shape))."""
-        rng = check_random_state(random_state)
+        rng = _dataset_rng(random_state)
         factors = self.sample_factors(n, rng)
         return factors, self.sample_observations_from_factors(factors, rng)
 

@@ -14,24 +14,27 @@ k     name         values  meaning
 4     position_y   32      linspace(0, 1, 32), top to bottom
 ====  ===========  ======  =========================================
 
-The official file cannot be downloaded here, so :class:`DSprites` renders a compatible
-set: same factors, same index order, same image format. The rasteriser is point sampling
-of implicit shape functions at pixel centres (no anti-aliasing: the official images are
-binary too). Every (shape, scale, orientation) sprite is rasterised once into a 32x32
-window around its centre, so a batch is a gather of windows pasted into empty canvases.
+The official file cannot be downloaded here, so :class:`DSprites` renders the images
+procedurally (renderer version :data:`RENDERER_VERSION`): same factors, same index order,
+same binary image format, with a geometry fitted to official renders published with the
+dataset and in public training repositories (``benchmarks/dsprites_fidelity.py`` measures
+the match: per official tile, the best overlap with any rendered sprite). The rasteriser
+is point sampling of implicit shape functions at pixel centres (no anti-aliasing).
 
-Geometry (documented choices; the official generator is not public):
+Geometry, in pixels of the 64x64 image (pixel ``i`` spans ``[i, i + 1)``; sizes at scale
+1, multiplied by the scale):
 
-- one position step moves the sprite by exactly one pixel; the sprite centre sits on the
-  centre of pixel ``16 + index`` (columns for x, rows for y), so centres span pixels
-  16..47 in the middle half of the image, as in the "infinite dSprites" re-implementation
-  (centre = 1/4 + position/2 of the canvas). Sprites never touch the border;
-- sizes at scale 1: square side 18.9 px, ellipse axes 22.05 x 11.03 px (long axis
-  horizontal at orientation 0), heart 22.05 px wide (point down at orientation 0). They
-  make the mean pixel value of the whole set 0.043, the normalisation constant published
-  for the official images (mean 0.043, std 0.202);
-- position x grows rightwards (columns) and position y downwards (rows);
-- orientation turns the sprite counter-clockwise as seen on screen.
+- the sprite centre sits at ``16 + 32 * position`` along each axis, so it moves by
+  32/31 px per position step, from the corner between pixels 15 and 16 to the corner
+  between pixels 47 and 48; x grows rightwards (columns), y downwards (rows);
+- square: side :data:`SQUARE_SIDE`; ellipse: semi-axes :data:`ELLIPSE_SEMI_AXES`, the
+  long one horizontal at orientation 0;
+- heart, point down at orientation 0: two round lobes of radius ``lobe_radius`` centred
+  ``lobe_offset`` left and right of the vertical axis and ``lobe_height`` above the
+  sprite centre, joined to a point ``tip`` below the centre by straight sides tangent to
+  the lobes, with a cleft between the lobes cut down to ``cleft`` above the centre with
+  slopes ``cleft_slope`` (:data:`HEART`);
+- orientation turns the sprite counter-clockwise as seen on screen, about its centre.
 
 :meth:`DSprites.from_npz` reads ``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz`` instead,
 after checking its keys, shapes, pixel values and index order.
@@ -39,12 +42,11 @@ after checking its keys, shapes, pixel values and index order.
 
 from __future__ import annotations
 
-import functools
 import os
 from typing import Any
 
+import numba
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from .base import DatasetError, GroundTruthDataset
 
@@ -55,21 +57,32 @@ SHAPES = ("square", "ellipse", "heart")
 FACTOR_NAMES = ("shape", "scale", "orientation", "position_x", "position_y")
 FACTOR_SIZES = (3, 6, 40, 32, 32)
 
+#: Version of the procedural images. Every output that carries ground truth records it
+#: (with the dataset name) so that scores from different renderers are never mixed.
+#: Version 1 (up to the bundled zoos' training) drew sprites of hand-chosen sizes on a
+#: one-pixel position grid; version 2 matches the official renders.
+RENDERER_VERSION = 2
+
 #: Strides of the official index: row-major over (color=1, shape, scale, orientation, x, y).
 INDEX_BASES = np.array([245_760, 40_960, 1_024, 32, 1], dtype=np.int64)
 
-#: Sprite sizes at scale 1, in pixels.
-SQUARE_SIDE = 18.9
-ELLIPSE_AXES = (22.05, 11.025)
-HEART_WIDTH = 22.05
-#: Pixel (row or column) of the sprite centre at position index 0.
-FIRST_CENTRE = 16
+#: Square side at scale 1, in pixels.
+SQUARE_SIDE = 19.2
+#: Ellipse semi-axes at scale 1 (horizontal, vertical at orientation 0), in pixels.
+ELLIPSE_SEMI_AXES = (12.76, 7.22)
+#: Heart outline at scale 1, in pixels (see the module docstring).
+HEART = {
+    "lobe_offset": 4.14,
+    "lobe_height": 3.94,
+    "lobe_radius": 5.49,
+    "tip": 8.74,
+    "cleft": 6.17,
+    "cleft_slope": 1.08,
+}
+#: Continuous image coordinate of the sprite centre at position 0 and at position 1.
+POSITION_RANGE = (16.0, 48.0)
 
 _WINDOW = 32
-# The heart is the region (x^2 + y^2 - 1)^3 <= x^2 y^3 (y up); measured numerically, it
-# spans x in [-1.139, 1.139] and y in [-1, 1.236]: this shift centres its bounding box.
-_HEART_HALF_WIDTH = 1.139
-_HEART_Y_SHIFT = 0.118
 
 
 def factor_values() -> tuple[np.ndarray, ...]:
@@ -90,40 +103,150 @@ def factor_values() -> tuple[np.ndarray, ...]:
     )
 
 
-@functools.lru_cache(maxsize=1)
-def sprite_windows() -> np.ndarray:
-    """Every (shape, scale, orientation) sprite rasterised in a 32x32 window.
+def _heart_sides() -> tuple[float, float]:
+    """Slope and upper end (height) of the heart's straight sides.
 
-    The sprite centre is window pixel (16, 16). Orientation index 39 (2 pi) reuses the
-    angle of index 0, so the two render identically.
+    Each side is the tangent from the tip ``(0, -tip)`` to the right lobe, touching it
+    at the returned height; the side is ``v = slope * |u| - tip``.
+    """
+    centre = np.array([HEART["lobe_offset"], HEART["lobe_height"]])
+    tip = np.array([0.0, -HEART["tip"]])
+    radius = HEART["lobe_radius"]
+    distance = np.linalg.norm(centre - tip)
+    towards_tip = (tip - centre) / distance
+    # The tangent point lies at angle arccos(r / d) from the direction to the tip; of
+    # the two, the outer (right) one bounds the heart.
+    turn = np.arccos(radius / distance)
+    points = [
+        centre
+        + radius
+        * np.array(
+            [
+                np.cos(sign * turn) * towards_tip[0] - np.sin(sign * turn) * towards_tip[1],
+                np.sin(sign * turn) * towards_tip[0] + np.cos(sign * turn) * towards_tip[1],
+            ]
+        )
+        for sign in (1.0, -1.0)
+    ]
+    touch = max(points, key=lambda point: point[0])
+    return float((touch[1] + HEART["tip"]) / touch[0]), float(touch[1])
+
+
+_HEART_SLOPE, _HEART_TOUCH = _heart_sides()
+
+
+#: Shape parameters in the order the rasteriser reads them.
+_PARAMETERS = np.array(
+    [
+        SQUARE_SIDE / 2,
+        ELLIPSE_SEMI_AXES[0],
+        ELLIPSE_SEMI_AXES[1],
+        HEART["lobe_offset"],
+        HEART["lobe_height"],
+        HEART["lobe_radius"],
+        HEART["tip"],
+        HEART["cleft"],
+        HEART["cleft_slope"],
+        _HEART_SLOPE,
+        _HEART_TOUCH,
+    ]
+)
+
+#: Largest distance of a sprite pixel from the sprite centre at scale 1.
+_REACH = max(
+    SQUARE_SIDE / np.sqrt(2.0),
+    *ELLIPSE_SEMI_AXES,
+    np.hypot(HEART["lobe_offset"], HEART["lobe_height"]) + HEART["lobe_radius"],
+    HEART["tip"],
+)
+
+
+@numba.njit(cache=True, nogil=True)
+def _rasterise(shapes, rows, cols, u_row, u_col, v_row, v_col, margin, p, images):
+    half_side, semi_u, semi_v = p[0], p[1], p[2]
+    offset, height, radius, tip, cleft, cleft_slope, slope, touch = p[3:11]
+    n, size = u_col.shape
+    for i in range(n):
+        shape = shapes[i]
+        # Window pixels closer than ``margin`` to an edge lie beyond the sprite's reach.
+        for r in range(margin[i], size - margin[i]):
+            for c in range(margin[i], size - margin[i]):
+                u = u_row[i, r] + u_col[i, c]
+                v = v_row[i, r] + v_col[i, c]
+                if shape == 0:
+                    inside = max(abs(u), abs(v)) <= half_side
+                elif shape == 1:
+                    inside = (u / semi_u) * (u / semi_u) + (v / semi_v) * (v / semi_v) <= 1.0
+                else:
+                    side = abs(u)
+                    lobe = (side - offset) * (side - offset) + (v - height) * (v - height)
+                    inside = v <= cleft + cleft_slope * side and (
+                        lobe <= radius * radius
+                        or slope * side - tip <= v <= touch
+                        # Between the lobe centres, above the tangent points, the
+                        # lobes may leave a gap.
+                        or (side <= offset and touch <= v <= height)
+                    )
+                if inside:
+                    images[i, rows[i] + r, cols[i] + c] = 1
+
+
+def _window_axis(position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First pixel of each sprite's window and its pixel centres relative to the sprite.
+
+    Returns (origin (n,), offsets (n, 32)): window pixel ``j`` is image pixel
+    ``origin + j`` and its centre lies ``offsets[:, j]`` pixels from the sprite centre.
+    """
+    low, high = POSITION_RANGE
+    centre = low + (high - low) * position / (FACTOR_SIZES[3] - 1)
+    origin = np.floor(centre).astype(np.int64) - _WINDOW // 2
+    offsets = origin[:, None] + (np.arange(_WINDOW) + 0.5) - centre[:, None]
+    return origin, offsets
+
+
+def render(factors: np.ndarray) -> np.ndarray:
+    """Procedural binary images for valid factor indices.
+
+    Every sprite is point-sampled at the pixel centres of a 32x32 window around it
+    (sprites reach at most 14 px from their centre, which is at least 15 px from the
+    window's edges).
+
+    Parameters
+    ----------
+    factors : ndarray of shape (n, 5), int
+        Class indices, already validated.
 
     Returns
     -------
-    ndarray of shape (3, 6, 40, 32, 32), uint8 in {0, 1}, read-only
+    ndarray of shape (n, 64, 64), uint8 in {0, 1}
     """
-    offsets = np.arange(_WINDOW, dtype=np.float64) - _WINDOW // 2
-    rows, cols = np.meshgrid(offsets, offsets, indexing="ij")
-    right, up = cols, -rows  # shape frame: y points up on screen
+    factors = np.asarray(factors, dtype=np.int64)
+    cols, dx = _window_axis(factors[:, 3].astype(np.float64))
+    rows, dy = _window_axis(factors[:, 4].astype(np.float64))
+    dy = -dy  # the shape frame's v points up on screen
+    scale = factor_values()[1][factors[:, 1]]
     # Index 39 is 2 pi: reusing the angle of index 0 makes the two identical bit for bit.
-    angles = 2.0 * np.pi * (np.arange(40) % 39) / 39.0
-    cos = np.cos(angles)[None, :, None, None]
-    sin = np.sin(angles)[None, :, None, None]
-    scales = factor_values()[1][:, None, None, None]
-    # Rotating the pixel grid by -angle turns the sprite by +angle (counter-clockwise).
-    u = (cos * right + sin * up) / scales
-    v = (cos * up - sin * right) / scales
-
-    square = np.maximum(np.abs(u), np.abs(v)) <= SQUARE_SIDE / 2
-    a, b = ELLIPSE_AXES[0] / 2, ELLIPSE_AXES[1] / 2
-    ellipse = (u / a) ** 2 + (v / b) ** 2 <= 1.0
-    unit = HEART_WIDTH / (2 * _HEART_HALF_WIDTH)
-    x, y = u / unit, v / unit + _HEART_Y_SHIFT
-    r = x * x + y * y - 1.0
-    heart = r * r * r <= x * x * y * y * y
-
-    windows = np.stack([square, ellipse, heart]).astype(np.uint8)
-    windows.flags.writeable = False
-    return windows
+    angle = 2.0 * np.pi * (factors[:, 2] % 39) / 39.0
+    # Rotating the pixel grid by -angle turns the sprite by +angle (counter-clockwise);
+    # u and v are sums of a per-row and a per-column term.
+    cos = (np.cos(angle) / scale)[:, None]
+    sin = (np.sin(angle) / scale)[:, None]
+    # The window centre is within a pixel of the sprite centre.
+    margin = np.maximum(_WINDOW // 2 - 2 - np.ceil(_REACH * scale).astype(np.int64), 0)
+    images = np.zeros((len(factors), IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+    _rasterise(
+        np.ascontiguousarray(factors[:, 0]),
+        rows,
+        cols,
+        sin * dy,
+        cos * dx,
+        cos * dy,
+        -sin * dx,
+        margin,
+        _PARAMETERS,
+        images,
+    )
+    return images
 
 
 def _check_index(index: Any) -> np.ndarray:
@@ -138,38 +261,6 @@ def _check_index(index: Any) -> np.ndarray:
 
 def _index_to_factors(index: np.ndarray) -> np.ndarray:
     return (index[..., None] // INDEX_BASES) % np.asarray(FACTOR_SIZES)
-
-
-def render(factors: np.ndarray) -> np.ndarray:
-    """Procedural binary images for valid factor indices.
-
-    Parameters
-    ----------
-    factors : ndarray of shape (n, 5), int
-        Class indices, already validated.
-
-    Returns
-    -------
-    ndarray of shape (n, 64, 64), uint8 in {0, 1}
-    """
-    windows = sprite_windows()
-    n = len(factors)
-    images = np.zeros((n, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
-    # A writable view of every image as its 33x33 grid of 32x32 windows: window (i, j)
-    # starts at pixel (i, j). Each image receives exactly one window, so no two writes
-    # overlap and the fancy-indexed assignment is a plain copy.
-    step_image, step_row, step_col = images.strides
-    grid = as_strided(
-        images,
-        shape=(n, 33, 33, _WINDOW, _WINDOW),
-        strides=(step_image, step_row, step_col, step_row, step_col),
-        writeable=True,
-    )
-    origin = FIRST_CENTRE - _WINDOW // 2
-    grid[np.arange(n), factors[:, 4] + origin, factors[:, 3] + origin] = windows[
-        factors[:, 0], factors[:, 1], factors[:, 2]
-    ]
-    return images
 
 
 def check_official_images(images: Any, where: str) -> np.ndarray:
@@ -288,6 +379,13 @@ class DSprites(GroundTruthDataset):
     def procedural(self) -> bool:
         """True when images are rendered, False when they come from the official file."""
         return self._images is None
+
+    @property
+    def ground_truth_version(self) -> str:
+        """``"NAME/procedural-vN"`` (N = :data:`RENDERER_VERSION`) or ``"NAME/official-file"``."""
+        if self.procedural:
+            return f"{self.name}/procedural-v{RENDERER_VERSION}"
+        return f"{self.name}/official-file"
 
     def factors_to_index(self, factors: Any) -> np.ndarray:
         """Official image index of factor class indices, shape (n,) from (n, 5)."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .._seeding import check_random_state
+from .base import _dataset_rng
 from .dsprites import IMAGE_SIZE, DSprites
 
 
@@ -28,7 +28,7 @@ class ColorDSprites(DSprites):
     def sample_observations_from_factors(
         self, factors: np.ndarray, random_state: Any = None
     ) -> np.ndarray:
-        rng = check_random_state(random_state)
+        rng = _dataset_rng(random_state)
         masks = self.binary_images(factors)
         colours = rng.uniform(0.5, 1.0, size=(len(masks), 3, 1, 1)).astype(np.float32)
         return masks[:, None].astype(np.float32) * colours
@@ -47,7 +47,7 @@ class NoisyDSprites(DSprites):
     def sample_observations_from_factors(
         self, factors: np.ndarray, random_state: Any = None
     ) -> np.ndarray:
-        rng = check_random_state(random_state)
+        rng = _dataset_rng(random_state)
         masks = self.binary_images(factors)
         noise = rng.random((len(masks), 3, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
         # min(sprite + noise, 1) as in disentanglement_lib: noise < 1, sprite in {0, 1}.

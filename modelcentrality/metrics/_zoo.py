@@ -31,7 +31,8 @@ class ZooEvaluation:
     skipped : dict of str to str
         Models left out (name -> reason).
     settings : dict
-        Dataset, seed, samples scale, metrics and their settings, for the JSON.
+        Dataset, its ``ground_truth_version`` (dataset and renderer), seed, samples
+        scale, metrics and their settings, for the JSON.
     """
 
     results: dict[str, dict[str, dict[str, float]]]
@@ -174,6 +175,7 @@ def evaluate_zoo(
         skipped,
         {
             **dict(record or {}),
+            "ground_truth_version": dataset.ground_truth_version,
             "seed": random_state,
             "metrics": list(metrics),
             "settings": {name: dict(values) for name, values in settings.items()},

@@ -35,11 +35,15 @@ class GroundTruth:
     factorvae_protocol : str or None
         The FactorVAE protocol of the ``factorvae`` scores ("paper" for a train-zoo
         manifest; an ``evaluate`` file's setting), None when the file does not say.
+    version : str or None
+        Dataset and renderer the scores were computed on (e.g.
+        ``"dsprites/procedural-v2"``); None for files written before it was recorded.
     """
 
     scores: dict[str, dict[str, float]]
     source: str = ""
     factorvae_protocol: str | None = None
+    version: str | None = None
 
     def protocol_warning(self, ranking_protocol: str | None) -> str | None:
         """One line when the ground truth's FactorVAE protocol differs from the
@@ -52,6 +56,33 @@ class GroundTruth:
             f"the {ranking_protocol} protocol; compare with a ground truth of the same "
             f"protocol (evaluate --factorvae-protocol {ranking_protocol})"
         )
+
+    def version_warning(self) -> str | None:
+        """A one-line warning when the scores come from other images than the current
+        procedural dataset (another renderer version, or no version recorded)."""
+        from ..datasets import DatasetError, dataset_version
+
+        if self.version is None:
+            return (
+                f"ground truth in {self.source} records no dataset version: it was "
+                "scored on dSprites renderer v1 (before versions were recorded), so it does "
+                "not match scores on the current images; rescore it"
+            )
+        try:
+            current = dataset_version(self.version.partition("/")[0])
+        except DatasetError:
+            return None
+        if self.version.endswith("/official-file") or self.version == current:
+            return None
+        return (
+            f"ground truth in {self.source} was scored on {self.version}, the "
+            f"current images are {current}: the scores are not comparable; rescore it"
+        )
+
+    def warnings(self, ranking_protocol: str | None) -> list[str]:
+        """The protocol and dataset-version warnings that apply, one line each."""
+        found = (self.protocol_warning(ranking_protocol), self.version_warning())
+        return [warning for warning in found if warning]
 
     def compare(self, names: list[str], centrality: Any, metric: str = "factorvae") -> dict:
         """How a ranking agrees with the ground truth.
@@ -141,7 +172,26 @@ def read_ground_truth(path: str | os.PathLike) -> GroundTruth:
         )
     if not scores:
         raise ModelCentralityError(f"{path} holds no ground-truth scores (FactorVAE or MIG)")
-    return GroundTruth(scores, str(path), protocol)
+    return GroundTruth(scores, str(path), protocol, _version(payload, path))
+
+
+def _version(payload: dict, path: Path) -> str | None:
+    """The one ground-truth version of a file; an error when its entries mix versions."""
+    if isinstance(payload.get("results"), dict):
+        version = payload.get("ground_truth_version")
+        return version if isinstance(version, str) else None
+    versions = {
+        entry.get("ground_truth_version")
+        for entry in payload["models"]
+        if isinstance(entry, dict) and entry.get("scores")
+    }
+    if len(versions) > 1:
+        names = ", ".join(sorted(str(v) for v in versions))
+        raise ModelCentralityError(
+            f"{path} mixes ground truth of different dataset versions ({names}); rescore it"
+        )
+    version = versions.pop() if versions else None
+    return version if isinstance(version, str) else None
 
 
 def _pick(entry: object, which: int) -> dict[str, float]:

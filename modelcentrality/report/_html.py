@@ -100,8 +100,7 @@ def write_report(
         _ranking_table(data, names, scores, order, udr_scores, ground_truth),
     ]
     if ground_truth is not None:
-        warning = ground_truth.protocol_warning(protocol_name(data))
-        if warning:
+        for warning in ground_truth.warnings(protocol_name(data)):
             sections.append(f"<p class='banner'>Warning: {html.escape(warning)}.</p>")
         sections.append(_ground_truth_section(ground_truth, names, scores, udr_scores))
     similarity = _array(data["similarity"])
