@@ -355,8 +355,9 @@ def _ranking_table(
         style = " class='pick'" if place == 1 else ""
         rows.append(f"<tr{style}>{''.join(cells)}</tr>")
     note = (
-        "<p class='note'>95% interval: the bootstrap interval of the centrality (the "
-        "noise of this run's finite budget, not the variation between training seeds), "
+        "<p class='note'>95% interval: where the centrality at unlimited votes lies, "
+        "given this run's finite budget (every noise source of the cells bootstrapped, "
+        "the small-vote bias bracketed; not the variation between training seeds), "
         "drawn as a bar with the dark mark at the value. p_top: probability of being the "
         "most central model. Self-consistency: the model's encoder scored on its own "
         "traversals, cross[i, i] (a sanity check, not part of the centrality).</p>"
@@ -373,7 +374,8 @@ def _ground_truth_section(
 ) -> str:
     lines = [
         "<h2>Ground truth</h2>",
-        f"<p class='note'>from {html.escape(truth.source)}</p><ul>",
+        f"<p class='note'>from {html.escape(truth.source)}, scored on "
+        f"{html.escape(truth.version or 'an unrecorded dataset version')}</p><ul>",
     ]
     rankings = [("ModelCentrality", scores)] + ([("UDR", udr)] if udr is not None else [])
     for label, values in rankings:
