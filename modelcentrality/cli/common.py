@@ -47,7 +47,8 @@ def _check_output(ctx: click.Context, param: click.Parameter, value: Path | None
     return value
 
 
-def _bound_threads(ctx: click.Context, param: click.Parameter, value: int | None):
+def bound_threads(ctx: click.Context, param: click.Parameter, value: int | None):
+    """Click callback: lower a thread count above the CPUs available to their number."""
     cpus = default_n_jobs()
     if value is not None and value > cpus:
         click.echo(
@@ -82,7 +83,7 @@ data_option = click.option(
 threads_option = click.option(
     "--threads",
     type=POSITIVE,
-    callback=_bound_threads,
+    callback=bound_threads,
     help="ONNX Runtime intra-op threads per model (at most the CPUs available).",
 )
 batch_size_option = click.option(

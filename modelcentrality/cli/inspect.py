@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..contract._screening import probe_model
+from ..errors import printable
 from ..io import load_model
 from .common import PROBE_SAMPLES, SEED, follow_symlinks_option
 
@@ -32,7 +33,7 @@ def inspect_command(model_dir, samples, seed, as_json, follow_symlinks):
         click.echo(json.dumps(report, indent=2))
         return
     for key, value in report.items():
-        click.echo(f"{key:18} {_describe(value) if key == 'prior' else value}")
+        click.echo(printable(f"{key:18} {_describe(value) if key == 'prior' else value}"))
     click.echo("ok: the model satisfies the contract")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..engine import PROTOCOLS
-from ..errors import ParameterError
+from ..errors import ParameterError, printable
 from ..execution import make_backend
 from ..io import load_zoo
 from ..selection import SEARCHES, make_search, rank
@@ -100,11 +100,11 @@ from .report import report_options, report_outcome
     help="Which pairs to evaluate (default: 'precision' with --precision, else 'full'). "
     "'adaptive': find the most central model(s) from a sample of pairs.",
 )
-@click.option("--top", type=int, help="Adaptive: how many top models to find (default 1).")
-@click.option("--max-pairs", type=int, help="Adaptive: budget of pair evaluations.")
+@click.option("--top", type=POSITIVE, help="Adaptive: how many top models to find (default 1).")
+@click.option("--max-pairs", type=POSITIVE, help="Adaptive: budget of pair evaluations.")
 @click.option(
     "--target",
-    type=float,
+    type=FiniteFloatRange(0, 1, min_open=True, max_open=True),
     help="Adaptive: stop when the leader's p_top reaches this (default 0.95).",
 )
 @click.option(
@@ -195,7 +195,10 @@ def rank_command(
     """
     search = search_name
     if search_name == "adaptive":
-        search = make_search("adaptive", top_k=top, max_pairs=max_pairs, target=target)
+        try:
+            search = make_search("adaptive", top_k=top, max_pairs=max_pairs, target=target)
+        except ParameterError as exc:
+            raise click.UsageError(str(exc)) from None
     elif (top, max_pairs, target) != (None, None, None):
         raise click.UsageError("--top, --max-pairs and --target need --search adaptive")
     try:
@@ -247,7 +250,7 @@ def rank_command(
     click.echo(format_table(headers, rows))
     if output is not None:
         result.to_json(output)
-        click.echo(f"wrote {output}", err=True)
+        click.echo(printable(f"wrote {output}"), err=True)
     report_outcome(
         result,
         models,

@@ -15,7 +15,7 @@ from ..reference_models.presets import (
     make_config,
     parse_assignments,
 )
-from .common import SEED
+from .common import SEED, bound_threads
 
 #: Estimated CPU runs longer than this ask for confirmation first (the cpu preset stays
 #: under it; the paper preset takes days).
@@ -123,7 +123,9 @@ def confirm_long_run(method: str, preset: str, overrides: dict[str, str], yes: b
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="CPU threads (results are reproducible for a fixed count).",
+    callback=bound_threads,
+    help="CPU threads, at most the CPUs available (results are reproducible for a fixed "
+    "count).",
 )
 @click.option(
     "--progress/--no-progress",
@@ -209,7 +211,8 @@ def train_command(
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="CPU threads per model.",
+    callback=bound_threads,
+    help="CPU threads per model (at most the CPUs available).",
 )
 @click.option(
     "--progress/--no-progress",

@@ -68,7 +68,7 @@ class Prior:
         if not isinstance(spec, dict) or "type" not in spec:
             raise ValueError('prior must be an object with a "type" key')
         kind = spec["type"]
-        keys = {"uniform": ("low", "high"), "normal": ("mean", "std")}.get(kind)
+        keys = {"uniform": ("low", "high"), "normal": ("mean", "std")}.get(str(kind))
         if keys is None:
             raise ValueError(f"prior type must be 'uniform' or 'normal', got {kind!r}")
         unknown = set(spec) - {"type", *keys}

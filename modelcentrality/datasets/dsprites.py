@@ -46,9 +46,12 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ..io._read import FileReadError, open_regular
 from .base import DatasetError, GroundTruthDataset
 
 OFFICIAL_FILE_NAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
+#: The official archive is 26 MB; anything far bigger is not it.
+MAX_ARCHIVE_BYTES = 1 << 30
 NUM_IMAGES = 737_280
 IMAGE_SIZE = 64
 SHAPES = ("square", "ellipse", "heart")
@@ -214,11 +217,25 @@ def load_official_npz(path: str | os.PathLike) -> np.ndarray:
     if not os.path.isfile(path):
         raise DatasetError(f"{where}: no such file")
     try:
-        archive = np.load(path, allow_pickle=False)
-    except Exception as exc:  # any unreadable content: report it as one line
-        raise DatasetError(f"{where}: not a readable .npz archive ({exc})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DatasetError(f"{where}: a single .npy array, expected an .npz archive")
+        handle = open_regular(path, max_bytes=MAX_ARCHIVE_BYTES, what="dSprites file")
+    except FileReadError as exc:
+        raise DatasetError(f"{where}: {exc.problem}") from None
+    with handle:
+        # Only a zip archive is handed to numpy: on anything else numpy would try
+        # unpickling (refused) and advise allowing it.
+        if handle.read(4) != b"PK\x03\x04":
+            raise DatasetError(f"{where}: not an .npz archive")
+        handle.seek(0)
+        try:
+            archive = np.load(handle, allow_pickle=False)
+            return _read_archive(archive, where)
+        except DatasetError:
+            raise
+        except Exception as exc:  # any unreadable content: report it as one line
+            raise DatasetError(f"{where}: not a readable .npz archive ({exc})") from None
+
+
+def _read_archive(archive: Any, where: str) -> np.ndarray:
     with archive:
         wanted = ("imgs", "latents_classes", "latents_values")
         missing = [key for key in wanted if key not in archive.files]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,7 +21,14 @@ from .._validation import check_choice, check_int
 from ..contract._model import Model
 from ..engine._votes import Protocol, VoteResult
 from ..errors import ModelCentralityError, ParameterError
-from ._backends import Backend, PairCallback, SourceTask, evaluate_source, report_progress
+from ._backends import (
+    Backend,
+    PairCallback,
+    SourceTask,
+    evaluate_source,
+    report_progress,
+    watch_parent,
+)
 from ._transport import model_spec, open_models
 
 LOAD_MODES = ("path", "bytes")
@@ -50,8 +58,24 @@ def _source_task(
     """
     import ray
 
+    _watch_raylet()
     models = open_models(specs, threads, resolve=ray.get)
     return evaluate_source(models[source], [models[j] for j in encoders], protocol, seed)
+
+
+_watching = False
+
+
+def _watch_raylet() -> None:
+    """Once per Ray worker process: exit when its parent (the node's raylet) exits.
+
+    A local Ray instance dies with the driver that started it; its workers then follow
+    the raylet instead of computing for nobody.
+    """
+    global _watching
+    if not _watching:
+        _watching = True
+        watch_parent(os.getppid(), death_signal=False)
 
 
 class RayBackend(Backend):

@@ -13,7 +13,8 @@ import numpy as np
 
 from .. import __version__
 from ..contract._model import Model
-from ..io._files import atomic_write
+from ..errors import ModelCentralityError, printable
+from ..io._files import atomic_write, unwritable_folder_reason
 from ._figures import pyplot, similarity_heatmap, traversal_figure
 from ._ground_truth import GroundTruth
 from ._traversals import traversal_grid
@@ -108,10 +109,18 @@ def write_report(
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>ModelCentrality report</title><style>{_STYLE}</style></head><body>\n"
         + "\n".join(sections)
-        + f"\n<p class='note'>modelcentrality {html.escape(__version__)}</p></body></html>\n"
+        + f"\n<p class='note'>modelcentrality {_escape(__version__)}</p></body></html>\n"
     )
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    reason = unwritable_folder_reason(out_dir, REPORT_FILE)
+    if reason:
+        raise ModelCentralityError(printable(f"cannot write the report into {out_dir}: {reason}"))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelCentralityError(
+            printable(f"cannot create {out_dir}: {exc.strerror or exc}")
+        ) from None
     path = out_dir / REPORT_FILE
     atomic_write(path, lambda handle: handle.write(page.encode("utf-8")))
     return path
@@ -138,7 +147,7 @@ def _udr_scores(udr: Any, names: list[str]) -> np.ndarray | None:
 
 def _image(png: bytes, alt: str) -> str:
     encoded = base64.b64encode(png).decode("ascii")
-    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{encoded}'>"
+    return f"<img alt='{_escape(alt)}' src='data:image/png;base64,{encoded}'>"
 
 
 def _header(data: dict, names: list[str]) -> str:
@@ -156,16 +165,16 @@ def _header(data: dict, names: list[str]) -> str:
         "<h1>ModelCentrality report</h1>",
         "<p>The selected model is the most central one: its encoder and the others "
         "agree best on each other's latent traversals (Lin et al., ICML 2020).</p>",
-        f"<p class='note'>{html.escape(', '.join(facts))}</p>",
+        f"<p class='note'>{_escape(', '.join(facts))}</p>",
     ]
     if search.get("stop_reason"):
         reached = "" if search.get("target_reached", True) else " (target not reached)"
         lines.append(
-            f"<p class='note'>search stopped: {html.escape(str(search['stop_reason']))}"
+            f"<p class='note'>search stopped: {_escape(str(search['stop_reason']))}"
             f"{reached}</p>"
         )
     for name, reason in (data.get("skipped") or {}).items():
-        lines.append(f"<p class='note'>skipped {html.escape(name)}: {html.escape(reason)}</p>")
+        lines.append(f"<p class='note'>skipped {_escape(name)}: {_escape(reason)}</p>")
     return "\n".join(lines)
 
 
@@ -201,7 +210,7 @@ def _ranking_table(
     head = "".join(h if h.startswith("<th") else f"<th>{h}</th>" for h in headers)
     rows = []
     for place, i in enumerate(order, start=1):
-        cells = [f"<td>{place}</td>", f"<td class='name'>{html.escape(names[i])}</td>"]
+        cells = [f"<td>{place}</td>", f"<td class='name'>{_escape(names[i])}</td>"]
         cells.append(f"<td>{_fmt(scores[i])}</td>")
         bar = ""
         if ci is not None and np.all(np.isfinite(ci[i])):
@@ -242,7 +251,7 @@ def _ground_truth_section(
 ) -> str:
     lines = [
         "<h2>Ground truth</h2>",
-        f"<p class='note'>from {html.escape(truth.source)}</p><ul>",
+        f"<p class='note'>from {_escape(truth.source)}</p><ul>",
     ]
     rankings = [("ModelCentrality", scores)] + ([("UDR", udr)] if udr is not None else [])
     for label, values in rankings:
@@ -254,8 +263,8 @@ def _ground_truth_section(
             lines.append(
                 f"<li>{label} vs {title}: Kendall tau "
                 f"{'n/a' if tau is None else f'{tau:.2f}'} over {summary['models']} models; "
-                f"pick {html.escape(summary['pick'])} scores {summary['pick_score']:.3f}, "
-                f"the best ({html.escape(summary['best'])}) {summary['best_score']:.3f}</li>"
+                f"pick {_escape(summary['pick'])} scores {summary['pick_score']:.3f}, "
+                f"the best ({_escape(summary['best'])}) {summary['best_score']:.3f}</li>"
             )
     lines.append("</ul>")
     return "\n".join(lines)
@@ -274,7 +283,7 @@ def _traversal_section(
     figures = []
     for place, i in chosen:
         name = names[i]
-        caption = f"rank {place}: {html.escape(name)}"
+        caption = f"rank {place}: {_escape(name)}"
         model = models.get(name)
         if model is None:
             figures.append(f"<figure><figcaption>{caption}: model not loaded</figcaption></figure>")
@@ -289,6 +298,12 @@ def _traversal_section(
         + "".join(figures)
         + "</div>"
     )
+
+
+def _escape(text: str) -> str:
+    """Text for the page: HTML-escaped, control characters shown as escapes (a name
+    may hold a newline or a terminal escape, which HTML would keep raw)."""
+    return html.escape(printable(str(text)))
 
 
 def _fmt(value: float) -> str:
