@@ -14,6 +14,7 @@ import errno
 import json
 import math
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -577,17 +578,27 @@ def test_bfloat16_without_torch_is_one_line(capfd, ranked_zoo, monkeypatch):
     one_line(err, "bfloat16", "PyTorch", "pip install")
 
 
-@pytest.mark.parametrize("content", [b"root:x:0:0:root:/root:/bin/bash\n", b"\x93NUMPY", b""])
+@pytest.mark.parametrize(
+    "content", [b"root:x:0:0:root:/root:/bin/bash\n", b"\x93NUMPY", b"", "objects", "pickle"]
+)
 def test_a_dsprites_file_that_is_not_an_archive_never_suggests_pickle(tmp_path, content):
     from modelcentrality.datasets.base import DatasetError
     from modelcentrality.datasets.dsprites import load_official_npz
 
     path = tmp_path / "passwd"
-    path.write_bytes(content)
+    if content == "objects":  # an .npz whose arrays need unpickling
+        with open(path, "wb") as handle:
+            np.savez(handle, imgs=np.array([{"a": 1}]), latents_classes=np.zeros(1),
+                     latents_values=np.zeros(1))
+    elif content == "pickle":
+        path.write_bytes(pickle.dumps({"imgs": 1}))
+    else:
+        path.write_bytes(content)
     with pytest.raises(DatasetError) as caught:
         load_official_npz(path)
     message = str(caught.value)
-    assert "\n" not in message and "pickle" not in message and "passwd" in message
+    assert "\n" not in message and "passwd" in message
+    assert "allow_pickle" not in message and "unsafe" not in message
 
 
 @pytest.mark.slow
@@ -597,7 +608,7 @@ def test_train_on_etc_passwd_never_suggests_pickle(capfd, tmp_path):
                          "dsprites:/etc/passwd", "-o", tmp_path / "m", "--no-progress")
     assert status == 1
     line = one_line(err, "/etc/passwd")
-    assert "pickle" not in line
+    assert "allow_pickle" not in line and "unsafe" not in line
 
 
 def test_train_threads_are_bounded_by_the_cpus(capfd):
@@ -615,16 +626,21 @@ _ORPHAN_PARENT = r"""
 import multiprocessing, os, sys, time
 from modelcentrality.execution._backends import watch_parent
 
-def child(parent, death_signal):
+def child(parent, death_signal, ready):
     watch_parent(parent, death_signal=death_signal)
+    ready.set()
     while True:  # busy, as a worker computing votes
         sum(range(1000))
 
 if __name__ == "__main__":
     context = multiprocessing.get_context("spawn")
-    kids = [context.Process(target=child, args=(os.getpid(), flag)) for flag in (True, False)]
-    for kid in kids:
-        kid.start()
+    kids = []
+    # One child with the kernel's signal and the thread, one with the thread alone.
+    for flag in (True, False):
+        ready = context.Event()
+        kids.append(context.Process(target=child, args=(os.getpid(), flag, ready)))
+        kids[-1].start()
+        ready.wait()  # its guards are armed
     print(" ".join(str(kid.pid) for kid in kids), flush=True)
     sys.stdin.read()  # until the test kills this process
 """

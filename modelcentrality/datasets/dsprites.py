@@ -214,7 +214,7 @@ def load_official_npz(path: str | os.PathLike) -> np.ndarray:
     if os.path.isdir(path):
         path = os.path.join(path, OFFICIAL_FILE_NAME)
     where = f"dSprites file '{os.fspath(path)}'"
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise DatasetError(f"{where}: no such file")
     try:
         handle = open_regular(path, max_bytes=MAX_ARCHIVE_BYTES, what="dSprites file")
@@ -223,8 +223,11 @@ def load_official_npz(path: str | os.PathLike) -> np.ndarray:
     with handle:
         # Only a zip archive is handed to numpy: on anything else numpy would try
         # unpickling (refused) and advise allowing it.
-        if handle.read(4) != b"PK\x03\x04":
-            raise DatasetError(f"{where}: not an .npz archive")
+        magic = handle.read(4)
+        if magic == b"\x93NUM":
+            raise DatasetError(f"{where}: a single .npy array, expected an .npz archive")
+        if magic != b"PK\x03\x04":
+            raise DatasetError(f"{where}: not a readable .npz archive (no zip header)")
         handle.seek(0)
         try:
             archive = np.load(handle, allow_pickle=False)
@@ -232,7 +235,13 @@ def load_official_npz(path: str | os.PathLike) -> np.ndarray:
         except DatasetError:
             raise
         except Exception as exc:  # any unreadable content: report it as one line
-            raise DatasetError(f"{where}: not a readable .npz archive ({exc})") from None
+            raise DatasetError(f"{where}: not a readable .npz archive ({_reason(exc)})") from None
+
+
+def _reason(exc: Exception) -> str:
+    """numpy's reason, except its advice to load pickles: they are never loaded."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return "it holds Python objects, which are never loaded" if "pickle" in text else text
 
 
 def _read_archive(archive: Any, where: str) -> np.ndarray:
@@ -249,7 +258,7 @@ def _read_archive(archive: Any, where: str) -> np.ndarray:
             try:
                 arrays[key] = archive[key]
             except Exception as exc:  # e.g. an object array that needs pickle
-                raise DatasetError(f"{where}: cannot read '{key}' ({exc})") from None
+                raise DatasetError(f"{where}: cannot read '{key}' ({_reason(exc)})") from None
     for key in ("latents_classes", "latents_values"):
         if arrays[key].shape != (NUM_IMAGES, 6):
             raise DatasetError(
