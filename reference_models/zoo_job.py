@@ -338,13 +338,22 @@ def train_zoo(
     modified_zoo = zoo_dir.with_name(zoo_dir.name + "_modified")
     manifest_path = zoo_dir / MANIFEST_FILE
     previous: dict[str, Any] = {}
-    if manifest_path.is_file():
+    if manifest_path.exists():
         old = read_json(manifest_path, what="manifest", non_finite="null")
         if not isinstance(old, dict) or old.get("spec") != spec:
             raise ModelCentralityError(
                 f"{manifest_path} was written for another zoo spec; use another folder"
             )
-        previous = {m["name"]: m for m in old.get("models", []) + old.get("pending", [])}
+        listed = [old.get("models", []), old.get("pending", [])]
+        if not all(
+            isinstance(part, list)
+            and all(isinstance(m, dict) and isinstance(m.get("name"), str) for m in part)
+            for part in listed
+        ):
+            raise ModelCentralityError(
+                f"{manifest_path}: models and pending must be lists of model entries"
+            )
+        previous = {m["name"]: m for m in listed[0] + listed[1]}
     entries: dict[str, dict[str, Any]] = {}
     jobs_list = []
     for model in model_plan(spec):

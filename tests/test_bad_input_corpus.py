@@ -284,8 +284,8 @@ def test_cache_that_is_a_file_or_holds_a_folder(capfd, zoo, tmp_path):
     cache_file = tmp_path / "cache_file"
     cache_file.write_text("x")
     status, _, err = run(capfd, "rank", zoo, *FAST, "--cache", cache_file)
-    assert status == 1
-    one_line(err, "cache_file", "is a file")
+    assert status == 2  # checked with the options, before the run
+    one_line(err, "cache_file", "is a file", "(see --help)")
 
     cache = tmp_path / "cache"
     assert rank_json(capfd, zoo, "--cache", cache)[0] == 0

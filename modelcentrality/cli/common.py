@@ -15,7 +15,7 @@ from ..engine._votes import MAX_GROUP_SIZE, MAX_SCALE_SAMPLES
 from ..errors import ModelError, ZooError, printable
 from ..execution._backends import default_n_jobs
 from ..io import load_zoo
-from ..io._files import unwritable_reason
+from ..io._files import unwritable_folder_reason, unwritable_reason
 
 POSITIVE = click.IntRange(min=1)
 #: Seeds key numpy generators, which take non-negative integers.
@@ -42,6 +42,15 @@ def _check_output(ctx: click.Context, param: click.Parameter, value: Path | None
     # Checked before the run, so that a long run never fails at its last step.
     if value is not None:
         reason = unwritable_reason(value)
+        if reason:
+            raise click.BadParameter(f"{printable(str(value))}: {reason}", ctx, param)
+    return value
+
+
+def check_output_folder(ctx: click.Context, param: click.Parameter, value: Path | None):
+    """Click callback: refuse a folder that cannot be created or written, before the run."""
+    if value is not None:
+        reason = unwritable_folder_reason(value)
         if reason:
             raise click.BadParameter(f"{printable(str(value))}: {reason}", ctx, param)
     return value

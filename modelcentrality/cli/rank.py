@@ -18,6 +18,7 @@ from .common import (
     SEED,
     FiniteFloatRange,
     batch_size_option,
+    check_output_folder,
     echo_skipped,
     follow_symlinks_option,
     format_table,
@@ -79,6 +80,7 @@ from .report import report_options, report_outcome
     "--cache",
     "cache_dir",
     type=click.Path(path_type=Path),
+    callback=check_output_folder,
     help="Cache finished pairs here: a rerun resumes, a grown zoo computes only new pairs.",
 )
 @click.option(
