@@ -490,6 +490,9 @@ def test_a_full_disk_during_rank_and_report_is_one_line(capfd, tmp_path, ranked_
     status, out, err = run(capfd, "rank", zoo, *ZOO_FAST, "-o", tmp_path / "r.json")
     assert status == 1
     one_line(err, "cannot write", "r.json", "No space left on device")
+    status, out, err = run(capfd, "rank", zoo, *ZOO_FAST, "--cache", tmp_path / "cache")
+    assert status == 1
+    one_line(err, "cannot write", "cache", "No space left on device")
     ranking = tmp_path / "rank.json"
     ranking.write_text(json.dumps(payload))
     status, _, err = run(capfd, "report", ranking, zoo, "-o", tmp_path / "report")
