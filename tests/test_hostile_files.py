@@ -110,17 +110,27 @@ def rank_payload(n: int = 3) -> dict:
 MANIFEST = {
     "spec": {"method": "factorvae", "preset": "cpu"},
     "models": [
-        {"name": "m0", "status": "done", "scores": {"factorvae_paper": {"score": 0.7},
-                                                   "mig": {"discrete_mig": 0.2}}},
-        {"name": "m1", "status": "done", "scores": {"factorvae_paper": {"score": 0.9},
-                                                   "mig": {"discrete_mig": 0.4}}},
+        {
+            "name": "m0",
+            "status": "done",
+            "scores": {"factorvae_paper": {"score": 0.7}, "mig": {"discrete_mig": 0.2}},
+        },
+        {
+            "name": "m1",
+            "status": "done",
+            "scores": {"factorvae_paper": {"score": 0.9}, "mig": {"discrete_mig": 0.4}},
+        },
         {"name": "m2", "status": "done", "scores": {"factorvae_paper": {"score": 0.5}}},
     ],
 }
 EVALUATE = {"results": {"m0": {"factorvae": {"score": 0.6}}, "m1": {"mig": {"discrete_mig": 1}}}}
 MODEL_JSON = {
-    "format": 1, "latent_dim": 4, "code_dims": [0, 1], "kind": "gan",
-    "prior": {"type": "uniform", "low": -1.0, "high": 1.0}, "name": "x",
+    "format": 1,
+    "latent_dim": 4,
+    "code_dims": [0, 1],
+    "kind": "gan",
+    "prior": {"type": "uniform", "low": -1.0, "high": 1.0},
+    "name": "x",
 }
 SPEC = {"method": "factorvae", "preset": "cpu", "seeds": 2, "grid": {"tc_weight": [1, 10]}}
 
@@ -234,8 +244,9 @@ def _leaf():
 
 JSON_VALUES = st.recursive(
     _leaf(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -294,7 +305,7 @@ def test_damaged_bytes_give_a_result_or_one_line(tmp_path, reader, data):
     cut = data.draw(st.integers(0, len(text)))
     noise = data.draw(st.binary(max_size=16))
     path = tmp_path / name
-    path.write_bytes(text[:cut] + noise + text[cut + len(noise):])
+    path.write_bytes(text[:cut] + noise + text[cut + len(noise) :])
     result = reads_cleanly(read, path)
     if result is not None:
         check(result)
@@ -343,8 +354,14 @@ def test_damaged_checkpoints_are_one_line(tmp_path, damage):
 
 @pytest.mark.parametrize(
     "token, shown",
-    [("NaN", "NaN"), ("Infinity", "Infinity"), ("-Infinity", "-Infinity"), ("1e400", "1e400"),
-     (str(10**400), "..."), ("9" * 5000, "...")],
+    [
+        ("NaN", "NaN"),
+        ("Infinity", "Infinity"),
+        ("-Infinity", "-Infinity"),
+        ("1e400", "1e400"),
+        (str(10**400), "..."),
+        ("9" * 5000, "..."),
+    ],
 )
 def test_non_finite_numbers_are_refused_naming_the_field(tmp_path, token, shown):
     path = tmp_path / "doc.json"
@@ -397,8 +414,21 @@ def test_ranking_round_trips_through_its_json_form(tmp_path, ranked_zoo):
     payload = ranked_zoo[1]
     result = RankResult.from_json(payload)
     again = result.to_dict()
-    for key in ("names", "scores", "ranking", "cross", "similarity", "scores_ci", "p_top",
-                "protocol", "seed", "votes", "search", "bootstrap", "self_consistency"):
+    for key in (
+        "names",
+        "scores",
+        "ranking",
+        "cross",
+        "similarity",
+        "scores_ci",
+        "p_top",
+        "protocol",
+        "seed",
+        "votes",
+        "search",
+        "bootstrap",
+        "self_consistency",
+    ):
         assert again[key] == payload[key], key
     path = tmp_path / "again.json"
     result.to_json(path)
@@ -430,8 +460,7 @@ def test_report_with_dollar_and_control_characters_in_names(capfd, tmp_path, ran
         meta = json.loads((folder / "model.json").read_text())
         (folder / "model.json").write_text(json.dumps({**meta, "name": new}))
     ranking = tmp_path / "rank.json"
-    ranking.write_text(json.dumps({**payload, "names": names, "ranking": names,
-                                   "skipped": {}}))
+    ranking.write_text(json.dumps({**payload, "names": names, "ranking": names, "skipped": {}}))
     status, _, err = run(capfd, "report", ranking, renamed, "-o", tmp_path / "report")
     assert status == 0, err
     one_line(err, "wrote report")
@@ -479,8 +508,7 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path, monkeypatch, call):
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
 
 
-def test_a_full_disk_during_rank_and_report_is_one_line(capfd, tmp_path, ranked_zoo,
-                                                         monkeypatch):
+def test_a_full_disk_during_rank_and_report_is_one_line(capfd, tmp_path, ranked_zoo, monkeypatch):
     zoo, payload = ranked_zoo
 
     def full(fd):
@@ -516,16 +544,22 @@ def test_non_finite_ground_truth_is_missing_never_best(tmp_path, capfd, ranked_z
     assert read.scores == {names[2]: {"factorvae": 0.1}}
     ranking = tmp_path / "rank.json"
     ranking.write_text(json.dumps(payload))
-    status, out, err = run(capfd, "report", ranking, zoo, "-o", tmp_path / "r",
-                           "--ground-truth", truth)
+    status, out, err = run(
+        capfd, "report", ranking, zoo, "-o", tmp_path / "r", "--ground-truth", truth
+    )
     assert status == 0, err
     line = one_line(out, "ground truth (1 models")
     assert "nan" not in line and "inf" not in line
 
 
 def test_compare_ignores_non_finite_scores_given_in_code():
-    truth = GroundTruth({"a": {"factorvae": float("nan")}, "b": {"factorvae": 0.1},
-                         "c": {"factorvae": float("inf")}})
+    truth = GroundTruth(
+        {
+            "a": {"factorvae": float("nan")},
+            "b": {"factorvae": 0.1},
+            "c": {"factorvae": float("inf")},
+        }
+    )
     summary = truth.compare(["a", "b", "c"], [0.9, 0.5, 0.1])
     assert summary["models"] == 1 and summary["best"] == "b" and summary["pick"] == "b"
 
@@ -538,8 +572,9 @@ def test_ground_truth_from_devices_and_fifos_is_one_line(capfd, tmp_path, ranked
     fifo = _fifo(tmp_path, "truth.fifo")
     for source in ("/dev/zero", fifo):
         with bounded():
-            status, _, err = run(capfd, "report", ranking, zoo, "-o", tmp_path / "r",
-                                 "--ground-truth", source)
+            status, _, err = run(
+                capfd, "report", ranking, zoo, "-o", tmp_path / "r", "--ground-truth", source
+            )
         assert status == 2
         one_line(err, str(source), "not a regular file")
 
@@ -591,8 +626,12 @@ def test_a_dsprites_file_that_is_not_an_archive_never_suggests_pickle(tmp_path, 
     path = tmp_path / "passwd"
     if content == "objects":  # an .npz whose arrays need unpickling
         with open(path, "wb") as handle:
-            np.savez(handle, imgs=np.array([{"a": 1}]), latents_classes=np.zeros(1),
-                     latents_values=np.zeros(1))
+            np.savez(
+                handle,
+                imgs=np.array([{"a": 1}]),
+                latents_classes=np.zeros(1),
+                latents_values=np.zeros(1),
+            )
     elif content == "pickle":
         path.write_bytes(pickle.dumps({"imgs": 1}))
     else:
@@ -607,8 +646,18 @@ def test_a_dsprites_file_that_is_not_an_archive_never_suggests_pickle(tmp_path, 
 @pytest.mark.slow
 def test_train_on_etc_passwd_never_suggests_pickle(capfd, tmp_path):
     pytest.importorskip("torch")
-    status, _, err = run(capfd, "train", "beta-vae", "--preset", "cpu", "--data",
-                         "dsprites:/etc/passwd", "-o", tmp_path / "m", "--no-progress")
+    status, _, err = run(
+        capfd,
+        "train",
+        "beta-vae",
+        "--preset",
+        "cpu",
+        "--data",
+        "dsprites:/etc/passwd",
+        "-o",
+        tmp_path / "m",
+        "--no-progress",
+    )
     assert status == 1
     line = one_line(err, "/etc/passwd")
     assert "allow_pickle" not in line and "unsafe" not in line

@@ -51,9 +51,7 @@ class FileReadError(ModelCentralityError):
         return (type(self), (self.path, self.problem, self.what))
 
 
-def open_regular(
-    path: str | os.PathLike, *, max_bytes: int, what: str = ""
-) -> IO[bytes]:
+def open_regular(path: str | os.PathLike, *, max_bytes: int, what: str = "") -> IO[bytes]:
     """Open ``path`` for binary reading, if it is a regular file of at most ``max_bytes``.
 
     The file is opened non-blocking and checked with ``fstat`` on the open descriptor,

@@ -210,23 +210,21 @@ class RankResult:
             uncertainty = StoredUncertainty(ci, p_top, **bootstrap)
         get("ranking", _ranking(names))
         get("version", _text)
+        plain = {
+            key: get(key, check(n), default=default(n))
+            for key, (check, default) in _PLAIN_FIELDS.items()
+        }
         return cls(
             names=names,
             scores=scores,
             cross=cross,
             similarity=similarity,
-            revised_cross=get("revised_cross", _matrix(n, n), default=np.full((n, n), np.nan)),
-            protocol=get("protocol", _protocol, default=None),
-            seed=get("seed", _count, default=0),
-            skipped=get("skipped", _skipped, default={}),
             uncertainty=uncertainty,
-            votes=get("votes", _votes(n), default=None),
-            encoder_passes=get("encoder_passes", _count, default=0),
-            precision=get("precision", _optional_number, default=None),
             search=search.get("name", "full"),
             stop_reason=search.get("stop_reason", "every pair evaluated"),
             target_reached=search.get("target_reached", True),
             details=search.get("details", {}),
+            **plain,
         )
 
 
@@ -392,6 +390,19 @@ def _bootstrap(value: Any) -> dict[str, Any]:
             raise ValueError(f"confidence must be in (0, 1), got {_short(confidence)}")
         out["confidence"] = float(confidence)
     return out
+
+
+#: Fields stored as they are: JSON key (= attribute) -> (its check and its default, each
+#: given N). A new optional field of this kind is one line here.
+_PLAIN_FIELDS: dict[str, tuple[Callable[[int], Callable], Callable[[int], Any]]] = {
+    "revised_cross": (lambda n: _matrix(n, n), lambda n: np.full((n, n), np.nan)),
+    "protocol": (lambda n: _protocol, lambda n: None),
+    "seed": (lambda n: _count, lambda n: 0),
+    "skipped": (lambda n: _skipped, lambda n: {}),
+    "votes": (_votes, lambda n: None),
+    "encoder_passes": (lambda n: _count, lambda n: 0),
+    "precision": (lambda n: _optional_number, lambda n: None),
+}
 
 
 def _short(value: Any) -> str:
