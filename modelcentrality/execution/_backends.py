@@ -211,7 +211,8 @@ class ProcessBackend(Backend):
     Notes
     -----
     Models travel through :func:`~modelcentrality.execution.model_spec`; workers are
-    started with ``spawn`` (safe with ONNX Runtime's threads).
+    started with ``spawn`` (safe with ONNX Runtime's threads) and end with this process,
+    also when it is killed (:func:`watch_parent`).
     Outside a ``with`` block they live for one :meth:`run` call; inside one (and during
     :func:`~modelcentrality.rank`, which enters its backend) they stay up, with their
     open models, across calls on the same models, such as the rounds of the

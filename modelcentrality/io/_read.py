@@ -90,8 +90,12 @@ def read_bytes(path: str | os.PathLike, *, max_bytes: int, what: str = "") -> by
     """The content of a regular file of at most ``max_bytes`` (see :func:`open_regular`)."""
     with open_regular(path, max_bytes=max_bytes, what=what) as handle:
         try:
-            # One byte more than allowed tells a file that grew since fstat.
-            data = handle.read(max_bytes + 1)
+            size = os.fstat(handle.fileno()).st_size
+            data = handle.read(size + 1)
+            if len(data) > size:
+                # It grew since fstat, or is one of the files (/proc) whose size is 0:
+                # one byte more than allowed tells a file that is too large.
+                data += handle.read(max_bytes + 1 - len(data))
         except OSError as exc:
             raise FileReadError(path, exc.strerror or str(exc), what) from None
     if len(data) > max_bytes:
@@ -106,11 +110,6 @@ class _NonFinite:
 
     def __init__(self, text: str) -> None:
         self.text = text if len(text) <= 24 else text[:20] + "..."
-
-
-def _parse_float(text: str) -> float | _NonFinite:
-    value = float(text)
-    return value if math.isfinite(value) else _NonFinite(text)
 
 
 def _parse_int(text: str) -> int | _NonFinite:
@@ -131,9 +130,10 @@ def field_path(parts: list[Any]) -> str:
 
 def _walk(value: Any, max_depth: int, non_finite: str) -> Any:
     """Check depth and numbers without recursion; replace or refuse non-finite ones."""
-    if isinstance(value, _NonFinite):
+    if isinstance(value, _NonFinite) or (type(value) is float and not math.isfinite(value)):
         if non_finite == "refuse":
-            raise ValueError(f"{field_path([])} must be a finite number, got {value.text}")
+            shown = value.text if isinstance(value, _NonFinite) else repr(value)
+            raise ValueError(f"{field_path([])} must be a finite number, got {shown}")
         return None
     if not isinstance(value, (dict, list)):
         return value
@@ -142,14 +142,27 @@ def _walk(value: Any, max_depth: int, non_finite: str) -> Any:
         container, where = stack.pop()
         if len(where) >= max_depth:
             raise RecursionError
+        if type(container) is list:
+            # Fast path for rows of numbers (result matrices): fsum is finite only when
+            # every item is a finite number (None, containers and stand-ins raise).
+            try:
+                if math.isfinite(math.fsum(container)):
+                    continue
+            except (TypeError, OverflowError):
+                pass
         items = container.items() if isinstance(container, dict) else enumerate(container)
         for key, item in list(items):
             if isinstance(item, (dict, list)):
                 stack.append((item, [*where, key]))
-            elif isinstance(item, _NonFinite):
+            elif isinstance(item, _NonFinite) or (
+                # Floats are checked here rather than by a parse hook: several times
+                # faster on results with large matrices. 1e400 was parsed as inf.
+                type(item) is float and not math.isfinite(item)
+            ):
                 if non_finite == "refuse":
+                    shown = item.text if isinstance(item, _NonFinite) else repr(item)
                     raise ValueError(
-                        f"{field_path([*where, key])} must be a finite number, got {item.text}"
+                        f"{field_path([*where, key])} must be a finite number, got {shown}"
                     )
                 container[key] = None
     return value
@@ -185,9 +198,7 @@ def parse_json(
         except UnicodeDecodeError as exc:
             raise ValueError(f"is not UTF-8 text (byte {exc.start})") from None
     try:
-        value = json.loads(
-            data, parse_constant=_NonFinite, parse_float=_parse_float, parse_int=_parse_int
-        )
+        value = json.loads(data, parse_constant=_NonFinite, parse_int=_parse_int)
         return _walk(value, max_depth, non_finite)
     except RecursionError:
         raise ValueError(f"is nested too deeply (more than {max_depth} levels)") from None
