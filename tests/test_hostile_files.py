@@ -742,3 +742,42 @@ def test_watch_parent_exits_at_once_when_the_parent_is_already_gone(monkeypatch)
     with pytest.raises(SystemExit) as caught:
         watch_parent(os.getppid() + 10**6, death_signal=False)
     assert caught.value.code == 1
+
+
+# ------------------------------------- valid but odd rankings: the report still renders
+
+
+def _odd_numbers():
+    return st.none() | st.floats(-1e6, 1e6) | st.just(0.0)
+
+
+@st.composite
+def odd_rankings(draw):
+    n = draw(st.integers(1, 4))
+    names = draw(st.lists(st.text(min_size=1, max_size=20), min_size=n, max_size=n, unique=True))
+    vector = st.lists(_odd_numbers(), min_size=n, max_size=n)
+    matrix = st.lists(vector, min_size=n, max_size=n)
+    payload = {"names": names, "scores": draw(vector), "similarity": draw(matrix)}
+    if draw(st.booleans()):
+        payload["scores_ci"] = draw(
+            st.lists(st.lists(_odd_numbers(), min_size=2, max_size=2), min_size=n, max_size=n)
+        )
+        payload["p_top"] = draw(st.lists(st.floats(0, 1), min_size=n, max_size=n))
+    return payload
+
+
+@pytest.mark.filterwarnings(
+    "error", "ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
+)
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(payload=odd_rankings())
+def test_odd_but_valid_rankings_render_without_warnings(tmp_path, payload):
+    from modelcentrality.report import write_report
+
+    result = RankResult.from_json(payload)
+    page = write_report(result, None, tmp_path / "report").read_text()
+    assert page.count("<tr") == len(payload["names"]) + 1

@@ -190,8 +190,11 @@ def _ranking_table(
     p_top = _array(data["p_top"]) if data.get("p_top") else None
     self_consistency = _array(data["self_consistency"])
     finite = scores[np.isfinite(scores)]
-    low = float(np.nanmin(ci[:, 0])) if ci is not None else float(finite.min(initial=0.0))
-    high = float(np.nanmax(ci[:, 1])) if ci is not None else float(finite.max(initial=1.0))
+    bounds = ci[np.all(np.isfinite(ci), axis=1)] if ci is not None else np.empty((0, 2))
+    if len(bounds):  # a hand-made file may hold no finite interval
+        low, high = float(bounds[:, 0].min()), float(bounds[:, 1].max())
+    else:
+        low, high = float(finite.min(initial=0.0)), float(finite.max(initial=1.0))
     span = max(high - low, 1e-9)
     low, span = low - 0.05 * span, 1.1 * span
 
