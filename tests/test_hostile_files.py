@@ -40,7 +40,7 @@ from modelcentrality.testing._synthetic import make_synthetic_zoo
 ZOO_FAST = ["--votes", "60", "--group-size", "10", "--scale-samples", "200", "--bootstrap"]
 ZOO_FAST += ["20", "--quiet"]
 PROPERTY = settings(
-    max_examples=40,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
