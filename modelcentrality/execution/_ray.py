@@ -51,14 +51,17 @@ def _source_task(
     protocol: Protocol,
     seed: int,
     threads: int,
+    driver: int,
 ) -> list[VoteResult]:
     """Body of one Ray task: the cells ``cross[source, encoders]``.
 
-    Ray reuses its worker processes, so the models stay open between tasks.
+    Ray reuses its worker processes, so the models stay open between tasks. ``driver``
+    is the pid of the process that submitted the task.
     """
     import ray
 
-    _watch_raylet()
+    if os.getpid() != driver:  # a worker process, not the driver in Ray's local mode
+        _watch_raylet()
     models = open_models(specs, threads, resolve=ray.get)
     return evaluate_source(models[source], [models[j] for j in encoders], protocol, seed)
 
@@ -192,7 +195,8 @@ class RayBackend(Backend):
             for i, encoders in tasks:
                 task_specs = {index: specs[index] for index in {i, *encoders}}
                 ref = remote.remote(
-                    task_specs, i, list(encoders), protocol, seed, self.cpus_per_task
+                    task_specs, i, list(encoders), protocol, seed, self.cpus_per_task,
+                    os.getpid(),
                 )
                 pending[ref] = (i, list(encoders))
             while pending:
