@@ -128,16 +128,23 @@ def field_path(parts: list[Any]) -> str:
     return out or "(top)"
 
 
+def _not_finite(item: Any) -> str | None:
+    """How ``item`` was written when it is a number that is not finite, else None.
+
+    Floats are checked here rather than by a parse hook, which is several times slower
+    on results with large matrices (``1e400`` was parsed as ``inf``).
+    """
+    if isinstance(item, _NonFinite):
+        return item.text
+    if type(item) is float and not math.isfinite(item):
+        return repr(item)
+    return None
+
+
 def _walk(value: Any, max_depth: int, non_finite: str) -> Any:
     """Check depth and numbers without recursion; replace or refuse non-finite ones."""
-    if isinstance(value, _NonFinite) or (type(value) is float and not math.isfinite(value)):
-        if non_finite == "refuse":
-            shown = value.text if isinstance(value, _NonFinite) else repr(value)
-            raise ValueError(f"{field_path([])} must be a finite number, got {shown}")
-        return None
-    if not isinstance(value, (dict, list)):
-        return value
-    stack: list[tuple[Any, list[Any]]] = [(value, [])]
+    root = [value]  # a holder, so that the top level is checked like any item
+    stack: list[tuple[Any, list[Any]]] = [(root, [])]
     while stack:
         container, where = stack.pop()
         if len(where) >= max_depth:
@@ -152,20 +159,15 @@ def _walk(value: Any, max_depth: int, non_finite: str) -> Any:
                 pass
         items = container.items() if isinstance(container, dict) else enumerate(container)
         for key, item in list(items):
+            # The holder's index is not part of the field's path.
+            path = [*where, key] if container is not root else []
             if isinstance(item, (dict, list)):
-                stack.append((item, [*where, key]))
-            elif isinstance(item, _NonFinite) or (
-                # Floats are checked here rather than by a parse hook: several times
-                # faster on results with large matrices. 1e400 was parsed as inf.
-                type(item) is float and not math.isfinite(item)
-            ):
+                stack.append((item, path))
+            elif (shown := _not_finite(item)) is not None:
                 if non_finite == "refuse":
-                    shown = item.text if isinstance(item, _NonFinite) else repr(item)
-                    raise ValueError(
-                        f"{field_path([*where, key])} must be a finite number, got {shown}"
-                    )
+                    raise ValueError(f"{field_path(path)} must be a finite number, got {shown}")
                 container[key] = None
-    return value
+    return root[0]
 
 
 def parse_json(
