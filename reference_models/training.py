@@ -31,6 +31,7 @@ from torch import nn
 from .._progress import ProgressBar
 from ..errors import ModelCentralityError
 from ..io._files import atomic_write
+from ..io._read import MAX_CHECKPOINT_BYTES, open_regular
 
 if TYPE_CHECKING:
     from .grouped import GroupedTrainer
@@ -208,10 +209,16 @@ def save_checkpoint(trainer: Trainer, path: str | os.PathLike) -> None:
 def load_checkpoint(trainer: Trainer, path: str | os.PathLike) -> None:
     """Restore ``trainer`` from a checkpoint file (tensors and plain values only)."""
     try:
-        # torch warns about foreign pickles on stderr; the error below says it in one line.
-        with warnings.catch_warnings():
+        # A regular file of bounded size only (a FIFO would hang, a device never end);
+        # torch warns about foreign pickles on stderr, the error below says it in one line.
+        with (
+            open_regular(path, max_bytes=MAX_CHECKPOINT_BYTES, what="checkpoint") as handle,
+            warnings.catch_warnings(),
+        ):
             warnings.simplefilter("ignore")
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = torch.load(handle, map_location="cpu", weights_only=True)
+    except ModelCentralityError:
+        raise
     except OSError as exc:
         raise ModelCentralityError(f"cannot read checkpoint {path}: {exc.strerror}") from None
     except Exception as exc:  # torch raises many types; its message may advise unsafe loading

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -54,13 +54,16 @@ from pathlib import Path
 from typing import Any
 
 from .._progress import ProgressBar
-from ..errors import ModelCentralityError
+from ..errors import ModelCentralityError, printable
 from ..io._files import write_json
+from ..io._read import MAX_CHECKPOINT_BYTES, MAX_SMALL_JSON_BYTES, open_regular, read_json
 from ..io._zoo import METADATA_FILE
 from .presets import CONFIGS, PRESETS, make_config
 
 MANIFEST_FILE = "manifest.json"
 SCORES = ("factorvae_paper", "mig", "dci")
+#: Most models a zoo spec may ask for (seeds x grid points).
+MAX_MODELS = 10_000
 _SPEC_KEYS = {"method", "preset", "data", "seeds", "grid", "settings", "scores", "score_settings"}
 
 #: Named zoo specs: the paper's zoos, their CPU-sized versions and the 24-model zoos of
@@ -116,30 +119,44 @@ def load_spec(spec: str | os.PathLike | dict[str, Any]) -> dict[str, Any]:
             raise ModelCentralityError(
                 f"zoo spec '{spec}' is neither a JSON file nor a zoo preset ({known})"
             )
-        try:
-            raw = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelCentralityError(f"cannot read zoo spec {path}: {exc}") from None
+        raw = read_json(path, what="zoo spec", max_bytes=MAX_SMALL_JSON_BYTES)
         if not isinstance(raw, dict):
             raise ModelCentralityError(f"zoo spec {path} must hold a JSON object")
     unknown = sorted(set(raw) - _SPEC_KEYS)
     if unknown:
         raise ModelCentralityError(f"zoo spec: unknown keys {unknown}; known: {sorted(_SPEC_KEYS)}")
     method = raw.get("method")
-    if method not in CONFIGS:
+    if not isinstance(method, str) or method not in CONFIGS:
         raise ModelCentralityError(f"zoo spec: method must be one of {list(CONFIGS)}")
     seeds = raw.get("seeds", 1)
-    if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 1:
+    if isinstance(seeds, int) and not isinstance(seeds, bool) and 1 <= seeds <= MAX_MODELS:
         seeds = list(range(seeds))
-    if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) for s in seeds)):
-        raise ModelCentralityError("zoo spec: seeds must be a positive count or a list of ints")
+    if not (
+        isinstance(seeds, list)
+        and 0 < len(seeds) <= MAX_MODELS
+        and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**32 for s in seeds)
+    ):
+        raise ModelCentralityError(
+            f"zoo spec: seeds must be a count in [1, {MAX_MODELS}] or a list of seeds "
+            "(integers in [0, 2**32))"
+        )
     grid = raw.get("grid", {})
     if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
         raise ModelCentralityError("zoo spec: grid must map setting names to non-empty lists")
+    if len(seeds) * math.prod(len(v) for v in grid.values()) > MAX_MODELS:
+        raise ModelCentralityError(f"zoo spec: more than {MAX_MODELS} models")
     scores = raw.get("scores", list(SCORES))
+    if not isinstance(scores, list) or not all(isinstance(s, str) for s in scores):
+        raise ModelCentralityError(f"zoo spec: scores must be a list of {list(SCORES)}")
     bad = [s for s in scores if s not in SCORES]
     if bad:
         raise ModelCentralityError(f"zoo spec: unknown scores {bad}; known: {list(SCORES)}")
+    for key in ("settings", "score_settings"):
+        if not isinstance(raw.get(key, {}), dict):
+            raise ModelCentralityError(f"zoo spec: {key} must map setting names to values")
+    for key in ("preset", "data"):
+        if not isinstance(raw.get(key, ""), str):
+            raise ModelCentralityError(f"zoo spec: {key} must be a string")
     result = {
         "method": method,
         "preset": raw.get("preset", "paper"),
@@ -155,8 +172,10 @@ def load_spec(spec: str | os.PathLike | dict[str, Any]) -> dict[str, Any]:
     for model in model_plan(result):
         try:
             make_config(method, result["preset"], model["overrides"])
-        except ValueError as exc:
-            raise ModelCentralityError(f"zoo spec: model {model['name']}: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise ModelCentralityError(
+                printable(f"zoo spec: model {model['name']}: {exc}")
+            ) from None
     return result
 
 
@@ -251,7 +270,7 @@ def _train_one(job: dict[str, Any]) -> dict[str, Any]:
     modified = Path(job["modified"]) if job["modified"] else None
     if not (out / METADATA_FILE).exists():
         _train_jobs([job], progress=job.get("model_progress", False), log_every=1)
-    meta = json.loads((out / METADATA_FILE).read_text())
+    meta = read_json(out / METADATA_FILE, max_bytes=MAX_SMALL_JSON_BYTES)
     if meta.get("training", {}).get("settings") != job["settings"]:
         raise ModelCentralityError(f"{out} was trained with other settings than the zoo spec")
     has_modified = modified is not None and (modified / METADATA_FILE).exists()
@@ -356,14 +375,23 @@ def train_zoo(
     manifest_path = zoo_dir / MANIFEST_FILE
     previous: dict[str, Any] = {}
     note: dict[str, Any] = {}
-    if manifest_path.is_file():
-        old = json.loads(manifest_path.read_text())
-        note = {"note": old["note"]} if "note" in old else {}
-        if old.get("spec") != spec:
+    if manifest_path.exists():
+        old = read_json(manifest_path, what="manifest", non_finite="null")
+        note = {"note": old["note"]} if isinstance(old, dict) and "note" in old else {}
+        if not isinstance(old, dict) or old.get("spec") != spec:
             raise ModelCentralityError(
                 f"{manifest_path} was written for another zoo spec; use another folder"
             )
-        previous = {m["name"]: m for m in old.get("models", []) + old.get("pending", [])}
+        listed = [old.get("models", []), old.get("pending", [])]
+        if not all(
+            isinstance(part, list)
+            and all(isinstance(m, dict) and isinstance(m.get("name"), str) for m in part)
+            for part in listed
+        ):
+            raise ModelCentralityError(
+                f"{manifest_path}: models and pending must be lists of model entries"
+            )
+        previous = {m["name"]: m for m in listed[0] + listed[1]}
     entries: dict[str, dict[str, Any]] = {}
     jobs_list = []
     for model in model_plan(spec):
@@ -455,9 +483,15 @@ def _checkpoint_step(path: Path) -> int:
     if not path.exists():
         return 0
     try:
-        return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
-    except (OSError, RuntimeError, EOFError, ValueError, KeyError) as exc:
-        raise ModelCentralityError(f"cannot read checkpoint {path}: {exc}") from None
+        with open_regular(path, max_bytes=MAX_CHECKPOINT_BYTES, what="checkpoint") as handle:
+            return int(torch.load(handle, map_location="cpu", weights_only=True)["step"])
+    except ModelCentralityError:
+        raise
+    except Exception as exc:  # torch raises many types; its message may advise unsafe loading
+        raise ModelCentralityError(
+            f"checkpoint {path} is not a checkpoint of this tool ({type(exc).__name__}); "
+            "delete it to start over"
+        ) from None
 
 
 def _train_groups(
@@ -510,7 +544,7 @@ def manifest_table(zoo_dir: str | os.PathLike) -> str:
     One row per model: its grid settings, then FactorVAE (paper protocol), MIG and DCI
     disentanglement; InfoGAN-CR zoos add the same for the "InfoGAN (modified)" model.
     """
-    manifest = json.loads((Path(zoo_dir) / MANIFEST_FILE).read_text())
+    manifest = read_json(Path(zoo_dir) / MANIFEST_FILE, what="manifest", non_finite="null")
     models = manifest["models"] + manifest.get("pending", [])
     done = [m for m in models if m["status"] == "done"]
     modified = any("modified_scores" in m for m in done)
@@ -555,5 +589,5 @@ def manifest_scores(zoo_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
         key = "modified_scores"
     if not path.is_file():
         return {}
-    models = json.loads(path.read_text())["models"]
+    models = read_json(path, what="manifest", non_finite="null")["models"]
     return {m["name"]: m[key] for m in models if m["status"] == "done" and m.get(key)}

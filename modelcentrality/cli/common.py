@@ -15,7 +15,7 @@ from ..engine._votes import MAX_GROUP_SIZE, MAX_SCALE_SAMPLES
 from ..errors import ModelError, ZooError, printable
 from ..execution._backends import default_n_jobs
 from ..io import load_zoo
-from ..io._files import unwritable_reason
+from ..io._files import unwritable_folder_reason, unwritable_reason
 
 POSITIVE = click.IntRange(min=1)
 #: Seeds key numpy generators, which take non-negative integers.
@@ -47,7 +47,17 @@ def _check_output(ctx: click.Context, param: click.Parameter, value: Path | None
     return value
 
 
-def _bound_threads(ctx: click.Context, param: click.Parameter, value: int | None):
+def check_output_folder(ctx: click.Context, param: click.Parameter, value: Path | None):
+    """Click callback: refuse a folder that cannot be created or written, before the run."""
+    if value is not None:
+        reason = unwritable_folder_reason(value)
+        if reason:
+            raise click.BadParameter(f"{printable(str(value))}: {reason}", ctx, param)
+    return value
+
+
+def bound_threads(ctx: click.Context, param: click.Parameter, value: int | None):
+    """Click callback: lower a thread count above the CPUs available to their number."""
     cpus = default_n_jobs()
     if value is not None and value > cpus:
         click.echo(
@@ -82,7 +92,7 @@ data_option = click.option(
 threads_option = click.option(
     "--threads",
     type=POSITIVE,
-    callback=_bound_threads,
+    callback=bound_threads,
     help="ONNX Runtime intra-op threads per model (at most the CPUs available).",
 )
 batch_size_option = click.option(

@@ -8,6 +8,7 @@ import click
 
 from ..datasets import get_dataset
 from ..engine._votes import PROTOCOLS
+from ..errors import printable
 from ..metrics import METRIC_INFO, check_metric_names, evaluate_zoo, metric_settings
 from ..metrics.dci import PREDICTORS
 from .common import (
@@ -134,7 +135,7 @@ def evaluate_command(
         if quiet:
             return
         if seconds is None:
-            click.echo(f"[{position}/{total}] {name}", err=True)
+            click.echo(printable(f"[{position}/{total}] {name}"), err=True)
         else:
             click.echo(f"  done in {seconds:.1f} s", err=True)
 
@@ -170,4 +171,4 @@ def evaluate_command(
             )
     if output is not None:
         evaluation.to_json(output)
-        click.echo(f"wrote {output}", err=True)
+        click.echo(printable(f"wrote {output}"), err=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import printable
 from ..io._half_weights import halve_zoo
 from ..io._zoo import model_folders
 from .common import follow_symlinks_option
@@ -26,4 +27,5 @@ def half_weights_command(zoo, follow_symlinks):
     if not model_folders(zoo):
         raise click.UsageError(f"{zoo}: no model folders")
     for name, count in halve_zoo(zoo, follow_symlinks=follow_symlinks).items():
-        click.echo(f"{name}: {count} weight tensors converted" if count else f"{name}: unchanged")
+        done = f"{count} weight tensors converted" if count else "unchanged"
+        click.echo(printable(f"{name}: {done}"))

@@ -47,10 +47,10 @@ def inspect_command(model_dir, samples, seed, as_json, follow_symlinks):
         click.echo(json.dumps(report, indent=2))
         return
     for key, value in report.items():
-        click.echo(f"{key:18} {_describe(value) if key == 'prior' else value}")
+        click.echo(printable(f"{key:18} {_describe(value) if key == 'prior' else value}"))
     warning = _range_warning(report)
     if warning:
-        click.echo(f"warning: {warning}")
+        click.echo(printable(f"warning: {warning}"))
     click.echo("ok: the model satisfies the contract")
 
 

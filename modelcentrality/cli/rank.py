@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..engine import PROTOCOLS
-from ..errors import ParameterError
+from ..errors import ParameterError, printable
 from ..execution import make_backend
 from ..io import load_zoo
 from ..selection import SEARCHES, make_search, rank
@@ -18,6 +18,7 @@ from .common import (
     SEED,
     FiniteFloatRange,
     batch_size_option,
+    check_output_folder,
     echo_skipped,
     follow_symlinks_option,
     format_table,
@@ -79,6 +80,7 @@ from .report import report_options, report_outcome
     "--cache",
     "cache_dir",
     type=click.Path(path_type=Path),
+    callback=check_output_folder,
     help="Cache finished pairs here: a rerun resumes, a grown zoo computes only new pairs.",
 )
 @click.option(
@@ -100,11 +102,11 @@ from .report import report_options, report_outcome
     help="Which pairs to evaluate (default: 'precision' with --precision, else 'full'). "
     "'adaptive': find the most central model(s) from a sample of pairs.",
 )
-@click.option("--top", type=int, help="Adaptive: how many top models to find (default 1).")
-@click.option("--max-pairs", type=int, help="Adaptive: budget of pair evaluations.")
+@click.option("--top", type=POSITIVE, help="Adaptive: how many top models to find (default 1).")
+@click.option("--max-pairs", type=POSITIVE, help="Adaptive: budget of pair evaluations.")
 @click.option(
     "--target",
-    type=float,
+    type=FiniteFloatRange(0, 1, min_open=True, max_open=True),
     help="Adaptive: stop when the leader's p_top reaches this (default 0.95).",
 )
 @click.option(
@@ -200,7 +202,10 @@ def rank_command(
     """
     search = search_name
     if search_name == "adaptive":
-        search = make_search("adaptive", top_k=top, max_pairs=max_pairs, target=target)
+        try:
+            search = make_search("adaptive", top_k=top, max_pairs=max_pairs, target=target)
+        except ParameterError as exc:
+            raise click.UsageError(str(exc)) from None
     elif (top, max_pairs, target) != (None, None, None):
         raise click.UsageError("--top, --max-pairs and --target need --search adaptive")
     try:
@@ -252,7 +257,7 @@ def rank_command(
     click.echo(format_table(headers, rows))
     if output is not None:
         result.to_json(output)
-        click.echo(f"wrote {output}", err=True)
+        click.echo(printable(f"wrote {output}"), err=True)
     report_outcome(
         result,
         models,

@@ -3,7 +3,6 @@ the search's stop reason, ground truth, UDR and the HTML report."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,22 +10,32 @@ from typing import Any
 import click
 
 from ..contract import Model
-from ..errors import ModelCentralityError
+from ..errors import ModelCentralityError, printable
 from ..io import load_zoo
+from ..io._files import unwritable_folder_reason
 from ..report import GroundTruth, read_ground_truth, write_report
 from ..report._figures import pyplot
-from ..report._html import budget_text, certainty_banner, protocol_name
+from ..report._html import REPORT_FILE, budget_text, certainty_banner, protocol_name
+from ..selection import RankResult
 from .common import POSITIVE
 
 
-def _check_matplotlib(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+def _check_report_dir(ctx: click.Context, param: click.Parameter, value: Path | None) -> Any:
+    # Checked before the run, so that a long run never fails at its last step.
     if value is not None:
         pyplot()
+        reason = unwritable_folder_reason(value, REPORT_FILE)
+        if reason:
+            raise click.BadParameter(f"{printable(str(value))}: {reason}", ctx, param)
     return value
 
 
 def _read_truth(ctx: click.Context, param: click.Parameter, value: Path | None) -> Any:
-    return None if value is None else read_ground_truth(value)
+    # Read before the run: an unusable file is a bad option value.
+    try:
+        return None if value is None else read_ground_truth(value)
+    except ModelCentralityError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
 
 
 def report_options(command: Callable) -> Callable:
@@ -36,7 +45,7 @@ def report_options(command: Callable) -> Callable:
             "--report",
             "report_dir",
             type=click.Path(path_type=Path),
-            callback=_check_matplotlib,
+            callback=_check_report_dir,
             help="Write an HTML report (ranking, similarity heatmap, traversals) into "
             "this folder: DIR/index.html, self-contained, opens offline.",
         ),
@@ -86,7 +95,7 @@ def report_outcome(
     data = result.to_dict() if hasattr(result, "to_dict") else result
     search = data.get("search") or {}
     if search.get("name", "full") != "full" and search.get("stop_reason"):
-        click.echo(f"search stopped: {search['stop_reason']}", err=True)
+        click.echo(printable(f"search stopped: {search['stop_reason']}"), err=True)
         if not search.get("target_reached", True):
             click.echo("warning: the search's target was not reached", err=True)
     if budget:
@@ -109,58 +118,36 @@ def report_outcome(
             )
         except ModelCentralityError as exc:
             # The ranking is done (and saved): report it without UDR rather than not at all.
-            click.echo(f"warning: no UDR on dSprites: {exc}", err=True)
+            click.echo(printable(f"warning: no UDR on dSprites: {exc}"), err=True)
         else:
             ranking = ", ".join(udr_result.names[i] for i in udr_result.ranking())
-            click.echo(f"UDR (lasso), best first: {ranking}")
+            click.echo(printable(f"UDR (lasso), best first: {ranking}"))
     if ground_truth is not None:
         for warning in ground_truth.warnings(protocol_name(data)):
             click.echo(f"warning: {warning}", err=True)
         summary = ground_truth.compare(data["names"], _scores(data["scores"]))
         if not summary["models"]:
-            click.echo(f"ground truth: no ranked model is scored in {ground_truth.source}")
+            click.echo(
+                printable(f"ground truth: no ranked model is scored in {ground_truth.source}")
+            )
         else:
             tau = summary["kendall_tau"]
             click.echo(
-                f"ground truth ({summary['models']} models, FactorVAE, "
-                f"{ground_truth.version or 'no dataset version'}): Kendall tau "
-                f"{'n/a' if tau is None else f'{tau:.2f}'}; pick {summary['pick']} "
-                f"{summary['pick_score']:.3f}, best {summary['best']} "
-                f"{summary['best_score']:.3f}"
+                printable(
+                    f"ground truth ({summary['models']} models, FactorVAE, "
+                    f"{ground_truth.version or 'no dataset version'}): Kendall tau "
+                    f"{'n/a' if tau is None else f'{tau:.2f}'}; pick {summary['pick']} "
+                    f"{summary['pick_score']:.3f}, best {summary['best']} "
+                    f"{summary['best_score']:.3f}"
+                )
             )
     if report_dir is not None:
         path = write_report(result, models, report_dir, udr=udr_result, ground_truth=ground_truth)
-        click.echo(f"wrote report {path}", err=True)
+        click.echo(printable(f"wrote report {path}"), err=True)
 
 
 def _scores(values: list) -> list[float]:
     return [float("nan") if v is None else float(v) for v in values]
-
-
-def _ranking_problem(data: object) -> str | None:
-    """What makes ``data`` unusable as a `rank -o` result, or None."""
-    if not isinstance(data, dict):
-        return "not a JSON object"
-    lacking = [k for k in ("names", "scores", "similarity", "self_consistency") if k not in data]
-    if lacking:
-        return f"no {', '.join(lacking)}"
-    names = data["names"]
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        return "names must be a list of model names"
-    n = len(names)
-    for key in ("scores", "self_consistency"):
-        values = data[key]
-        if not isinstance(values, list) or len(values) != n:
-            return f"{key} must list {n} values"
-    matrix = data["similarity"]
-    if not isinstance(matrix, list) or len(matrix) != n or not all(
-        isinstance(row, list) and len(row) == n for row in matrix
-    ):
-        return f"similarity must be a {n} x {n} matrix"
-    seed = data.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        return "seed must be an integer"
-    return None
 
 
 @click.command("report")
@@ -168,7 +155,7 @@ def _ranking_problem(data: object) -> str | None:
 @click.argument("zoo", type=click.Path(path_type=Path))
 @click.option(
     "-o", "--output", "report_dir", type=click.Path(path_type=Path), required=True,
-    callback=_check_matplotlib, help="Folder for index.html.",
+    callback=_check_report_dir, help="Folder for index.html.",
 )
 @click.option(
     "--ground-truth",
@@ -186,24 +173,17 @@ def _ranking_problem(data: object) -> str | None:
 )
 def report_command(ranking, zoo, report_dir, ground_truth, udr, udr_samples):
     """Write the HTML report of an existing `rank -o` RANKING of the models in ZOO."""
-    try:
-        data = json.loads(ranking.read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelCentralityError(f"cannot read {ranking}: {exc}") from None
-    problem = _ranking_problem(data)
-    if problem:
-        raise ModelCentralityError(f"{ranking} is not a `rank -o` result: {problem}")
-    names, seed = data["names"], int(data.get("seed") or 0)
+    result = RankResult.from_json(ranking)
     models = load_zoo(zoo, skip_bad=True)
-    missing = sorted(set(names) - {m.name for m in models})
+    missing = sorted(set(result.names) - {m.name for m in models})
     if missing:
-        click.echo(f"no usable model in {zoo} for: {', '.join(missing)}", err=True)
+        click.echo(printable(f"no usable model in {zoo} for: {', '.join(missing)}"), err=True)
     report_outcome(
-        data,
+        result,
         models,
         report_dir=report_dir,
         ground_truth=ground_truth,
         udr=udr,
         udr_samples=udr_samples,
-        seed=seed,
+        seed=result.seed,
     )

@@ -16,7 +16,7 @@ from ..reference_models.presets import (
     make_config,
     parse_assignments,
 )
-from .common import SEED
+from .common import SEED, bound_threads
 
 #: Estimated CPU runs longer than this ask for confirmation first (the cpu preset stays
 #: under it; the paper preset takes days).
@@ -148,7 +148,9 @@ def zoo_cpu_plan(spec: str, zoo_dir: str, jobs: int) -> tuple[int, int, float]:
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="CPU threads (results are reproducible for a fixed count).",
+    callback=bound_threads,
+    help="CPU threads, at most the CPUs available (results are reproducible for a fixed "
+    "count).",
 )
 @click.option(
     "--progress/--no-progress",
@@ -234,7 +236,8 @@ def train_command(
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="CPU threads per model.",
+    callback=bound_threads,
+    help="CPU threads per model (at most the CPUs available).",
 )
 @click.option(
     "--progress/--no-progress",

@@ -9,6 +9,7 @@ import click
 
 from ..baselines import METHODS, udr_for_models
 from ..datasets import get_dataset
+from ..errors import printable
 from .common import (
     POSITIVE,
     SEED,
@@ -116,4 +117,4 @@ def udr_command(
     click.echo(f"informative dims: {result.informative_rule}", err=True)
     if output is not None:
         result.to_json(output)
-        click.echo(f"wrote {output}", err=True)
+        click.echo(printable(f"wrote {output}"), err=True)

@@ -48,9 +48,12 @@ from typing import Any
 import numba
 import numpy as np
 
+from ..io._read import FileReadError, open_regular
 from .base import DatasetError, GroundTruthDataset
 
 OFFICIAL_FILE_NAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
+#: The official archive is 26 MB; anything far bigger is not it.
+MAX_ARCHIVE_BYTES = 1 << 30
 NUM_IMAGES = 737_280
 IMAGE_SIZE = 64
 SHAPES = ("square", "ellipse", "heart")
@@ -302,14 +305,37 @@ def load_official_npz(path: str | os.PathLike) -> np.ndarray:
     if os.path.isdir(path):
         path = os.path.join(path, OFFICIAL_FILE_NAME)
     where = f"dSprites file '{os.fspath(path)}'"
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise DatasetError(f"{where}: no such file")
     try:
-        archive = np.load(path, allow_pickle=False)
-    except Exception as exc:  # any unreadable content: report it as one line
-        raise DatasetError(f"{where}: not a readable .npz archive ({exc})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DatasetError(f"{where}: a single .npy array, expected an .npz archive")
+        handle = open_regular(path, max_bytes=MAX_ARCHIVE_BYTES, what="dSprites file")
+    except FileReadError as exc:
+        raise DatasetError(f"{where}: {exc.problem}") from None
+    with handle:
+        # Only a zip archive is handed to numpy: on anything else numpy would try
+        # unpickling (refused) and advise allowing it.
+        magic = handle.read(4)
+        if magic == b"\x93NUM":
+            raise DatasetError(f"{where}: a single .npy array, expected an .npz archive")
+        if magic != b"PK\x03\x04":
+            raise DatasetError(f"{where}: not a readable .npz archive (no zip header)")
+        handle.seek(0)
+        try:
+            archive = np.load(handle, allow_pickle=False)
+            return _read_archive(archive, where)
+        except DatasetError:
+            raise
+        except Exception as exc:  # any unreadable content: report it as one line
+            raise DatasetError(f"{where}: not a readable .npz archive ({_reason(exc)})") from None
+
+
+def _reason(exc: Exception) -> str:
+    """numpy's reason, except its advice to load pickles: they are never loaded."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return "it holds Python objects, which are never loaded" if "pickle" in text else text
+
+
+def _read_archive(archive: Any, where: str) -> np.ndarray:
     with archive:
         wanted = ("imgs", "latents_classes", "latents_values")
         missing = [key for key in wanted if key not in archive.files]
@@ -323,7 +349,7 @@ def load_official_npz(path: str | os.PathLike) -> np.ndarray:
             try:
                 arrays[key] = archive[key]
             except Exception as exc:  # e.g. an object array that needs pickle
-                raise DatasetError(f"{where}: cannot read '{key}' ({exc})") from None
+                raise DatasetError(f"{where}: cannot read '{key}' ({_reason(exc)})") from None
     for key in ("latents_classes", "latents_values"):
         if arrays[key].shape != (NUM_IMAGES, 6):
             raise DatasetError(

@@ -9,8 +9,12 @@ because each source's draws depend only on the seed and the source model's name.
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -104,25 +108,80 @@ def default_n_jobs() -> int:
 
 _worker_specs: dict[int, dict[str, Any]] = {}
 _worker_threads = 1
-#: Seconds between a worker's checks that its parent is still alive.
-PARENT_CHECK_INTERVAL = 0.5
+#: prctl(2) option: the signal the kernel sends this process when its parent exits.
+_PR_SET_PDEATHSIG = 1
 
 
-def _exit_with_parent(parent: int) -> None:
-    # A parent killed by SIGKILL or SIGTERM cannot shut its pool down: without this, its
-    # workers (each holding every model open) would wait for tasks forever.
-    while True:
-        time.sleep(PARENT_CHECK_INTERVAL)
-        if os.getppid() != parent:
-            os._exit(1)
+def _arm_parent_death_signal() -> bool:
+    """Linux: have the kernel SIGKILL this process when its parent exits; True if armed.
+
+    The kernel's signal needs nothing from this process (no thread, no GIL, no
+    timing), so it also ends a worker stuck in a long computation. It fires when the
+    parent *thread* that started this process exits: pools start their workers from
+    the thread that submits tasks (:meth:`ProcessBackend.run`).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
 
 
-def _init_worker(specs: dict[int, dict[str, Any]], threads: int) -> None:
+def _parent_handle(parent: int) -> int | None:
+    """A descriptor that becomes readable when process ``parent`` exits, or None."""
+    try:
+        return os.pidfd_open(parent)
+    except (AttributeError, OSError):  # not Linux >= 5.3, or the parent is gone
+        pass
+    process = multiprocessing.parent_process()
+    return None if process is None or process.pid != parent else process.sentinel
+
+
+def _wait_for_parent(parent: int, handle: int | None) -> None:
+    if handle is not None:
+        multiprocessing.connection.wait([handle])
+    else:  # no descriptor to wait on: look now and then
+        while os.getppid() == parent:
+            time.sleep(0.5)
+    os._exit(1)
+
+
+def watch_parent(parent: int, *, death_signal: bool = True) -> None:
+    """Make this worker process exit when process ``parent`` (its parent) exits.
+
+    A parent killed by SIGKILL or SIGTERM cannot shut its workers down: without this,
+    they (each holding every model open) would wait for tasks forever. Two guards, both
+    independent of timing: the kernel's parent-death signal (Linux, ``death_signal``),
+    and a thread that waits on a descriptor which becomes readable when the parent
+    exits (a pidfd, else the multiprocessing parent sentinel).
+
+    Parameters
+    ----------
+    parent : int
+        The parent's pid as the parent saw it when starting this worker.
+    death_signal : bool
+        Also arm the kernel's signal (for processes whose parent is the thread that
+        started them, such as pool workers; not for Ray workers, whose raylet starts
+        them from threads of its own).
+    """
+    if death_signal:
+        _arm_parent_death_signal()
+    handle = _parent_handle(parent)
+    # The parent may have exited before the guards were set (a worker still importing
+    # on a loaded machine): then no signal or descriptor will ever tell.
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=_wait_for_parent, args=(parent, handle), daemon=True).start()
+
+
+def _init_worker(specs: dict[int, dict[str, Any]], threads: int, parent: int) -> None:
     global _worker_threads
     # Ctrl-C reaches the whole process group: the parent handles it and ends the
     # workers, which would otherwise each print a KeyboardInterrupt traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    watch_parent(parent)
     _worker_specs.clear()
     _worker_specs.update(specs)
     _worker_threads = threads
@@ -152,7 +211,8 @@ class ProcessBackend(Backend):
     Notes
     -----
     Models travel through :func:`~modelcentrality.execution.model_spec`; workers are
-    started with ``spawn`` (safe with ONNX Runtime's threads).
+    started with ``spawn`` (safe with ONNX Runtime's threads) and end with this process,
+    also when it is killed (:func:`watch_parent`).
     Outside a ``with`` block they live for one :meth:`run` call; inside one (and during
     :func:`~modelcentrality.rank`, which enters its backend) they stay up, with their
     open models, across calls on the same models, such as the rounds of the
@@ -215,7 +275,7 @@ class ProcessBackend(Backend):
             max_workers=workers,
             mp_context=get_context("spawn"),
             initializer=_init_worker,
-            initargs=(specs, self.threads),
+            initargs=(specs, self.threads, os.getpid()),
         )
         self._pool_keys = keys
         return self._pool

@@ -23,6 +23,7 @@ from ..contract._model import Model
 from ..engine._votes import Protocol, VoteData, VoteResult
 from ..errors import ModelCentralityError
 from ..io._files import atomic_write
+from ..io._read import MAX_CACHE_ENTRY_BYTES, open_regular
 from ..io._zoo import CACHE_MARKER, METADATA_FILE
 
 _ARRAYS = (
@@ -107,7 +108,10 @@ class PairCache:
                 raise ModelCentralityError(f"cache entry {path} is not a regular file")
             return None
         try:
-            with np.load(path, allow_pickle=False) as data:
+            with (
+                open_regular(path, max_bytes=MAX_CACHE_ENTRY_BYTES, what="cache entry") as handle,
+                np.load(handle, allow_pickle=False) as data,
+            ):
                 arrays = {name: data[name] for name in _ARRAYS}
                 stored = str(data["checksum"])
         except Exception:  # any damage to the entry: drop it and recompute the pair

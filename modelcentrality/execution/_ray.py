@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,7 +21,14 @@ from .._validation import check_choice, check_int
 from ..contract._model import Model
 from ..engine._votes import Protocol, VoteResult
 from ..errors import ModelCentralityError, ParameterError
-from ._backends import Backend, PairCallback, SourceTask, evaluate_source, report_progress
+from ._backends import (
+    Backend,
+    PairCallback,
+    SourceTask,
+    evaluate_source,
+    report_progress,
+    watch_parent,
+)
 from ._transport import model_spec, open_models
 
 LOAD_MODES = ("path", "bytes")
@@ -43,15 +51,34 @@ def _source_task(
     protocol: Protocol,
     seed: int,
     threads: int,
+    driver: int,
 ) -> list[VoteResult]:
     """Body of one Ray task: the cells ``cross[source, encoders]``.
 
-    Ray reuses its worker processes, so the models stay open between tasks.
+    Ray reuses its worker processes, so the models stay open between tasks. ``driver``
+    is the pid of the process that submitted the task.
     """
     import ray
 
+    if os.getpid() != driver:  # a worker process, not the driver in Ray's local mode
+        _watch_raylet()
     models = open_models(specs, threads, resolve=ray.get)
     return evaluate_source(models[source], [models[j] for j in encoders], protocol, seed)
+
+
+_watching = False
+
+
+def _watch_raylet() -> None:
+    """Once per Ray worker process: exit when its parent (the node's raylet) exits.
+
+    A local Ray instance dies with the driver that started it; its workers then follow
+    the raylet instead of computing for nobody.
+    """
+    global _watching
+    if not _watching:
+        _watching = True
+        watch_parent(os.getppid(), death_signal=False)
 
 
 class RayBackend(Backend):
@@ -168,7 +195,8 @@ class RayBackend(Backend):
             for i, encoders in tasks:
                 task_specs = {index: specs[index] for index in {i, *encoders}}
                 ref = remote.remote(
-                    task_specs, i, list(encoders), protocol, seed, self.cpus_per_task
+                    task_specs, i, list(encoders), protocol, seed, self.cpus_per_task,
+                    os.getpid(),
                 )
                 pending[ref] = (i, list(encoders))
             while pending:

@@ -1,7 +1,17 @@
-"""Files: the zoo folder format, float16 weight storage and atomic writes."""
+"""Files: the zoo folder format, float16 weight storage, atomic writes and the one
+defensive reader every file goes through."""
 
 from ._files import atomic_write, write_json
 from ._half_weights import halve_graph_weights, halve_model_files, halve_zoo
+from ._read import (
+    FileReadError,
+    SchemaError,
+    check_field,
+    open_regular,
+    parse_json,
+    read_bytes,
+    read_json,
+)
 from ._zoo import (
     ENCODER_FILE,
     FORMAT_VERSION,
@@ -17,16 +27,23 @@ from ._zoo import (
 __all__ = [
     "ENCODER_FILE",
     "FORMAT_VERSION",
+    "FileReadError",
     "GENERATOR_FILE",
     "METADATA_FILE",
+    "SchemaError",
     "Zoo",
     "atomic_write",
+    "check_field",
     "halve_graph_weights",
     "halve_model_files",
     "halve_zoo",
     "load_model",
     "load_zoo",
     "model_folders",
+    "open_regular",
+    "parse_json",
+    "read_bytes",
+    "read_json",
     "read_metadata",
     "write_json",
 ]

@@ -35,7 +35,6 @@ scores...) are kept by writers and ignored here.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -48,6 +47,7 @@ from ..adapters.onnx_runtime import OnnxModel, inside
 from ..contract._model import KINDS, MAX_LATENT_DIM, Model, Prior, _checked_prior
 from ..contract._screening import skip_reason
 from ..errors import ModelCentralityError, ModelError, ParameterError, ZooError
+from ._read import MAX_SMALL_JSON_BYTES, FileReadError, read_json
 
 FORMAT_VERSION = 1
 METADATA_FILE = "model.json"
@@ -55,7 +55,7 @@ ENCODER_FILE = "encoder.onnx"
 GENERATOR_FILE = "generator.onnx"
 _REQUIRED = ("format", "latent_dim", "code_dims", "prior", "kind")
 #: model.json holds a few keys; anything bigger is not one.
-MAX_METADATA_BYTES = 1 << 20
+MAX_METADATA_BYTES = MAX_SMALL_JSON_BYTES
 
 
 class Zoo(list):
@@ -81,18 +81,12 @@ def read_metadata(model_dir: str | os.PathLike) -> dict[str, Any]:
     model_dir = Path(model_dir)
     name = model_dir.name
     path = model_dir / METADATA_FILE
-    if not path.is_file():
-        if path.exists():
-            raise ModelError(name, f"{path} is not a regular file")
+    if not path.exists() and not path.is_symlink():
         raise ModelError(name, f"missing {METADATA_FILE} in {model_dir}")
-    if path.stat().st_size > MAX_METADATA_BYTES:
-        raise ModelError(name, f"{METADATA_FILE} is larger than {MAX_METADATA_BYTES} bytes")
     try:
-        meta = json.loads(path.read_text())
-    except RecursionError:
-        raise ModelError(name, f"{METADATA_FILE} is nested too deeply") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ModelError(name, f"{METADATA_FILE} is not valid JSON ({exc})") from None
+        meta = read_json(path, max_bytes=MAX_METADATA_BYTES)
+    except FileReadError as exc:
+        raise ModelError(name, f"{METADATA_FILE} {exc.problem}") from None
     if not isinstance(meta, dict):
         raise ModelError(name, f"{METADATA_FILE} must hold a JSON object")
     missing = [key for key in _REQUIRED if key not in meta]
@@ -175,6 +169,13 @@ def _runs_on_torch(device: str | None, dtype: str | None) -> bool:
     """
     device = "cpu" if device is None else str(device)
     if dtype not in (None, "float32"):
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise ParameterError(
+                f"dtype {dtype!r} runs the models through PyTorch, which is not installed: "
+                "pip install 'modelcentrality[gpu]'"
+            ) from None
         return True
     if device == "cpu":
         return False

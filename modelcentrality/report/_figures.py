@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..errors import ModelCentralityError
+from ..errors import ModelCentralityError, printable
 
 INSTALL_HINT = "the report needs matplotlib: pip install 'modelcentrality[report]'"
 
@@ -25,9 +26,26 @@ def pyplot() -> Any:
     return plt
 
 
+#: Longest model name drawn in a figure (the page's table shows the whole name).
+MAX_LABEL_CHARS = 40
+
+
+def label(name: str) -> str:
+    """A model name as figure text: control characters escaped (the font has no glyph
+    for them), cut to :data:`MAX_LABEL_CHARS`. Drawn with ``parse_math=False``, so a
+    ``$`` is a dollar sign, never mathtext."""
+    text = printable(str(name))
+    return text if len(text) <= MAX_LABEL_CHARS else text[: MAX_LABEL_CHARS - 1] + "\u2026"
+
+
 def _png(figure: Any) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
+    with warnings.catch_warnings():
+        # A name may hold characters the font lacks (emoji...): they are drawn as boxes.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+        # "tight" fits the canvas to its labels, whatever their length, without the
+        # warnings tight_layout gives when they cannot fit the figure's size.
+        figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     pyplot().close(figure)
     return buffer.getvalue()
 
@@ -61,21 +79,20 @@ def similarity_heatmap(similarity: np.ndarray, names: Sequence[str], order: Sequ
     # The diagonal is self-consistency, not part of the centrality; left out so that it
     # does not set the colour scale.
     np.fill_diagonal(matrix, np.nan)
-    labels = [names[i] for i in order]
+    labels = [label(names[i]) for i in order]
     size = min(3.0 + 0.35 * len(order), 14.0)
     figure, axis = plt.subplots(figsize=(size + 1.5, size))
     norm = TwoSlopeNorm(vcenter=centre, vmin=low, vmax=high)
     image = axis.imshow(np.ma.masked_invalid(matrix), cmap="RdBu_r", norm=norm)
     ticks = np.arange(len(order))
     fontsize = 8 if len(order) <= 30 else 5
-    axis.set_xticks(ticks, labels, rotation=90, fontsize=fontsize)
-    axis.set_yticks(ticks, labels, fontsize=fontsize)
+    axis.set_xticks(ticks, labels, rotation=90, fontsize=fontsize, parse_math=False)
+    axis.set_yticks(ticks, labels, fontsize=fontsize, parse_math=False)
     axis.set_title("similarity (cross + cross\u1d40) / 2, most central first", fontsize=9)
     axis.set_facecolor("#bbbbbb")
     bar = figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
     bar.set_ticks([low, centre, high])
     bar.set_label(f"similarity (white: the zoo's mean, {centre:.4f})", fontsize=8)
-    figure.tight_layout()
     return _png(figure)
 
 
@@ -114,6 +131,5 @@ def traversal_figure(grid: np.ndarray, title: str, code_dims: Sequence[int]) -> 
         fontsize=8,
     )
     axis.set_xlabel("prior quantile \u2192", fontsize=8)
-    axis.set_title(title, fontsize=9)
-    figure.tight_layout()
+    axis.set_title(label(title), fontsize=9, parse_math=False)
     return _png(figure)

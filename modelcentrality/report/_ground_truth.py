@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import kendalltau
 
-from ..errors import ModelCentralityError
+from ..errors import ModelCentralityError, printable
+from ..io._read import read_json
 
 #: Ground-truth metrics read from either file: column name -> (manifest key, evaluate
 #: key, result key).
@@ -103,10 +103,12 @@ class GroundTruth:
             ``best`` / ``best_score`` (the best model by ground truth).
         """
         centrality = np.asarray(centrality, dtype=np.float64)
+        # Only finite scores on both sides: a NaN must never be the pick or the best.
         known = [
             i
             for i, name in enumerate(names)
-            if metric in self.scores.get(name, {}) and np.isfinite(centrality[i])
+            if np.isfinite(self.scores.get(name, {}).get(metric, np.nan))
+            and np.isfinite(centrality[i])
         ]
         if not known:
             return {"metric": metric, "models": 0}
@@ -133,7 +135,8 @@ def read_ground_truth(path: str | os.PathLike) -> GroundTruth:
     ``scores``: FactorVAE (paper protocol) and MIG. An ``evaluate`` file
     (``{"results": {name: {metric: {...}}}}``) gives the metrics it computed. Models
     without scores (older manifests listed pending models among the finished ones) are
-    left out.
+    left out, and so are scores that are not finite numbers (NaN, Infinity), so that
+    such a model can never be named the best.
 
     Raises
     ------
@@ -141,10 +144,8 @@ def read_ground_truth(path: str | os.PathLike) -> GroundTruth:
         One line naming the file, when it cannot be read or holds neither form.
     """
     path = Path(path)
-    try:
-        payload = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelCentralityError(f"cannot read ground truth {path}: {exc}") from None
+    # A score that is NaN, infinite or beyond float64 is no ground truth: missing.
+    payload = read_json(path, what="ground truth", non_finite="null")
     scores: dict[str, dict[str, float]] = {}
     protocol = None
     if isinstance(payload, dict) and isinstance(payload.get("models"), list):
@@ -168,10 +169,12 @@ def read_ground_truth(path: str | os.PathLike) -> GroundTruth:
                 scores[str(name)] = found
     else:
         raise ModelCentralityError(
-            f"{path} is neither a train-zoo manifest nor an `evaluate -o` result"
+            printable(f"{path} is neither a train-zoo manifest nor an `evaluate -o` result")
         )
     if not scores:
-        raise ModelCentralityError(f"{path} holds no ground-truth scores (FactorVAE or MIG)")
+        raise ModelCentralityError(
+            printable(f"{path} holds no ground-truth scores (FactorVAE or MIG)")
+        )
     return GroundTruth(scores, str(path), protocol, _version(payload, path))
 
 
@@ -188,7 +191,9 @@ def _version(payload: dict, path: Path) -> str | None:
     if len(versions) > 1:
         names = ", ".join(sorted(str(v) for v in versions))
         raise ModelCentralityError(
-            f"{path} mixes ground truth of different dataset versions ({names}); rescore it"
+            printable(
+                f"{path} mixes ground truth of different dataset versions ({names}); rescore it"
+            )
         )
     version = versions.pop() if versions else None
     return version if isinstance(version, str) else None
@@ -202,5 +207,6 @@ def _pick(entry: object, which: int) -> dict[str, float]:
         scores = entry.get(keys[which])
         value = scores.get(keys[2]) if isinstance(scores, dict) else None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            found[metric] = float(value)
+            if np.isfinite(float(value)):
+                found[metric] = float(value)
     return found

@@ -13,7 +13,8 @@ import numpy as np
 
 from .._version import __version__
 from ..contract._model import Model
-from ..io._files import atomic_write
+from ..errors import ModelCentralityError, printable
+from ..io._files import atomic_write, unwritable_folder_reason
 from ._figures import heatmap_scale, pyplot, similarity_heatmap, traversal_figure
 from ._ground_truth import GroundTruth
 from ._traversals import traversal_grid
@@ -101,7 +102,7 @@ def write_report(
     ]
     if ground_truth is not None:
         for warning in ground_truth.warnings(protocol_name(data)):
-            sections.append(f"<p class='banner'>Warning: {html.escape(warning)}.</p>")
+            sections.append(f"<p class='banner'>Warning: {_escape(warning)}.</p>")
         sections.append(_ground_truth_section(ground_truth, names, scores, udr_scores))
     similarity = _array(data["similarity"])
     low, centre, high = heatmap_scale(similarity)
@@ -121,10 +122,18 @@ def write_report(
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>ModelCentrality report</title><style>{_STYLE}</style></head><body>\n"
         + "\n".join(sections)
-        + f"\n<p class='note'>modelcentrality {html.escape(__version__)}</p></body></html>\n"
+        + f"\n<p class='note'>modelcentrality {_escape(__version__)}</p></body></html>\n"
     )
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    reason = unwritable_folder_reason(out_dir, REPORT_FILE)
+    if reason:
+        raise ModelCentralityError(printable(f"cannot write the report into {out_dir}: {reason}"))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelCentralityError(
+            printable(f"cannot create {out_dir}: {exc.strerror or exc}")
+        ) from None
     path = out_dir / REPORT_FILE
     atomic_write(path, lambda handle: handle.write(page.encode("utf-8")))
     return path
@@ -151,7 +160,7 @@ def _udr_scores(udr: Any, names: list[str]) -> np.ndarray | None:
 
 def _image(png: bytes, alt: str) -> str:
     encoded = base64.b64encode(png).decode("ascii")
-    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{encoded}'>"
+    return f"<img alt='{_escape(alt)}' src='data:image/png;base64,{encoded}'>"
 
 
 def _header(data: dict, names: list[str]) -> str:
@@ -167,20 +176,20 @@ def _header(data: dict, names: list[str]) -> str:
         "<h1>ModelCentrality report</h1>",
         "<p>The selected model is the most central one: its encoder and the others "
         "agree best on each other's latent traversals (Lin et al., ICML 2020).</p>",
-        f"<p class='note'>{html.escape(', '.join(facts))}</p>",
-        f"<p class='note'>budget: {html.escape(budget_text(data))}</p>",
+        f"<p class='note'>{_escape(', '.join(facts))}</p>",
+        f"<p class='note'>budget: {_escape(budget_text(data))}</p>",
     ]
     if search.get("stop_reason"):
         reached = "" if search.get("target_reached", True) else " (target not reached)"
         lines.append(
-            f"<p class='note'>search stopped: {html.escape(str(search['stop_reason']))}"
+            f"<p class='note'>search stopped: {_escape(str(search['stop_reason']))}"
             f"{reached}</p>"
         )
     banner = certainty_banner(data)
     if banner:
-        lines.append(f"<p class='banner'>{html.escape(banner)}</p>")
+        lines.append(f"<p class='banner'>{_escape(banner)}</p>")
     for name, reason in (data.get("skipped") or {}).items():
-        lines.append(f"<p class='note'>skipped {html.escape(name)}: {html.escape(reason)}</p>")
+        lines.append(f"<p class='note'>skipped {_escape(name)}: {_escape(reason)}</p>")
     return "\n".join(lines)
 
 
@@ -311,8 +320,11 @@ def _ranking_table(
     p_top = _array(data["p_top"]) if data.get("p_top") else None
     self_consistency = _array(data["self_consistency"])
     finite = scores[np.isfinite(scores)]
-    low = float(np.nanmin(ci[:, 0])) if ci is not None else float(finite.min(initial=0.0))
-    high = float(np.nanmax(ci[:, 1])) if ci is not None else float(finite.max(initial=1.0))
+    bounds = ci[np.all(np.isfinite(ci), axis=1)] if ci is not None else np.empty((0, 2))
+    if len(bounds):  # a hand-made file may hold no finite interval
+        low, high = float(bounds[:, 0].min()), float(bounds[:, 1].max())
+    else:
+        low, high = float(finite.min(initial=0.0)), float(finite.max(initial=1.0))
     span = max(high - low, 1e-9)
     low, span = low - 0.05 * span, 1.1 * span
 
@@ -331,7 +343,7 @@ def _ranking_table(
     head = "".join(h if h.startswith("<th") else f"<th>{h}</th>" for h in headers)
     rows = []
     for place, i in enumerate(order, start=1):
-        cells = [f"<td>{place}</td>", f"<td class='name'>{html.escape(names[i])}</td>"]
+        cells = [f"<td>{place}</td>", f"<td class='name'>{_escape(names[i])}</td>"]
         cells.append(f"<td>{_fmt(scores[i])}</td>")
         bar = ""
         if ci is not None and np.all(np.isfinite(ci[i])):
@@ -374,8 +386,8 @@ def _ground_truth_section(
 ) -> str:
     lines = [
         "<h2>Ground truth</h2>",
-        f"<p class='note'>from {html.escape(truth.source)}, scored on "
-        f"{html.escape(truth.version or 'an unrecorded dataset version')}</p><ul>",
+        f"<p class='note'>from {_escape(truth.source)}, scored on "
+        f"{_escape(truth.version or 'an unrecorded dataset version')}</p><ul>",
     ]
     rankings = [("ModelCentrality", scores)] + ([("UDR", udr)] if udr is not None else [])
     for label, values in rankings:
@@ -387,8 +399,8 @@ def _ground_truth_section(
             lines.append(
                 f"<li>{label} vs {title}: Kendall tau "
                 f"{'n/a' if tau is None else f'{tau:.2f}'} over {summary['models']} models; "
-                f"pick {html.escape(summary['pick'])} scores {summary['pick_score']:.3f}, "
-                f"the best ({html.escape(summary['best'])}) {summary['best_score']:.3f}</li>"
+                f"pick {_escape(summary['pick'])} scores {summary['pick_score']:.3f}, "
+                f"the best ({_escape(summary['best'])}) {summary['best_score']:.3f}</li>"
             )
     lines.append("</ul>")
     return "\n".join(lines)
@@ -407,7 +419,7 @@ def _traversal_section(
     figures = []
     for place, i in chosen:
         name = names[i]
-        caption = f"rank {place}: {html.escape(name)}"
+        caption = f"rank {place}: {_escape(name)}"
         model = models.get(name)
         if model is None:
             figures.append(f"<figure><figcaption>{caption}: model not loaded</figcaption></figure>")
@@ -423,6 +435,12 @@ def _traversal_section(
         + "".join(figures)
         + "</div>"
     )
+
+
+def _escape(text: str) -> str:
+    """Text for the page: HTML-escaped, control characters shown as escapes (a name
+    may hold a newline or a terminal escape, which HTML would keep raw)."""
+    return html.escape(printable(str(text)))
 
 
 def _fmt(value: float) -> str:

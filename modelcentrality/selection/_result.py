@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +12,9 @@ import numpy as np
 from .._version import __version__
 from ..engine._uncertainty import CentralityUncertainty
 from ..engine._votes import Protocol
+from ..errors import ModelCentralityError
 from ..io._files import write_json
+from ..io._read import SchemaError, check_field, read_json
 
 
 def json_matrix(values: np.ndarray) -> list:
@@ -41,12 +44,14 @@ class RankResult:
         ``(cross + cross.T) / 2``.
     revised_cross : ndarray of shape (N, N)
         Like ``cross`` with the paper's revised score (K largest vote-table rows).
-    protocol : Protocol
+    protocol : Protocol or None
+        None only for a result read from a file that does not record it.
     seed : int
     skipped : dict of str to str
         Models left out (name -> reason).
-    uncertainty : CentralityUncertainty or None
-        Bootstrap intervals (``scores_ci``) and top-model probabilities (``p_top``).
+    uncertainty : CentralityUncertainty, StoredUncertainty or None
+        Bootstrap intervals (``scores_ci``) and top-model probabilities (``p_top``);
+        a result read back by :meth:`from_json` has only these (StoredUncertainty).
     votes : ndarray of shape (N, N) or None
         Training votes of source i behind ``cross[i, j]``; 0 where not evaluated.
     encoder_passes : int
@@ -83,10 +88,10 @@ class RankResult:
     cross: np.ndarray
     similarity: np.ndarray
     revised_cross: np.ndarray
-    protocol: Protocol
+    protocol: Protocol | None
     seed: int
     skipped: dict[str, str] = field(default_factory=dict)
-    uncertainty: CentralityUncertainty | None = None
+    uncertainty: CentralityUncertainty | StoredUncertainty | None = None
     votes: np.ndarray | None = None
     encoder_passes: int = 0
     encoder_passes_cached: int = 0
@@ -146,7 +151,7 @@ class RankResult:
             "cross": json_matrix(self.cross),
             "similarity": json_matrix(self.similarity),
             "revised_cross": json_matrix(self.revised_cross),
-            "protocol": self.protocol.to_dict(),
+            "protocol": None if self.protocol is None else self.protocol.to_dict(),
             "seed": self.seed,
             "skipped": dict(self.skipped),
             "version": __version__,
@@ -170,7 +175,8 @@ class RankResult:
         }
         if self.uncertainty is not None:
             payload["scores_ci"] = json_matrix(self.uncertainty.scores_ci)
-            payload["sampling_ci"] = json_matrix(self.uncertainty.sampling_ci)
+            if self.uncertainty.sampling_ci is not None:
+                payload["sampling_ci"] = json_matrix(self.uncertainty.sampling_ci)
             payload["p_top"] = self.uncertainty.p_top.tolist()
             payload["bootstrap"] = {
                 "replicates": self.uncertainty.n_boot,
@@ -181,3 +187,287 @@ class RankResult:
     def to_json(self, path: str | os.PathLike) -> None:
         """Write :meth:`to_dict` as JSON (atomically)."""
         write_json(path, self.to_dict())
+
+    @classmethod
+    def from_json(cls, source: str | os.PathLike | dict[str, Any]) -> RankResult:
+        """A ranking read back from its JSON form (a ``rank -o`` file, or its dict).
+
+        Every known field is checked (type, length, finite numbers); only ``names``,
+        ``scores`` and ``similarity`` are required, so files of older versions and
+        hand-made ones load, and unknown fields (from newer versions) are ignored. A
+        file without ``cross`` gets NaN cells with ``self_consistency`` on the
+        diagonal. A stored interval and p_top come back as a
+        :class:`StoredUncertainty` (the replicates are not stored).
+
+        Raises
+        ------
+        ModelCentralityError
+            One line naming the file and the field that is wrong.
+        """
+        label = "ranking" if isinstance(source, dict) else str(source)
+        payload = source if isinstance(source, dict) else read_json(source, what="ranking")
+        try:
+            return cls._from_payload(payload)
+        except (SchemaError, ValueError) as exc:
+            raise ModelCentralityError(f"{label} is not a `rank -o` result: {exc}") from None
+
+    @classmethod
+    def _from_payload(cls, payload: Any) -> RankResult:
+        if not isinstance(payload, dict):
+            raise ValueError("not a JSON object")
+        names = check_field(payload, "names", _names, required=True)
+        n = len(names)
+
+        def get(key: str, check: Callable[[Any], Any], **kwargs: Any) -> Any:
+            return check_field(payload, key, check, **kwargs)
+
+        scores = get("scores", _vector(n), required=True)
+        similarity = get("similarity", _matrix(n, n), required=True)
+        diagonal = get("self_consistency", _vector(n), default=np.full(n, np.nan))
+        cross = get("cross", _matrix(n, n), default=None)
+        if cross is None:
+            cross = np.full((n, n), np.nan)
+            np.fill_diagonal(cross, diagonal)
+        search = get("search", _search, default={})
+        uncertainty = None
+        ci = get("scores_ci", _matrix(n, 2), default=None)
+        sampling_ci = get("sampling_ci", _matrix(n, 2), default=None)
+        p_top = get("p_top", _probabilities(n), default=None)
+        bootstrap = get("bootstrap", _bootstrap, default={})
+        if (ci is None) != (p_top is None):
+            raise SchemaError("scores_ci", "scores_ci and p_top come together")
+        if ci is not None:
+            uncertainty = StoredUncertainty(ci, p_top, sampling_ci=sampling_ci, **bootstrap)
+        get("ranking", _ranking(names))
+        get("version", _text)
+        plain = {
+            key: get(key, check(n), default=default(n))
+            for key, (check, default) in _PLAIN_FIELDS.items()
+        }
+        return cls(
+            names=names,
+            scores=scores,
+            cross=cross,
+            similarity=similarity,
+            uncertainty=uncertainty,
+            search=search.get("name", "full"),
+            stop_reason=search.get("stop_reason", "every pair evaluated"),
+            target_reached=search.get("target_reached", True),
+            details=search.get("details", {}),
+            tied=get("tied", _tied(names), default=[]),
+            **plain,
+        )
+
+
+@dataclass(frozen=True)
+class StoredUncertainty:
+    """The bootstrap summary a ``rank -o`` file keeps: intervals and p_top.
+
+    Attributes
+    ----------
+    scores_ci : ndarray of shape (N, 2)
+    p_top : ndarray of shape (N,)
+    sampling_ci : ndarray of shape (N, 2) or None
+        The interval of the draws' noise alone, when the file has it.
+    n_boot : int or None
+        Replicates behind them, when the file says.
+    confidence : float
+        Coverage of ``scores_ci``.
+    """
+
+    scores_ci: np.ndarray
+    p_top: np.ndarray
+    sampling_ci: np.ndarray | None = None
+    n_boot: int | None = None
+    confidence: float = 0.95
+
+
+def _names(value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(n, str) for n in value):
+        raise ValueError("must be a non-empty list of model names")
+    if len(set(value)) != len(value):
+        raise ValueError("must not repeat a name")
+    return list(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _vector(n: int) -> Callable[[Any], np.ndarray]:
+    def check(value: Any) -> np.ndarray:
+        if not isinstance(value, list) or len(value) != n:
+            raise ValueError(f"must list {n} values, one per name")
+        for i, item in enumerate(value):
+            if item is not None and not _is_number(item):
+                raise ValueError(f"item {i} must be a number or null, got {_short(item)}")
+        return np.array([np.nan if v is None else v for v in value], dtype=np.float64)
+
+    return check
+
+
+def _matrix(rows: int, columns: int) -> Callable[[Any], np.ndarray]:
+    row_check = _vector(columns)
+
+    def check(value: Any) -> np.ndarray:
+        if not isinstance(value, list) or len(value) != rows:
+            raise ValueError(f"must be a {rows} x {columns} matrix (a list of {rows} rows)")
+        out = np.empty((rows, columns))
+        for i, row in enumerate(value):
+            try:
+                out[i] = row_check(row)
+            except ValueError as exc:
+                raise ValueError(f"row {i} {exc}") from None
+        return out
+
+    return check
+
+
+def _probabilities(n: int) -> Callable[[Any], np.ndarray]:
+    vector = _vector(n)
+
+    def check(value: Any) -> np.ndarray:
+        values = vector(value)
+        if not np.all((values >= 0) & (values <= 1)):
+            raise ValueError("must hold probabilities in [0, 1]")
+        return values
+
+    return check
+
+
+def _votes(n: int) -> Callable[[Any], np.ndarray | None]:
+    matrix = _matrix(n, n)
+
+    def check(value: Any) -> np.ndarray | None:
+        if value is None:
+            return None
+        votes = matrix(value)
+        if not np.all(np.isfinite(votes) & (votes >= 0) & (votes == np.round(votes))):
+            raise ValueError("must hold non-negative whole vote counts")
+        return votes.astype(np.int64)
+
+    return check
+
+
+def _count(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"must be an integer >= 0, got {_short(value)}")
+    return value
+
+
+def _optional_number(value: Any) -> float | None:
+    if value is not None and not _is_number(value):
+        raise ValueError(f"must be a number or null, got {_short(value)}")
+    return None if value is None else float(value)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, got {_short(value)}")
+    return value
+
+
+def _skipped(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError("must map model names to reasons (strings)")
+    return dict(value)
+
+
+def _ranking(names: list[str]) -> Callable[[Any], list[str]]:
+    def check(value: Any) -> list[str]:
+        if not isinstance(value, list) or sorted(map(str, value)) != sorted(names):
+            raise ValueError("must list the same model names")
+        return value
+
+    return check
+
+
+def _tied(names: list[str]) -> Callable[[Any], list[str]]:
+    def check(value: Any) -> list[str]:
+        if not isinstance(value, list) or not all(v in names for v in value):
+            raise ValueError("must list names of ranked models")
+        return list(value)
+
+    return check
+
+
+def _budget(value: Any) -> dict[str, Any]:
+    """The budget record: counts, or [least, most] pairs of counts."""
+    if not isinstance(value, dict):
+        raise ValueError(f"must be an object (votes_per_pair, scale_samples...), got {_short(value)}")
+    for key, item in value.items():
+        counts = item if isinstance(item, list) else [item]
+        if not all(_is_count(c) for c in counts):
+            raise ValueError(f"{key} must be a count or a list of counts, got {_short(item)}")
+    return dict(value)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _protocol(value: Any) -> Protocol | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError(f"must be an object of protocol settings, got {_short(value)}")
+    try:
+        return Protocol(**value)
+    except TypeError:
+        raise ValueError("holds unknown or missing protocol settings") from None
+    except ValueError as exc:  # ParameterError: a value out of range
+        raise ValueError(str(exc)) from None
+
+
+#: The search section's own keys; the others are the strategy's details.
+_SEARCH_KEYS = {"name": str, "stop_reason": str, "target_reached": bool, "pairs_evaluated": int}
+
+
+def _search(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"must be an object (name, stop_reason...), got {_short(value)}")
+    for key, kind in _SEARCH_KEYS.items():
+        if key in value and (
+            not isinstance(value[key], kind) or (kind is int and isinstance(value[key], bool))
+        ):
+            raise ValueError(f"{key} must be a {kind.__name__}, got {_short(value[key])}")
+    out = {key: value[key] for key in _SEARCH_KEYS if key in value}
+    out["details"] = {k: v for k, v in value.items() if k not in _SEARCH_KEYS}
+    return out
+
+
+def _bootstrap(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError("must be an object (replicates, confidence)")
+    out: dict[str, Any] = {}
+    if "replicates" in value:
+        out["n_boot"] = _count(value["replicates"])
+    if "confidence" in value:
+        confidence = value["confidence"]
+        if not _is_number(confidence) or not 0 < confidence < 1:
+            raise ValueError(f"confidence must be in (0, 1), got {_short(confidence)}")
+        out["confidence"] = float(confidence)
+    return out
+
+
+#: Fields stored as they are: JSON key (= attribute) -> (its check and its default, each
+#: given N). A new optional field of this kind is one line here.
+_PLAIN_FIELDS: dict[str, tuple[Callable[[int], Callable], Callable[[int], Any]]] = {
+    "revised_cross": (lambda n: _matrix(n, n), lambda n: np.full((n, n), np.nan)),
+    "protocol": (lambda n: _protocol, lambda n: None),
+    "seed": (lambda n: _count, lambda n: 0),
+    "skipped": (lambda n: _skipped, lambda n: {}),
+    "votes": (_votes, lambda n: None),
+    "encoder_passes": (lambda n: _count, lambda n: 0),
+    "encoder_passes_cached": (lambda n: _count, lambda n: 0),
+    "pairs_computed": (lambda n: _count, lambda n: 0),
+    "pairs_cached": (lambda n: _count, lambda n: 0),
+    "budget": (lambda n: _budget, lambda n: {}),
+    "precision": (lambda n: _optional_number, lambda n: None),
+}
+
+
+def _short(value: Any) -> str:
+    """A value for an error message: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
