@@ -394,7 +394,7 @@ def _tied(names: list[str]) -> Callable[[Any], list[str]]:
 def _budget(value: Any) -> dict[str, Any]:
     """The budget record: counts, or [least, most] pairs of counts."""
     if not isinstance(value, dict):
-        raise ValueError(f"must be an object (votes_per_pair, scale_samples...), got {_short(value)}")
+        raise ValueError(f"must be an object of counts, got {_short(value)}")
     for key, item in value.items():
         counts = item if isinstance(item, list) else [item]
         if not all(_is_count(c) for c in counts):
