@@ -382,7 +382,7 @@ def test_udr_treats_a_jointvae_class_readout_by_its_spread():
     assert np.isfinite(kl[:N_CONT]).all() and np.isnan(kl[N_CONT:]).all()
     np.testing.assert_allclose(codes[:, N_CONT:], 1 / 3, atol=1e-6)
     result = udr_for_models(models, observations)
-    assert "dims without a log-variance: non-zero spread" in result.rules[0]
+    assert "the other dims with non-zero spread" in result.rules[0]
     assert result.informative[0][N_CONT:].tolist() == [False] * 3
     assert result.informative[1][N_CONT:].tolist() == [True] * 3
     for model, mask in zip(models, result.informative):

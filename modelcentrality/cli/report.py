@@ -99,10 +99,10 @@ def report_outcome(
         if not search.get("target_reached", True):
             click.echo("warning: the search's target was not reached", err=True)
     if budget:
-        click.echo(f"budget: {budget_text(data)}", err=True)
+        click.echo(printable(f"budget: {budget_text(data)}"), err=True)
     banner = certainty_banner(data)
     if banner:
-        click.echo(f"warning: {banner}", err=True)
+        click.echo(printable(f"warning: {banner}"), err=True)
     udr_result = None
     if udr:
         from ..baselines import udr_for_models
@@ -124,7 +124,7 @@ def report_outcome(
             click.echo(printable(f"UDR (lasso), best first: {ranking}"))
     if ground_truth is not None:
         for warning in ground_truth.warnings(protocol_name(data)):
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(printable(f"warning: {warning}"), err=True)
         summary = ground_truth.compare(data["names"], _scores(data["scores"]))
         if not summary["models"]:
             click.echo(

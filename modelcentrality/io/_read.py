@@ -121,10 +121,12 @@ def _parse_int(text: str) -> int | _NonFinite:
 
 
 def field_path(parts: list[Any]) -> str:
-    """``["models", 3, "scores"]`` as ``models[3].scores`` (the top level: ``(top)``)."""
+    """``["models", 3, "scores"]`` as ``models[3].scores`` (the top level: ``(top)``);
+    keys come from the file, so they are escaped (a newline in a key stays one line)."""
     out = ""
     for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        key = printable(str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{key}" if out else key)
     return out or "(top)"
 
 
