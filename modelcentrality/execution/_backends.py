@@ -18,9 +18,10 @@ import sys
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from multiprocessing import get_context
 from typing import Any
 
@@ -176,11 +177,28 @@ def watch_parent(parent: int, *, death_signal: bool = True) -> None:
     threading.Thread(target=_wait_for_parent, args=(parent, handle), daemon=True).start()
 
 
+@contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold Ctrl-C back while workers are started: they inherit the blocked signal, so
+    one still importing cannot die of it (and print a traceback); here it is delivered
+    on leaving, and the workers ignore it once :func:`_init_worker` runs."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _init_worker(specs: dict[int, dict[str, Any]], threads: int, parent: int) -> None:
     global _worker_threads
     # Ctrl-C reaches the whole process group: the parent handles it and ends the
     # workers, which would otherwise each print a KeyboardInterrupt traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     watch_parent(parent)
     _worker_specs.clear()
     _worker_specs.update(specs)
@@ -292,9 +310,11 @@ class ProcessBackend(Backend):
         pending: dict[Future, SourceTask] = {}
         failed = True
         try:
-            for i, encoders in order:
-                future = pool.submit(_worker_task, i, list(encoders), protocol, seed)
-                pending[future] = (i, list(encoders))
+            # Workers start on demand, inside submit.
+            with _sigint_held():
+                for i, encoders in order:
+                    future = pool.submit(_worker_task, i, list(encoders), protocol, seed)
+                    pending[future] = (i, list(encoders))
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
