@@ -30,7 +30,7 @@ import torch
 from torch import distributions, nn
 
 from .._validation import check_choice, check_int
-from ..contract._model import Categorical, MixedPrior, Prior, _checked_prior
+from ..contract import Categorical, MixedPrior, Prior, checked_prior
 from ..errors import ModelError, ParameterError
 from .pytorch import TorchModel, check_device
 
@@ -707,7 +707,7 @@ def _checked_layout(
     bad = [c for c in code_dims if not 0 <= c < latent_dim]
     if bad:
         raise ModelError(name, f"code_dims {bad} out of range for latent_dim {latent_dim}")
-    _checked_prior(name, prior, latent_dim, tuple(code_dims))
+    checked_prior(name, prior, latent_dim, tuple(code_dims))
     return latent_dim, code_dims
 
 

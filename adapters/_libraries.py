@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ..contract._model import Prior
+from ..contract import Prior
 from ..errors import ParameterError
 from ._conventions import from_vae
 from .pytorch import TorchModel

@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from ..contract._model import MixedPrior, Model, Prior
+from ..contract import MixedPrior, Model, Prior
 from ..errors import ModelError
 
 DEFAULT_BATCH_SIZE = 1024

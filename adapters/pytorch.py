@@ -19,9 +19,9 @@ import torch
 from torch import nn
 
 from .._validation import check_float
-from ..contract._model import MixedPrior, Model, Prior, _checked_prior
+from .._zoo_format import ENCODER_FILE, FORMAT_VERSION, GENERATOR_FILE, METADATA_FILE
+from ..contract import MixedPrior, Model, Prior, checked_prior
 from ..errors import ModelError, ParameterError
-from ..io._zoo import ENCODER_FILE, FORMAT_VERSION, GENERATOR_FILE, METADATA_FILE
 
 LOGVAR_OUTPUT = "logvar"
 
@@ -386,7 +386,7 @@ def export_model(
     # Checked before anything is written: a mixed prior must cover latent_dim exactly
     # for its draws to be generator input.
     codes = tuple(int(c) for c in code_dims)
-    _checked_prior(name or out_dir.name, prior, int(latent_dim), codes)
+    checked_prior(name or out_dir.name, prior, int(latent_dim), codes)
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     encoder = _EncoderOutputs(encoder).cpu().eval()

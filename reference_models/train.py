@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from ..errors import ModelCentralityError
-from ..io._zoo import METADATA_FILE
+from ..io import METADATA_FILE
 from .grouped import DeviceImages, GroupedTrainer, resolve_draws
 from .infogan_cr import InfoGANCRTrainer
 from .presets import make_config

@@ -30,8 +30,7 @@ from torch import nn
 
 from .._progress import ProgressBar
 from ..errors import ModelCentralityError
-from ..io._files import atomic_write
-from ..io._read import MAX_CHECKPOINT_BYTES, open_regular
+from ..io import MAX_CHECKPOINT_BYTES, atomic_write, open_regular
 
 if TYPE_CHECKING:
     from .grouped import GroupedTrainer

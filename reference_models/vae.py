@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..adapters.pytorch import export_model
-from ..contract._model import Prior
+from ..contract import Prior
 from .networks import (
     SigmoidDecoder,
     TCDiscriminator,

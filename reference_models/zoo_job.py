@@ -55,9 +55,14 @@ from typing import Any
 
 from .._progress import ProgressBar
 from ..errors import ModelCentralityError, printable
-from ..io._files import write_json
-from ..io._read import MAX_CHECKPOINT_BYTES, MAX_SMALL_JSON_BYTES, open_regular, read_json
-from ..io._zoo import METADATA_FILE
+from ..io import (
+    MAX_CHECKPOINT_BYTES,
+    MAX_SMALL_JSON_BYTES,
+    METADATA_FILE,
+    open_regular,
+    read_json,
+    write_json,
+)
 from .presets import CONFIGS, PRESETS, make_config
 
 MANIFEST_FILE = "manifest.json"
@@ -217,9 +222,8 @@ def score_model(
 ) -> dict[str, Any]:
     """Ground-truth scores of an exported model (keys already in ``have`` are kept)."""
     from ..datasets import DatasetFactors, get_dataset
-    from ..engine._scoring import factorvae_score
-    from ..engine._votes import get_protocol
-    from ..io._zoo import load_model
+    from ..engine import factorvae_score, get_protocol
+    from ..io import load_model
 
     model = load_model(model_dir)
     dataset = get_dataset(data)

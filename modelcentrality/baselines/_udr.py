@@ -48,9 +48,9 @@ from .._progress import ProgressBar
 from .._seeding import check_random_state
 from .._validation import check_choice, check_float, check_int
 from .._version import __version__
-from ..contract._screening import filter_by_shape, skip_reason
+from ..contract import filter_by_shape, skip_reason
 from ..errors import ModelCentralityError, ZooError
-from ..io._files import write_json
+from ..io import write_json
 
 #: Methods of building the similarity matrix R.
 METHODS = ("lasso", "spearman")

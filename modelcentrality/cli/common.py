@@ -9,13 +9,11 @@ from typing import Any
 
 import click
 
-from ..contract import Model
-from ..contract._screening import filter_by_shape
-from ..engine._votes import MAX_GROUP_SIZE, MAX_SCALE_SAMPLES
+from ..contract import Model, filter_by_shape
+from ..engine import MAX_GROUP_SIZE, MAX_SCALE_SAMPLES
 from ..errors import ModelError, ZooError, printable
-from ..execution._backends import default_n_jobs
-from ..io import load_zoo
-from ..io._files import unwritable_folder_reason, unwritable_reason
+from ..execution import default_n_jobs
+from ..io import load_zoo, unwritable_folder_reason, unwritable_reason
 
 POSITIVE = click.IntRange(min=1)
 #: Seeds key numpy generators, which take non-negative integers.

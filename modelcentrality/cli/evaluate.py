@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..datasets import get_dataset
-from ..engine._votes import PROTOCOLS
+from ..engine import PROTOCOLS
 from ..errors import printable
 from ..metrics import METRIC_INFO, check_metric_names, evaluate_zoo, metric_settings
 from ..metrics.dci import PREDICTORS

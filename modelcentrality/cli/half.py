@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import printable
-from ..io._half_weights import halve_zoo
-from ..io._zoo import model_folders
+from ..io import halve_zoo, model_folders
 from .common import follow_symlinks_option
 
 

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..contract import Prior
-from ..contract._screening import probe_model
+from ..contract import Prior, probe_model
 from ..errors import ModelCentralityError, printable
 from ..io import METADATA_FILE, load_model, model_folders
 from .common import PROBE_SAMPLES, SEED, follow_symlinks_option

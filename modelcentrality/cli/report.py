@@ -11,11 +11,17 @@ import click
 
 from ..contract import Model
 from ..errors import ModelCentralityError, printable
-from ..io import load_zoo
-from ..io._files import unwritable_folder_reason
-from ..report import GroundTruth, read_ground_truth, write_report
-from ..report._figures import pyplot
-from ..report._html import REPORT_FILE, budget_text, certainty_banner, protocol_name
+from ..io import load_zoo, unwritable_folder_reason
+from ..report import (
+    REPORT_FILE,
+    GroundTruth,
+    budget_text,
+    certainty_banner,
+    protocol_name,
+    pyplot,
+    read_ground_truth,
+    write_report,
+)
 from ..selection import RankResult
 from .common import POSITIVE
 

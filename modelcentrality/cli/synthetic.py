@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..io._zoo import METADATA_FILE
-from ..testing._synthetic import make_synthetic_zoo
+from ..io import METADATA_FILE
+from ..testing import make_synthetic_zoo
 from .common import FACTORS, SEED
 
 

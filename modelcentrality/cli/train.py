@@ -97,7 +97,7 @@ def zoo_cpu_plan(spec: str, zoo_dir: str, jobs: int) -> tuple[int, int, float]:
     """Models of a zoo spec, those still to train (no exported model yet), and the
     estimated CPU seconds to train them ``jobs`` at a time, at the per-iteration times
     measured on a 2-core machine (one thread per model)."""
-    from ..io._zoo import METADATA_FILE
+    from ..io import METADATA_FILE
     from ..reference_models.zoo_job import load_spec, model_plan
 
     loaded = load_spec(spec)

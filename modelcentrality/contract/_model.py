@@ -449,7 +449,7 @@ class Model(ABC):
         if kind not in KINDS:
             raise ModelError(self.name, f"kind must be 'gan' or 'vae', got {kind!r}")
         self.kind = kind
-        self.prior = _checked_prior(self.name, prior, self.latent_dim, codes)
+        self.prior = checked_prior(self.name, prior, self.latent_dim, codes)
         self.observation_shape = tuple(int(s) for s in observation_shape)
 
     @property
@@ -648,10 +648,30 @@ class Model(ABC):
         """observations (B, *observation_shape) -> (codes (B, E), logvar (B, E) or None)."""
 
 
-def _checked_prior(
+def checked_prior(
     name: str, prior: Any, latent_dim: int, code_dims: tuple[int, ...]
 ) -> Prior | MixedPrior:
-    """``prior`` if it fits the latent dims and codes, else a ModelError naming the model."""
+    """``prior`` if it fits the latent dims and codes, else a ModelError naming the model.
+
+    The one prior check of the contract: :class:`Model` runs it on construction, and the
+    zoo reader and the exporters run it before any file is opened or written.
+
+    Parameters
+    ----------
+    name : str
+        The model's name, for the error.
+    prior : Prior or MixedPrior
+    latent_dim : int
+        D, the length of the latent vector.
+    code_dims : tuple of int
+        The latent dims that are codes; a code inside a one-hot categorical must name its
+        first dim.
+
+    Raises
+    ------
+    ModelError
+        ``prior`` is not a prior, or does not fit ``latent_dim`` and ``code_dims``.
+    """
     if not isinstance(prior, (Prior, MixedPrior)):
         raise ModelError(name, f"prior must be a Prior or a MixedPrior, got {prior!r}")
     if isinstance(prior, MixedPrior):

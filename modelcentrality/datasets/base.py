@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._seeding import check_random_state
-from ..engine._sources import FactorSource
+from ..engine import FactorSource
 from ..errors import ModelCentralityError
 
 

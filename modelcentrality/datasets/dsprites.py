@@ -48,7 +48,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from ..io._read import FileReadError, open_regular
+from ..io import FileReadError, open_regular
 from .base import DatasetError, GroundTruthDataset
 
 OFFICIAL_FILE_NAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"

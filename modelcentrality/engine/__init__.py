@@ -16,21 +16,30 @@ from ._scoring import (
 )
 from ._similarities import FACTORVAE, SIMILARITIES, Similarity, get_similarity
 from ._sources import FactorSource, GeneratedFactors
+from ._streaming import to_host
 from ._uncertainty import CentralityUncertainty, bootstrap_cross, centrality_uncertainty
 from ._votes import (
     DISENTANGLEMENT_LIB,
+    MAX_GROUP_SIZE,
+    MAX_SCALE_SAMPLES,
+    MAX_VOTES,
     PAPER,
     PROTOCOLS,
     Protocol,
+    VoteData,
     VoteResult,
     get_protocol,
     score_votes,
+    table_score,
 )
 
 __all__ = [
     "CHUNK_OBSERVATIONS",
     "DISENTANGLEMENT_LIB",
     "FACTORVAE",
+    "MAX_GROUP_SIZE",
+    "MAX_SCALE_SAMPLES",
+    "MAX_VOTES",
     "PAPER",
     "PROTOCOLS",
     "SIMILARITIES",
@@ -40,6 +49,7 @@ __all__ = [
     "GeneratedFactors",
     "Protocol",
     "Similarity",
+    "VoteData",
     "VoteResult",
     "bootstrap_cross",
     "centrality",
@@ -53,4 +63,6 @@ __all__ = [
     "pair_mask",
     "score_votes",
     "source_observation_count",
+    "table_score",
+    "to_host",
 ]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..contract._model import Model
+from ..contract import Model
 from ..errors import ParameterError
 from ._scoring import factorvae_votes, source_observation_count
 from ._sources import GeneratedFactors

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..contract._model import MixedPrior, Model
+from ..contract import MixedPrior, Model
 
 
 class FactorSource(ABC):

@@ -17,6 +17,7 @@ from ._backends import (
     make_backend,
 )
 from ._cache import PairCache
+from ._ray import RayBackend
 from ._transport import ADAPTERS, model_spec, open_model, open_models
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "PairCache",
     "PairCallback",
     "ProcessBackend",
+    "RayBackend",
     "SourceTask",
     "default_n_jobs",
     "evaluate_source",

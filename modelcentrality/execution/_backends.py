@@ -27,9 +27,8 @@ from typing import Any
 
 from .._seeding import keyed_rng
 from .._validation import check_int
-from ..contract._model import Model
-from ..engine._similarities import get_similarity
-from ..engine._votes import Protocol, VoteResult
+from ..contract import Model
+from ..engine import Protocol, VoteResult, get_similarity
 from ..errors import ModelCentralityError, ParameterError
 from ._transport import model_spec, open_models
 

@@ -19,12 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..contract._model import Model
-from ..engine._votes import Protocol, VoteData, VoteResult
+from ..contract import Model
+from ..engine import Protocol, VoteData, VoteResult
 from ..errors import ModelCentralityError
-from ..io._files import atomic_write
-from ..io._read import MAX_CACHE_ENTRY_BYTES, open_regular
-from ..io._zoo import CACHE_MARKER, METADATA_FILE
+from ..io import CACHE_MARKER, MAX_CACHE_ENTRY_BYTES, METADATA_FILE, atomic_write, open_regular
 
 _ARRAYS = (
     "score",

@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._validation import check_choice, check_int
-from ..contract._model import Model
-from ..engine._votes import Protocol, VoteResult
+from ..contract import Model
+from ..engine import Protocol, VoteResult
 from ..errors import ModelCentralityError, ParameterError
 from ._backends import (
     Backend,

@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from ..contract._model import Model
+from ..contract import Model
 from ..errors import ModelError
 
 #: Adapter name -> "module:class" of every model type that can travel to workers.

@@ -16,10 +16,11 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from .._zoo_format import ENCODER_FILE, GENERATOR_FILE
 from ..adapters.onnx_runtime import external_data_files
 from ..errors import ModelError
 from ._files import atomic_write
-from ._zoo import ENCODER_FILE, GENERATOR_FILE, check_links, model_folders
+from ._zoo import check_links, model_folders
 
 #: Tensors smaller than this stay float32: they save nothing and may be shapes or scales.
 MIN_ELEMENTS = 16

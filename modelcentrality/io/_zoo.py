@@ -43,16 +43,12 @@ from typing import Any
 
 import onnxruntime as ort
 
+from .._zoo_format import CACHE_MARKER, ENCODER_FILE, FORMAT_VERSION, GENERATOR_FILE, METADATA_FILE
 from ..adapters.onnx_runtime import OnnxModel, inside
-from ..contract._model import KINDS, MAX_LATENT_DIM, Model, Prior, _checked_prior
-from ..contract._screening import skip_reason
+from ..contract import KINDS, MAX_LATENT_DIM, Model, Prior, checked_prior, skip_reason
 from ..errors import ModelCentralityError, ModelError, ParameterError, ZooError
 from ._read import MAX_SMALL_JSON_BYTES, FileReadError, read_json
 
-FORMAT_VERSION = 1
-METADATA_FILE = "model.json"
-ENCODER_FILE = "encoder.onnx"
-GENERATOR_FILE = "generator.onnx"
 _REQUIRED = ("format", "latent_dim", "code_dims", "prior", "kind")
 #: model.json holds a few keys; anything bigger is not one.
 MAX_METADATA_BYTES = MAX_SMALL_JSON_BYTES
@@ -110,7 +106,7 @@ def read_metadata(model_dir: str | os.PathLike) -> dict[str, Any]:
         prior = Prior.from_dict(meta["prior"])
     except ValueError as exc:
         raise ModelError(name, f"bad prior in {METADATA_FILE}: {exc}") from None
-    _checked_prior(name, prior, meta["latent_dim"], tuple(codes))
+    checked_prior(name, prior, meta["latent_dim"], tuple(codes))
     shape = meta.get("observation_shape")
     if shape is not None and (
         not isinstance(shape, list) or not shape or not all(_is_int(s) and s > 0 for s in shape)
@@ -122,10 +118,6 @@ def read_metadata(model_dir: str | os.PathLike) -> dict[str, Any]:
     if logvar is not None and not isinstance(logvar, str):
         raise ModelError(name, f"logvar_output must be a string, got {logvar!r}")
     return meta
-
-
-#: A folder holding this file is a pair cache (``rank --cache``), never a model.
-CACHE_MARKER = ".modelcentrality-cache"
 
 
 def check_links(model_dir: Path, root: Path, *, follow_symlinks: bool = False) -> None:

@@ -12,12 +12,11 @@ import numpy as np
 
 from .._progress import ProgressBar
 from .._version import __version__
-from ..contract._model import Model
-from ..contract._screening import filter_by_shape, skip_reason
+from ..contract import Model, filter_by_shape, skip_reason
 from ..datasets.base import GroundTruthDataset
 from ..errors import ModelCentralityError, ZooError
-from ..io._files import write_json
-from . import evaluate
+from ..io import write_json
+from ._evaluate import evaluate
 
 
 @dataclass

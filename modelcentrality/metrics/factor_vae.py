@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..datasets.base import DatasetFactors, GroundTruthDataset
-from ..engine._scoring import factorvae_votes
-from ..engine._votes import Protocol, get_protocol, table_score
+from ..engine import Protocol, factorvae_votes, get_protocol, table_score
 from .utils import RepresentationFunction, check_count, encode
 
 SAMPLE_KEYS = ("votes", "eval_votes", "scale_samples")

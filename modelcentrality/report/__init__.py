@@ -7,14 +7,19 @@ and ground-truth columns); :func:`read_ground_truth` reads supervised scores fro
 (``pip install 'modelcentrality[report]'``).
 """
 
+from ._figures import pyplot
 from ._ground_truth import GroundTruth, read_ground_truth
-from ._html import REPORT_FILE, write_report
+from ._html import REPORT_FILE, budget_text, certainty_banner, protocol_name, write_report
 from ._traversals import prior_quantiles, traversal_columns, traversal_grid
 
 __all__ = [
     "REPORT_FILE",
     "GroundTruth",
+    "budget_text",
+    "certainty_banner",
     "prior_quantiles",
+    "protocol_name",
+    "pyplot",
     "read_ground_truth",
     "traversal_columns",
     "traversal_grid",

@@ -11,7 +11,7 @@ import numpy as np
 from scipy.stats import kendalltau
 
 from ..errors import ModelCentralityError, printable
-from ..io._read import read_json
+from ..io import read_json
 
 #: Ground-truth metrics read from either file: column name -> (manifest key, evaluate
 #: key, result key).

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
-from ..contract._model import Model
+from ..contract import Model
 from ..errors import ModelCentralityError, printable
-from ..io._files import atomic_write, unwritable_folder_reason
+from ..io import atomic_write, unwritable_folder_reason
 from ._figures import heatmap_scale, pyplot, similarity_heatmap, traversal_figure
 from ._ground_truth import GroundTruth
 from ._traversals import traversal_grid

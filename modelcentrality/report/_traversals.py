@@ -6,7 +6,7 @@ import numpy as np
 from scipy.stats import norm
 
 from .._validation import check_int
-from ..contract._model import Categorical, Model, Prior
+from ..contract import Categorical, Model, Prior
 
 #: Most columns a traversal widens to so that every class of a categorical code shows;
 #: a code with more classes shows evenly spaced ones.

@@ -83,9 +83,7 @@ from scipy.stats import norm
 
 from .._seeding import check_random_state, keyed_rng
 from .._validation import check_float, check_fraction, check_int
-from ..engine._centrality import cross_matrix
-from ..engine._uncertainty import CentralityUncertainty, bootstrap_cross
-from ..engine._votes import VoteResult
+from ..engine import CentralityUncertainty, VoteResult, bootstrap_cross, cross_matrix
 from ..errors import ParameterError
 from ._evaluator import PairEvaluator
 from ._search import SearchOutcome, SearchStrategy, round_up_to_block

@@ -15,12 +15,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._progress import ProgressBar
-from ..contract._model import Model
-from ..engine._similarities import get_similarity
-from ..engine._votes import Protocol, VoteResult
+from ..contract import Model
+from ..engine import Protocol, VoteResult, get_similarity
 from ..errors import ModelCentralityError, ModelError
-from ..execution._backends import Backend, LocalBackend
-from ..execution._cache import PairCache
+from ..execution import Backend, LocalBackend, PairCache
 
 #: Unless S is fixed, a scale set that follows the votes holds at least this many
 #: observations (see :class:`PairEvaluator`'s ``scale_per_vote``).

@@ -17,12 +17,10 @@ from dataclasses import replace
 import numpy as np
 
 from .._validation import check_int
-from ..contract._model import Model
-from ..contract._screening import screen_models
-from ..engine._centrality import centrality_scores, cross_matrix
-from ..engine._votes import MAX_VOTES, Protocol, get_protocol
+from ..contract import Model, screen_models
+from ..engine import MAX_VOTES, Protocol, centrality_scores, cross_matrix, get_protocol
 from ..errors import ModelCentralityError, ParameterError, ZooError
-from ..execution._backends import Backend
+from ..execution import Backend
 from ._evaluator import SCALE_PER_VOTE, ModelsFailed, PairEvaluator
 from ._result import RankResult
 from ._search import SearchStrategy, make_search

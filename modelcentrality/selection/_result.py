@@ -10,11 +10,9 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
-from ..engine._uncertainty import CentralityUncertainty
-from ..engine._votes import Protocol
+from ..engine import CentralityUncertainty, Protocol
 from ..errors import ModelCentralityError
-from ..io._files import write_json
-from ..io._read import SchemaError, check_field, read_json
+from ..io import SchemaError, check_field, read_json, write_json
 
 
 def json_matrix(values: np.ndarray) -> list:

@@ -18,10 +18,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._validation import check_float, check_fraction, check_int
-from ..engine._centrality import centrality, cross_matrix
-from ..engine._scoring import VOTE_BLOCK
-from ..engine._uncertainty import CentralityUncertainty, centrality_uncertainty
-from ..engine._votes import VoteResult
+from ..engine import (
+    VOTE_BLOCK,
+    CentralityUncertainty,
+    VoteResult,
+    centrality,
+    centrality_uncertainty,
+    cross_matrix,
+)
 from ..errors import ParameterError
 from ._evaluator import PairEvaluator
 

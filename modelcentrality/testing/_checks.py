@@ -12,12 +12,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..contract._model import KINDS, Categorical, MixedPrior, Model
-from ..engine._sources import GeneratedFactors
-from ..engine._votes import get_protocol
+from ..contract import KINDS, Categorical, MixedPrior, Model
+from ..engine import GeneratedFactors, get_protocol
 from ..errors import ModelError
-from ..execution._backends import Backend, LocalBackend
-from ..execution._transport import ADAPTERS, model_spec, open_model
+from ..execution import ADAPTERS, Backend, LocalBackend, model_spec, open_model
 
 #: A protocol small enough for conformance runs (seconds per pair on a CPU).
 CHECK_PROTOCOL = get_protocol("paper").with_overrides(votes=100, group_size=10, scale_samples=200)
@@ -101,7 +99,7 @@ def check_model(model: Model, *, atol: float = 1e-5, check_transport: bool = Tru
 
     if model.native_device() is not None:
         native = model.generate_native(latents)
-        from ..engine._streaming import to_host
+        from ..engine import to_host
 
         np.testing.assert_allclose(to_host(native), observations, atol=atol, rtol=0)
         np.testing.assert_allclose(to_host(model.encode_native(native)), codes, atol=atol, rtol=0)

@@ -27,9 +27,9 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from .._seeding import check_random_state
-from ..contract._model import Model, Prior
+from ..contract import Model, Prior
 from ..datasets.base import GroundTruthDataset
-from ..io._zoo import ENCODER_FILE, FORMAT_VERSION, GENERATOR_FILE, METADATA_FILE
+from ..io import ENCODER_FILE, FORMAT_VERSION, GENERATOR_FILE, METADATA_FILE
 
 _EPS = 1e-6
 _OPSET = 17

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..adapters.pytorch import TorchModel
-from ..contract._model import Prior
+from ..contract import Prior
 from ._synthetic import SyntheticWorld, mixing_matrix
 
 
