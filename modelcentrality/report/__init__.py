@@ -4,7 +4,8 @@
 the similarity heatmap, latent traversals of the top and bottom models, optional UDR
 and ground-truth columns); :func:`read_ground_truth` reads supervised scores from a
 ``train-zoo`` manifest or an ``evaluate -o`` file. Figures need matplotlib
-(``pip install 'modelcentrality[report]'``).
+(``pip install 'modelcentrality[report]'``): :func:`pyplot` returns it, or raises the
+one-line error that says so.
 """
 
 from ._figures import pyplot
