@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from .._progress import ProgressBar
-from ..errors import ModelCentralityError, printable
+from ..errors import ModelCentralityError, ParameterError, printable
 from ..io._files import write_json
 from ..io._read import MAX_CHECKPOINT_BYTES, MAX_SMALL_JSON_BYTES, open_regular, read_json
 from ..io._zoo import METADATA_FILE
@@ -367,9 +367,9 @@ def train_zoo(
     """
     spec = load_spec(spec)
     if jobs < 1 or threads < 1:
-        raise ValueError("jobs and threads must be >= 1")
+        raise ParameterError("jobs and threads must be >= 1")
     if group_size is not None and group_size < 1:
-        raise ValueError("group_size must be >= 1")
+        raise ParameterError("group_size must be >= 1")
     zoo_dir = Path(zoo_dir)
     modified_zoo = zoo_dir.with_name(zoo_dir.name + "_modified")
     manifest_path = zoo_dir / MANIFEST_FILE

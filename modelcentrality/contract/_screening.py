@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from ..errors import ModelCentralityError, ModelError, ZooError
 from ._model import Model
+
+T = TypeVar("T")
 
 
 def skip_reason(exc: ModelCentralityError, name: str) -> tuple[str, str]:
@@ -16,6 +18,30 @@ def skip_reason(exc: ModelCentralityError, name: str) -> tuple[str, str]:
     ``name`` is used when the error does not name a model itself.
     """
     return getattr(exc, "model", name), getattr(exc, "problem", str(exc))
+
+
+def call_or_skip(
+    function: Callable[..., T],
+    *args: Any,
+    name: str,
+    skipped: dict[str, str],
+    skip_bad: bool,
+    errors: type[ModelCentralityError] = ModelCentralityError,
+    **kwargs: Any,
+) -> T | None:
+    """``function(*args, **kwargs)`` for model ``name``, under the skip-bad policy.
+
+    An error of type ``errors`` propagates, or under ``skip_bad`` leaves the model out:
+    the reason goes into ``skipped`` and the call returns None (so ``function`` must not
+    return None itself).
+    """
+    try:
+        return function(*args, **kwargs)
+    except errors as exc:
+        if not skip_bad:
+            raise
+        skipped.update([skip_reason(exc, name)])
+        return None
 
 
 def filter_by_shape(
@@ -111,12 +137,10 @@ def screen_models(
     same_shape, skipped = filter_by_shape(models, majority, "the zoo's", skip_bad=skip_bad)
     good = []
     for model in same_shape:
-        try:
-            probe_model(model)
-        except ModelError as exc:
-            if not skip_bad:
-                raise
-            skipped.update([skip_reason(exc, model.name)])
-            continue
-        good.append(model)
+        report = call_or_skip(
+            probe_model, model, name=model.name, skipped=skipped, skip_bad=skip_bad,
+            errors=ModelError,
+        )
+        if report is not None:
+            good.append(model)
     return good, skipped

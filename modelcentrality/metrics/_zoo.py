@@ -13,9 +13,9 @@ import numpy as np
 from .._progress import ProgressBar
 from .._version import __version__
 from ..contract._model import Model
-from ..contract._screening import filter_by_shape, skip_reason
+from ..contract._screening import call_or_skip, filter_by_shape
 from ..datasets.base import GroundTruthDataset
-from ..errors import ModelCentralityError, ZooError
+from ..errors import ZooError
 from ..io._files import write_json
 from . import evaluate
 
@@ -149,21 +149,20 @@ def evaluate_zoo(
                 on_model(position, len(usable), model.name, None)
             start = time.perf_counter()
             before = bar.done
+            counted = _counted(
+                model.encode, bar, f"{position}/{len(usable)} {model.name}", planned
+            )
             try:
-                counted = _counted(
-                    model.encode, bar, f"{position}/{len(usable)} {model.name}", planned
+                scores = call_or_skip(
+                    evaluate, counted, dataset, metrics, random_state, settings=settings,
+                    name=model.name, skipped=skipped, skip_bad=skip_bad,
                 )
-                results[model.name] = evaluate(
-                    counted, dataset, metrics, random_state, settings=settings
-                )
-            except ModelCentralityError as exc:
-                if not skip_bad:
-                    raise
-                skipped.update([skip_reason(exc, model.name)])
-                continue
             finally:
                 # A model's count is its plan, whatever it encoded before finishing or failing.
                 bar.update(before + per_model - bar.done)
+            if scores is None:
+                continue
+            results[model.name] = scores
             if len(results) == 1:  # the first evaluated model is the probe
                 bar.estimate_now()
             if on_model is not None:

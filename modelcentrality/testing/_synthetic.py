@@ -29,6 +29,7 @@ from onnx import TensorProto, helper, numpy_helper
 from .._seeding import check_random_state
 from ..contract._model import Model, Prior
 from ..datasets.base import GroundTruthDataset
+from ..errors import ParameterError
 from ..io._zoo import ENCODER_FILE, FORMAT_VERSION, GENERATOR_FILE, METADATA_FILE
 
 _EPS = 1e-6
@@ -64,7 +65,7 @@ class SyntheticWorld:
         size = int(np.prod(observation_shape))
         width = n_factors + n_nuisance
         if size < width:
-            raise ValueError(f"observations of size {size} cannot hold {width} variables")
+            raise ParameterError(f"observations of size {size} cannot hold {width} variables")
         # Columns of comparable norm keep the sigmoid out of saturation for |inputs| <= 1.
         weights = rng.normal(0.0, 1.5 / np.sqrt(width), size=(size, width))
         bias = rng.normal(0.0, 0.3, size=size)
@@ -370,7 +371,7 @@ def make_leader_zoo(
         ``lead``, then ``twin`` (tied) or ``second`` (distinct), then ``other0``... .
     """
     if leaders not in LEADERS:
-        raise ValueError(f"leaders must be one of {sorted(LEADERS)}, got {leaders!r}")
+        raise ParameterError(f"leaders must be one of {sorted(LEADERS)}, got {leaders!r}")
     rng = check_random_state(random_state)
     world = SyntheticWorld.make(n_factors, 2, (1, 4, 4), rng)
     first, second = LEADERS[leaders]
