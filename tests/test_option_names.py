@@ -37,3 +37,18 @@ def test_the_old_spelling_is_hidden_from_help(capsys):
     assert main(["evaluate", "--help"]) == 0
     text = capsys.readouterr().out
     assert "--sample-multiplier" in text and "--samples-scale" not in text
+
+
+@pytest.mark.parametrize("command", ["train", "train-zoo"])
+def test_out_is_the_old_name_of_output(command, tmp_path, capsys):
+    first = ["beta-vae", "--preset", "cpu", "--set", "nope=1"] if command == "train" else []
+    spec = [] if command == "train" else ["no-such-zoo-spec"]
+    for flag in ("-o", "--output", "--out"):
+        # Options parse; the run stops at the bad setting (train) or spec (train-zoo).
+        assert main([command, *first, *spec, flag, str(tmp_path / "m")]) in (1, 2)
+        err = capsys.readouterr().err
+        assert ("nope" in err) if command == "train" else ("no-such-zoo-spec" in err)
+    assert main([command, *first, *spec]) == 2
+    assert "Missing option '-o' / '--output'" in capsys.readouterr().err
+    assert main([command, *first, *spec, "-o", str(tmp_path), "--out", str(tmp_path)]) == 2
+    assert "--out" in capsys.readouterr().err

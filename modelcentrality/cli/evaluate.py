@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from click.core import ParameterSource
 
 from ..datasets import get_dataset
 from ..engine._votes import PROTOCOLS
 from ..errors import printable
 from ..metrics import METRIC_INFO, check_metric_names, evaluate_zoo, metric_settings
 from ..metrics.dci import PREDICTORS
+from ._aliases import old_spelling, renamed_value
 from .common import (
     POSITIVE,
     SEED,
@@ -68,13 +68,7 @@ def _columns(metrics: list[str]) -> list[tuple[str, str, str]]:
     show_default=True,
     help="Multiply every sample count (e.g. 0.1 for a quick run).",
 )
-@click.option(
-    "--samples-scale",
-    "old_sample_multiplier",
-    type=SAMPLE_MULTIPLIER,
-    hidden=True,
-    help="The old spelling of --sample-multiplier.",
-)
+@old_spelling("--samples-scale", "sample_multiplier", type=SAMPLE_MULTIPLIER)
 @click.option(
     "--factorvae-protocol",
     type=click.Choice(sorted(PROTOCOLS)),
@@ -126,11 +120,7 @@ def evaluate_command(
     lines with count, rate and ETA naming the model and metric, and after the first
     model an estimate of the whole run.
     """
-    if old_sample_multiplier is not None:
-        ctx = click.get_current_context()
-        if ctx.get_parameter_source("sample_multiplier") is ParameterSource.COMMANDLINE:
-            raise click.UsageError("give --sample-multiplier or its old name --samples-scale")
-        sample_multiplier = old_sample_multiplier
+    sample_multiplier = renamed_value(click.get_current_context(), "sample_multiplier")
     overrides = {}
     if "factorvae" in metrics:
         overrides["factorvae"] = {"protocol": factorvae_protocol}

@@ -82,13 +82,21 @@ class SyntheticWorld:
         return flat.reshape(len(flat), *self.observation_shape).astype(np.float32)
 
 
-def mixing_matrix(n_factors: int, entanglement: float, rng: np.random.Generator) -> np.ndarray:
+def mixing_matrix(n_factors: int, entanglement: float, random_state: Any = None) -> np.ndarray:
     """A_m: signed permutation times pairwise rotations of ``entanglement * 45`` degrees.
+
+    Parameters
+    ----------
+    n_factors : int
+    entanglement : float
+        0: a signed permutation (disentangled); 1: rotations of 45 degrees.
+    random_state : int, Generator or None
 
     Returns
     -------
     ndarray of shape (K, K), maps codes to world factors.
     """
+    rng = check_random_state(random_state)
     angle = float(entanglement) * np.pi / 4
     order = rng.permutation(n_factors)
     rotation = np.eye(n_factors)
