@@ -24,6 +24,14 @@ from .common import SEED, bound_threads
 CONFIRM_ABOVE_SECONDS = 2 * 3600
 
 
+progress_option = click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Progress: a bar on a terminal, a line every 15 s in a log.",
+)
+
+
 def settings_option(function):
     return click.option(
         "--set",
@@ -168,12 +176,7 @@ def confirm_zoo_run(spec: str, zoo_dir: str, jobs: int, yes: bool, progress: boo
     help="CPU threads, at most the CPUs available (results are reproducible for a fixed "
     "count).",
 )
-@click.option(
-    "--progress/--no-progress",
-    default=True,
-    show_default=True,
-    help="Progress: a bar on a terminal, a line every 15 s in a log.",
-)
+@progress_option
 @click.option(
     "--yes",
     "-y",
@@ -258,12 +261,7 @@ def train_command(
     callback=bound_threads,
     help="CPU threads per model (at most the CPUs available).",
 )
-@click.option(
-    "--progress/--no-progress",
-    default=True,
-    show_default=True,
-    help="Progress: a bar on a terminal, a line every 15 s in a log.",
-)
+@progress_option
 @click.option(
     "--device",
     default=None,
