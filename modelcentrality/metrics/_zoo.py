@@ -31,8 +31,9 @@ class ZooEvaluation:
     skipped : dict of str to str
         Models left out (name -> reason).
     settings : dict
-        Dataset, its ``ground_truth_version`` (dataset and renderer), seed, samples
-        scale, metrics and their settings, for the JSON.
+        Dataset, its ``ground_truth_version`` (dataset and renderer), seed, sample
+        multiplier (``samples_scale`` in the file), metrics and their settings, for the
+        JSON.
     """
 
     results: dict[str, dict[str, dict[str, float]]]
