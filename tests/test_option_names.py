@@ -27,8 +27,12 @@ def test_samples_scale_is_the_old_name_of_sample_multiplier(zoo, tmp_path, capsy
     assert new["settings"]["mig"]["n_train"] == 300
     assert old["results"] == new["results"] and old["settings"] == new["settings"]
     # Both spellings at once are refused (click's usage error), whatever their values.
-    assert _evaluate(zoo, tmp_path / "both.json", "--sample-multiplier", "0.03",
-                     "--samples-scale", "0.03") == 2
+    assert (
+        _evaluate(
+            zoo, tmp_path / "both.json", "--sample-multiplier", "0.03", "--samples-scale", "0.03"
+        )
+        == 2
+    )
     assert "--samples-scale" in capsys.readouterr().err
     assert not (tmp_path / "both.json").exists()
 

@@ -524,8 +524,14 @@ def udr_for_models(
             before = bar.done
             try:
                 encoded = call_or_skip(
-                    encode_representation, model, observations, batch_size,
-                    progress=bar.update, name=model.name, skipped=skipped, skip_bad=skip_bad,
+                    encode_representation,
+                    model,
+                    observations,
+                    batch_size,
+                    progress=bar.update,
+                    name=model.name,
+                    skipped=skipped,
+                    skip_bad=skip_bad,
                 )
             finally:
                 bar.update(before + n_obs - bar.done)

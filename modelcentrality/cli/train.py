@@ -173,8 +173,7 @@ def confirm_zoo_run(spec: str, zoo_dir: str, jobs: int, yes: bool, progress: boo
     default=1,
     show_default=True,
     callback=bound_threads,
-    help="CPU threads, at most the CPUs available (results are reproducible for a fixed "
-    "count).",
+    help="CPU threads, at most the CPUs available (results are reproducible for a fixed count).",
 )
 @progress_option
 @click.option(

@@ -138,7 +138,11 @@ def screen_models(
     good = []
     for model in same_shape:
         report = call_or_skip(
-            probe_model, model, name=model.name, skipped=skipped, skip_bad=skip_bad,
+            probe_model,
+            model,
+            name=model.name,
+            skipped=skipped,
+            skip_bad=skip_bad,
             errors=ModelError,
         )
         if report is not None:

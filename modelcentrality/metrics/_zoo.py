@@ -150,13 +150,18 @@ def evaluate_zoo(
                 on_model(position, len(usable), model.name, None)
             start = time.perf_counter()
             before = bar.done
-            counted = _counted(
-                model.encode, bar, f"{position}/{len(usable)} {model.name}", planned
-            )
+            counted = _counted(model.encode, bar, f"{position}/{len(usable)} {model.name}", planned)
             try:
                 scores = call_or_skip(
-                    evaluate, counted, dataset, metrics, random_state, settings=settings,
-                    name=model.name, skipped=skipped, skip_bad=skip_bad,
+                    evaluate,
+                    counted,
+                    dataset,
+                    metrics,
+                    random_state,
+                    settings=settings,
+                    name=model.name,
+                    skipped=skipped,
+                    skip_bad=skip_bad,
                 )
             finally:
                 # A model's count is its plan, whatever it encoded before finishing or failing.

@@ -106,7 +106,5 @@ def compute_sap(
     if continuous_factors:
         score = continuous_score_matrix(codes_train, factors_train.astype(np.float64))
     else:
-        score = discrete_score_matrix(
-            codes_train, factors_train, codes_test, factors_test, rng
-        )
+        score = discrete_score_matrix(codes_train, factors_train, codes_test, factors_test, rng)
     return {"SAP_score": top_two_gap(score)}
