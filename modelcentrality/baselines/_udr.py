@@ -39,6 +39,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -523,16 +524,8 @@ def udr_for_models(
             bar.update(0, model.name)
             before = bar.done
             try:
-                encoded = call_or_skip(
-                    encode_representation,
-                    model,
-                    observations,
-                    batch_size,
-                    progress=bar.update,
-                    name=model.name,
-                    skipped=skipped,
-                    skip_bad=skip_bad,
-                )
+                encode = partial(encode_representation, model, observations, batch_size, bar.update)
+                encoded = call_or_skip(encode, model.name, skipped, skip_bad)
             finally:
                 bar.update(before + n_obs - bar.done)
             if encoded is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from ..errors import ModelCentralityError, ModelError, ZooError
@@ -21,22 +22,20 @@ def skip_reason(exc: ModelCentralityError, name: str) -> tuple[str, str]:
 
 
 def call_or_skip(
-    function: Callable[..., T],
-    *args: Any,
+    call: Callable[[], T],
     name: str,
     skipped: dict[str, str],
     skip_bad: bool,
     errors: type[ModelCentralityError] = ModelCentralityError,
-    **kwargs: Any,
 ) -> T | None:
-    """``function(*args, **kwargs)`` for model ``name``, under the skip-bad policy.
+    """``call()`` for model ``name``, under the skip-bad policy.
 
     An error of type ``errors`` propagates, or under ``skip_bad`` leaves the model out:
-    the reason goes into ``skipped`` and the call returns None (so ``function`` must not
-    return None itself).
+    the reason goes into ``skipped`` and the result is None (so ``call`` must not return
+    None itself).
     """
     try:
-        return function(*args, **kwargs)
+        return call()
     except errors as exc:
         if not skip_bad:
             raise
@@ -138,12 +137,7 @@ def screen_models(
     good = []
     for model in same_shape:
         report = call_or_skip(
-            probe_model,
-            model,
-            name=model.name,
-            skipped=skipped,
-            skip_bad=skip_bad,
-            errors=ModelError,
+            partial(probe_model, model), model.name, skipped, skip_bad, ModelError
         )
         if report is not None:
             good.append(model)

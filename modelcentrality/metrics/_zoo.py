@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -152,17 +153,8 @@ def evaluate_zoo(
             before = bar.done
             counted = _counted(model.encode, bar, f"{position}/{len(usable)} {model.name}", planned)
             try:
-                scores = call_or_skip(
-                    evaluate,
-                    counted,
-                    dataset,
-                    metrics,
-                    random_state,
-                    settings=settings,
-                    name=model.name,
-                    skipped=skipped,
-                    skip_bad=skip_bad,
-                )
+                run = partial(evaluate, counted, dataset, metrics, random_state, settings=settings)
+                scores = call_or_skip(run, model.name, skipped, skip_bad)
             finally:
                 # A model's count is its plan, whatever it encoded before finishing or failing.
                 bar.update(before + per_model - bar.done)
