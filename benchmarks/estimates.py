@@ -10,7 +10,7 @@ after (the machine may be shared). Writes benchmarks/results/estimates.json.
 
 Budgets are reduced so that every command takes a minute or two (stated in each
 command): ``rank --votes 100 --group-size 20`` (S = 2,000: 4,000 encoder passes per
-pair), ``evaluate --samples-scale 0.1``, ``udr --samples 10000``, and a
+pair), ``evaluate --sample-multiplier 0.1``, ``udr --samples 10000``, and a
 ``train-zoo`` of three beta-VAEs of 150 iterations each.
 """
 
@@ -51,7 +51,7 @@ def commands(work: Path) -> dict[str, list[str]]:
         "rank_factorvae": [*mc, "rank", "zoos/factorvae", *reduced],
         "evaluate_factorvae": [
             *mc, "evaluate", "zoos/factorvae", "--metrics", "factorvae,mig",
-            "--samples-scale", "0.1",
+            "--sample-multiplier", "0.1",
         ],
         "udr_factorvae": [*mc, "udr", "zoos/factorvae", "--samples", "10000"],
         "train_zoo_beta_vae": [

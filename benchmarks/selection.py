@@ -62,7 +62,7 @@ def ground_truth(models, dataset, scale: float, seed: int) -> dict[str, np.ndarr
     settings = {"factorvae": {"protocol": "paper"}, "dci": {"predictor": "random_forest"}}
     for model in models:
         scores = evaluate(model.encode, dataset, ["factorvae", "mig", "dci"], seed,
-                          samples_scale=scale, settings=settings)
+                          sample_multiplier=scale, settings=settings)
         columns["factorvae"].append(scores["factorvae"]["score"])
         columns["mig"].append(scores["mig"]["discrete_mig"])
         columns["dci"].append(scores["dci"]["disentanglement"])

@@ -76,7 +76,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 from torch.nn.utils import parametrizations
 
-from ..errors import ModelCentralityError
+from ..errors import ModelCentralityError, ParameterError
 from .training import RUN_ONLY_SETTINGS, Trainer, step_rng
 
 DRAWS = ("numpy", "device")
@@ -87,7 +87,7 @@ def resolve_draws(draws: str | None, device: str | torch.device) -> str:
     if draws is None:
         return "device" if torch.device(device).type == "cuda" else "numpy"
     if draws not in DRAWS:
-        raise ValueError(f"draws must be one of {DRAWS}, got {draws!r}")
+        raise ParameterError(f"draws must be one of {DRAWS}, got {draws!r}")
     return draws
 
 
@@ -276,7 +276,7 @@ class GroupedTrainer:
     ) -> None:
         self.trainers = list(trainers)
         if not self.trainers:
-            raise ValueError("a group needs at least one trainer")
+            raise ParameterError("a group needs at least one trainer")
         first = self.trainers[0]
         #: The method's trainer class, whose static methods draw and step the group.
         self.trainer_class = type(first)
@@ -287,16 +287,16 @@ class GroupedTrainer:
                 type(trainer) is not self.trainer_class
                 or group_key(self.trainer_class, vars(trainer.config)) != key
             ):
-                raise ValueError(
+                raise ParameterError(
                     "the trainers of a group must differ only in seed and loss weights"
                 )
             if trainer.step != first.step:
-                raise ValueError("the trainers of a group must be at the same iteration")
+                raise ParameterError("the trainers of a group must be at the same iteration")
         self.config = first.config
         self.device = torch.device(device)
         self.draws = resolve_draws(draws, self.device)
         if self.draws == "device" and images is None:
-            raise ValueError("device draws need the images on the device (DeviceImages)")
+            raise ParameterError("device draws need the images on the device (DeviceImages)")
         self.images = images
         self.step = first.step
         self.seeds = [t.seed for t in self.trainers]

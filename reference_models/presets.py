@@ -15,13 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ParameterError
+
 #: dSprites: 737,280 images; an epoch at batch 64 is 11,520 iterations.
 DSPRITES_EPOCH_AT_64 = 737_280 // 64
 
 
 def _require(condition: bool, message: str) -> None:
     if not condition:
-        raise ValueError(message)
+        raise ParameterError(message)
 
 
 @dataclass(frozen=True)
@@ -218,11 +220,13 @@ def _parse(field: dataclasses.Field, text: str) -> Any:
         try:
             return int(text.replace("_", ""))
         except ValueError:
-            raise ValueError(f"setting '{field.name}' must be an integer, got {text!r}") from None
+            raise ParameterError(
+                f"setting '{field.name}' must be an integer, got {text!r}"
+            ) from None
     try:
         return float(text)
     except ValueError:
-        raise ValueError(f"setting '{field.name}' must be a number, got {text!r}") from None
+        raise ParameterError(f"setting '{field.name}' must be a number, got {text!r}") from None
 
 
 def make_config(method: str, preset: str = "paper", overrides: Mapping[str, Any] | None = None):
@@ -238,19 +242,19 @@ def make_config(method: str, preset: str = "paper", overrides: Mapping[str, Any]
 
     Raises
     ------
-    ValueError
+    ParameterError
         Unknown method, preset or setting, or a value of the wrong type or range.
     """
     if method not in CONFIGS:
-        raise ValueError(f"unknown trainer '{method}': known trainers are {', '.join(CONFIGS)}")
+        raise ParameterError(f"unknown trainer '{method}': known trainers are {', '.join(CONFIGS)}")
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset '{preset}': known presets are {', '.join(PRESETS)}")
+        raise ParameterError(f"unknown preset '{preset}': known presets are {', '.join(PRESETS)}")
     cls = CONFIGS[method]
     fields = {f.name: f for f in dataclasses.fields(cls)}
     values = dict(PRESETS[preset][method])
     for key, value in (overrides or {}).items():
         if key not in fields:
-            raise ValueError(
+            raise ParameterError(
                 f"unknown setting '{key}' for {method}: known settings are {', '.join(fields)}"
             )
         if isinstance(value, str):
@@ -262,12 +266,12 @@ def make_config(method: str, preset: str = "paper", overrides: Mapping[str, Any]
 
 
 def parse_assignments(items: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """``["key=value", ...]`` -> dict; raises ValueError on an item without '='."""
+    """``["key=value", ...]`` -> dict; raises ParameterError on an item without '='."""
     result: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise ValueError(f"--set expects key=value, got {item!r}")
+            raise ParameterError(f"--set expects key=value, got {item!r}")
         result[key.strip()] = value.strip()
     return result
 

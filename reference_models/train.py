@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from ..errors import ModelCentralityError
+from ..errors import ModelCentralityError, ParameterError
 from ..io import METADATA_FILE
 from .grouped import DeviceImages, GroupedTrainer, resolve_draws
 from .infogan_cr import InfoGANCRTrainer
@@ -128,7 +128,7 @@ def train_model(
 
     Raises
     ------
-    ValueError
+    ParameterError
         Unknown method, preset or setting.
     ModelCentralityError
         The output already holds a model (without ``resume``), the checkpoint belongs to
@@ -215,7 +215,7 @@ def train_models(
 
     Raises
     ------
-    ValueError
+    ParameterError
         Unknown method, preset or setting, or models that cannot share a group.
     ModelCentralityError
         A model folder already holds a model or a checkpoint exists (without
@@ -223,7 +223,7 @@ def train_models(
     """
     out_dirs = [Path(d) for d in out_dirs]
     if len(seeds) != len(out_dirs):
-        raise ValueError("give one seed per model folder")
+        raise ParameterError("give one seed per model folder")
     overrides = list(overrides) if overrides is not None else [None] * len(out_dirs)
     configs = [make_config(method, preset, o) for o in overrides]
     data_fn = make_data(data)
@@ -263,7 +263,7 @@ def train_models(
     draws = resolve_draws(draws, on)
     if draws == "device" and images is None:
         if not isinstance(data, str):
-            raise ValueError("device draws need a dataset spec, not a draw function")
+            raise ParameterError("device draws need a dataset spec, not a draw function")
         images = DeviceImages.from_dataset(data, on)
     group = GroupedTrainer(trainers, device=on, draws=draws, images=images, bf16=bf16)
     if device is not None:

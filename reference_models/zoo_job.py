@@ -47,13 +47,14 @@ import itertools
 import math
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 from .._progress import ProgressBar
+from .._validation import check_int
 from ..errors import ModelCentralityError, printable
 from ..io import (
     MAX_CHECKPOINT_BYTES,
@@ -326,7 +327,7 @@ def train_zoo(
     spec: str | os.PathLike | dict[str, Any],
     zoo_dir: str | os.PathLike,
     *,
-    jobs: int = 1,
+    n_jobs: int = 1,
     threads: int = 1,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
@@ -342,7 +343,7 @@ def train_zoo(
     ----------
     spec : dict, zoo preset name or JSON path
     zoo_dir : path-like
-    jobs : int
+    n_jobs : int
         Models trained at once, each in its own process (1: in this process).
     threads : int
         Torch threads per model.
@@ -370,21 +371,63 @@ def train_zoo(
         The manifest.
     """
     spec = load_spec(spec)
-    if jobs < 1 or threads < 1:
-        raise ValueError("jobs and threads must be >= 1")
-    if group_size is not None and group_size < 1:
-        raise ValueError("group_size must be >= 1")
+    check_int("n_jobs", n_jobs, minimum=1)
+    check_int("threads", threads, minimum=1)
+    if group_size is not None:
+        check_int("group_size", group_size, minimum=1)
     zoo_dir = Path(zoo_dir)
-    modified_zoo = zoo_dir.with_name(zoo_dir.name + "_modified")
-    manifest_path = zoo_dir / MANIFEST_FILE
-    previous: dict[str, Any] = {}
-    note: dict[str, Any] = {}
-    if manifest_path.exists():
-        old = read_json(manifest_path, what="manifest", non_finite="null")
-        note = {"note": old["note"]} if isinstance(old, dict) and "note" in old else {}
-        if not isinstance(old, dict) or old.get("spec") != spec:
+    manifest = _Manifest(zoo_dir / MANIFEST_FILE, spec)
+    # In a log, each model's training also writes its progress lines (a model takes
+    # minutes to hours); on a terminal only the zoo's bar shows.
+    model_progress = bool(progress) and not sys.stderr.isatty()
+    jobs = _plan_jobs(spec, zoo_dir, manifest, threads, skip_scores, model_progress)
+    manifest.save()
+    if device is not None:
+        _train_groups(
+            spec,
+            jobs,
+            device=device,
+            draws=draws,
+            group_size=group_size,
+            bf16=bf16,
+            progress=progress,
+            log=log,
+        )
+    with ProgressBar(len(jobs), label="train-zoo", enabled=progress, unit="models") as bar:
+        for entry in _finish_jobs(jobs, n_jobs):
+            manifest.entries[entry["name"]] = entry
+            manifest.save()
+            _report_finished(entry, bar, n_jobs, log)
+    return manifest.save()
+
+
+class _Manifest:
+    """``ZOO/manifest.json`` of a run: the spec, a kept ``note``, and one entry per model.
+
+    Attributes
+    ----------
+    previous : dict of str to dict
+        Model name -> its entry in the manifest of an earlier run of the same spec.
+    entries : dict of str to dict
+        Model name -> its entry in this run.
+    """
+
+    def __init__(self, path: Path, spec: dict[str, Any]) -> None:
+        self.path = path
+        self.spec = spec
+        self.note: dict[str, Any] = {}
+        self.previous: dict[str, dict[str, Any]] = {}
+        self.entries: dict[str, dict[str, Any]] = {}
+        if path.exists():
+            self._read_previous()
+
+    def _read_previous(self) -> None:
+        old = read_json(self.path, what="manifest", non_finite="null")
+        if isinstance(old, dict) and "note" in old:
+            self.note = {"note": old["note"]}
+        if not isinstance(old, dict) or old.get("spec") != self.spec:
             raise ModelCentralityError(
-                f"{manifest_path} was written for another zoo spec; use another folder"
+                f"{self.path} was written for another zoo spec; use another folder"
             )
         listed = [old.get("models", []), old.get("pending", [])]
         if not all(
@@ -393,11 +436,31 @@ def train_zoo(
             for part in listed
         ):
             raise ModelCentralityError(
-                f"{manifest_path}: models and pending must be lists of model entries"
+                f"{self.path}: models and pending must be lists of model entries"
             )
-        previous = {m["name"]: m for m in listed[0] + listed[1]}
-    entries: dict[str, dict[str, Any]] = {}
-    jobs_list = []
+        self.previous = {m["name"]: m for m in listed[0] + listed[1]}
+
+    def save(self) -> dict[str, Any]:
+        """Write the manifest (atomically): finished models, then the pending ones."""
+        done = [e for e in self.entries.values() if e["status"] == "done"]
+        pending = [e for e in self.entries.values() if e["status"] != "done"]
+        manifest = {"spec": self.spec, **self.note, "models": done, "pending": pending}
+        write_json(self.path, manifest)
+        return manifest
+
+
+def _plan_jobs(
+    spec: dict[str, Any],
+    zoo_dir: Path,
+    manifest: _Manifest,
+    threads: int,
+    skip_scores: bool,
+    model_progress: bool,
+) -> list[dict[str, Any]]:
+    """One job per model of the spec; each model's pending entry goes into ``manifest``,
+    keeping the scores (and data versions) an earlier run recorded."""
+    modified_zoo = zoo_dir.with_name(zoo_dir.name + "_modified")
+    jobs = []
     for model in model_plan(spec):
         config = make_config(spec["method"], spec["preset"], model["overrides"])
         entry = {
@@ -407,12 +470,12 @@ def train_zoo(
             "status": "pending",
             **{
                 k: v
-                for k, v in previous.get(model["name"], {}).items()
+                for k, v in manifest.previous.get(model["name"], {}).items()
                 if "scores" in k or k.endswith("_version")
             },
         }
-        entries[model["name"]] = entry
-        jobs_list.append(
+        manifest.entries[model["name"]] = entry
+        jobs.append(
             {
                 "entry": entry,
                 "out": str(zoo_dir / model["name"]),
@@ -427,57 +490,38 @@ def train_zoo(
                 "score_settings": spec["score_settings"],
                 "threads": threads,
                 "skip_scores": skip_scores,
-                # In a log, each model's training also writes its progress lines (a
-                # model takes minutes to hours); on a terminal only the zoo's bar shows.
-                "model_progress": bool(progress) and not sys.stderr.isatty(),
+                "model_progress": model_progress,
             }
         )
+    return jobs
 
-    def save() -> dict[str, Any]:
-        done = [e for e in entries.values() if e["status"] == "done"]
-        pending = [e for e in entries.values() if e["status"] != "done"]
-        manifest = {"spec": spec, **note, "models": done, "pending": pending}
-        write_json(manifest_path, manifest)
-        return manifest
 
-    save()
-    if device is not None:
-        _train_groups(
-            spec,
-            jobs_list,
-            device=device,
-            draws=draws,
-            group_size=group_size,
-            bf16=bf16,
-            progress=progress,
-            log=log,
-        )
-    bar = ProgressBar(len(jobs_list), label="train-zoo", enabled=progress, unit="models")
+def _finish_jobs(jobs: list[dict[str, Any]], n_jobs: int) -> Iterator[dict[str, Any]]:
+    """Train (what is left) and score each job's model; yield its entry as it finishes,
+    in this process (``n_jobs`` 1) or ``n_jobs`` worker processes at a time."""
+    if n_jobs == 1:
+        for job in jobs:
+            yield _train_one(job)
+        return
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(_train_one, job) for job in jobs]
+        for future in as_completed(futures):
+            yield future.result()
 
-    def finished(entry: dict[str, Any]) -> None:
-        entries[entry["name"]] = entry
-        save()
-        bar.update(1, entry["name"])
-        if bar.done == jobs:
-            # The first models (one per job, trained side by side) are the probe: the
-            # others cost about the same.
-            bar.estimate_now()
-        if log is not None:
-            score = entry.get("scores", {}).get("factorvae_paper", {}).get("score")
-            tail = "" if score is None else f", FactorVAE {score:.3f}"
-            log(f"{entry['name']}: {entry['status']}{tail}")
 
-    with bar:
-        if jobs == 1:
-            for job in jobs_list:
-                finished(_train_one(job))
-        else:
-            context = get_context("spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-                futures = [pool.submit(_train_one, job) for job in jobs_list]
-                for future in as_completed(futures):
-                    finished(future.result())
-    return save()
+def _report_finished(
+    entry: dict[str, Any], bar: ProgressBar, n_jobs: int, log: Callable[[str], None] | None
+) -> None:
+    """Advance the zoo's bar by a finished model and log its line."""
+    bar.update(1, entry["name"])
+    if bar.done == n_jobs:
+        # The first models (one per job, trained side by side) are the probe: the
+        # others cost about the same.
+        bar.estimate_now()
+    if log is not None:
+        score = entry.get("scores", {}).get("factorvae_paper", {}).get("score")
+        tail = "" if score is None else f", FactorVAE {score:.3f}"
+        log(f"{entry['name']}: {entry['status']}{tail}")
 
 
 def _checkpoint_step(path: Path) -> int:
@@ -500,7 +544,7 @@ def _checkpoint_step(path: Path) -> int:
 
 def _train_groups(
     spec: dict[str, Any],
-    jobs_list: list[dict[str, Any]],
+    jobs: list[dict[str, Any]],
     *,
     device: str,
     draws: str | None,
@@ -516,7 +560,7 @@ def _train_groups(
     from .train import TRAINERS, default_checkpoint
 
     groups: dict[tuple, list[dict[str, Any]]] = {}
-    for job in jobs_list:
+    for job in jobs:
         if (Path(job["out"]) / METADATA_FILE).exists():
             continue
         step = _checkpoint_step(default_checkpoint(job["out"]))

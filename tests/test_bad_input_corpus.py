@@ -595,7 +595,7 @@ def test_huge_latent_dim_with_a_symbolic_input(capfd, zoo):
         ["rank", "ZOO", "--scale-samples", str(10**12)],
         ["inspect", "ZOO/m00_e0.10", "--samples", str(10**12)],
         ["udr", "ZOO", "--samples", str(10**12)],
-        ["evaluate", "ZOO", "--samples-scale", "1e300"],
+        ["evaluate", "ZOO", "--sample-multiplier", "1e300"],
         ["synthetic-zoo", "NEW", "--factors", str(10**9)],
         ["rank", "ZOO", "-o", "ZOO"],
         ["rank", "ZOO", "-o", "ZOO/m00_e0.10/model.json/out.json"],

@@ -325,7 +325,7 @@ def run_cli(capsys, *args):
 def test_evaluate_command_writes_every_metric(dsprites_zoo, tmp_path, capsys):
     out = tmp_path / "scores.json"
     # Random forests: gradient boosting over dSprites' 113 classes would dominate the run.
-    args = ("--samples-scale", "0.01", "--dci-predictor", "random_forest", "--quiet", "-o", out)
+    args = ("--sample-multiplier", "0.01", "--dci-predictor", "random_forest", "--quiet", "-o", out)
     status, stdout, err = run_cli(capsys, "evaluate", dsprites_zoo, *args)
     assert status == 0, err
     header = stdout.splitlines()[0].split()
@@ -343,14 +343,15 @@ def test_evaluate_command_writes_every_metric(dsprites_zoo, tmp_path, capsys):
     assert report["settings"]["dci"]["predictor"] == "random_forest"
     # The CLI is the Python API on the loaded model.
     model = load_model(dsprites_zoo / "random")
-    api = evaluate(model.encode, get_dataset("dsprites"), ["mig", "sap"], 0, samples_scale=0.01)
+    api = evaluate(model.encode, get_dataset("dsprites"), ["mig", "sap"], 0, sample_multiplier=0.01)
     for name in ("mig", "sap"):
         assert report["results"]["random"][name] == pytest.approx(api[name])
 
 
 def test_evaluate_command_ranks_a_position_encoder_above_a_random_one(dsprites_zoo, capsys):
     status, stdout, err = run_cli(
-        capsys, "evaluate", dsprites_zoo, "--metrics", "mig", "--samples-scale", "0.2", "--quiet"
+        capsys, "evaluate", dsprites_zoo, "--metrics", "mig", "--sample-multiplier", "0.2",
+        "--quiet",
     )
     assert status == 0, err
     table = {line.split()[0]: float(line.split()[1]) for line in stdout.splitlines()[2:]}
@@ -364,7 +365,7 @@ def test_evaluate_command_rejects_mismatched_models(tmp_path, capsys):
     write_dsprites_model(zoo / "good", np.ones((4096, 1)) / 4096, centroid=False)
     world = SyntheticWorld.make(n_factors=2, n_nuisance=1)
     write_synthetic_model(world, mixing_matrix(2, 0.0, np.random.default_rng(0)), zoo / "small")
-    args = ("evaluate", zoo, "--metrics", "mig", "--samples-scale", "0.01", "--quiet")
+    args = ("evaluate", zoo, "--metrics", "mig", "--sample-multiplier", "0.01", "--quiet")
     status, _, err = run_cli(capsys, *args)
     assert status == 1
     lines = err.strip().splitlines()

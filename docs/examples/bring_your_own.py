@@ -94,7 +94,7 @@ def main() -> None:
     args = parser.parse_args()
     # Networks this small gain nothing from more threads; one leaves the other cores free.
     torch.set_num_threads(1)
-    steps, votes, samples_scale = (200, 60, 0.02) if args.quick else (600, 200, 0.1)
+    steps, votes, sample_multiplier = (200, 60, 0.02) if args.quick else (600, 200, 0.1)
 
     # 1. Train (your own code): three beta-VAEs on procedurally rendered dSprites.
     dataset = get_dataset("dsprites")
@@ -125,7 +125,7 @@ def main() -> None:
     # 4. Ground truth: supervised FactorVAE and MIG scores on dSprites, then the report.
     metrics = ["factorvae", "mig"]
     evaluation = evaluate_zoo(
-        zoo, dataset, metrics, random_state=0, settings=metric_settings(metrics, samples_scale)
+        zoo, dataset, metrics, random_state=0, settings=metric_settings(metrics, sample_multiplier)
     )
     evaluation.to_json(args.out / "ground_truth.json")
     truth = read_ground_truth(args.out / "ground_truth.json")

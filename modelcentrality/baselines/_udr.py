@@ -39,6 +39,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -48,8 +49,8 @@ from .._progress import ProgressBar
 from .._seeding import check_random_state
 from .._validation import check_choice, check_float, check_int
 from .._version import __version__
-from ..contract import filter_by_shape, skip_reason
-from ..errors import ModelCentralityError, ZooError
+from ..contract import call_or_skip, filter_by_shape
+from ..errors import ParameterError, ZooError
 from ..io import write_json
 
 #: Methods of building the similarity matrix R.
@@ -109,11 +110,11 @@ def relative_strength(matrix: Any) -> float:
     """
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.ndim != 2:
-        raise ValueError(f"matrix must be 2-D, got shape {matrix.shape}")
+        raise ParameterError(f"matrix must be 2-D, got shape {matrix.shape}")
     if matrix.size == 0:
         return 0.0
     if (matrix < 0).any():
-        raise ValueError("matrix must be non-negative (absolute similarities)")
+        raise ParameterError("matrix must be non-negative (absolute similarities)")
     with np.errstate(invalid="ignore", divide="ignore"):
         columns = np.max(matrix, axis=0) ** 2 / np.sum(matrix, axis=0)
         rows = np.max(matrix, axis=1) ** 2 / np.sum(matrix, axis=1)
@@ -138,11 +139,11 @@ def gaussian_kl(mean: Any, logvar: Any) -> np.ndarray:
     mean = np.asarray(mean, dtype=np.float64)
     logvar = np.asarray(logvar, dtype=np.float64)
     if mean.ndim != 2 or mean.shape != logvar.shape:
-        raise ValueError(
+        raise ParameterError(
             f"mean and logvar must both have shape (n, d), got {mean.shape} and {logvar.shape}"
         )
     if mean.shape[0] == 0:
-        raise ValueError("mean and logvar have no rows")
+        raise ParameterError("mean and logvar have no rows")
     return np.mean(0.5 * (mean**2 + np.exp(logvar) - logvar - 1.0), axis=0)
 
 
@@ -236,48 +237,48 @@ def _check_inputs(
     representations: Sequence[Any], kl: Sequence[Any] | None, names: Sequence[str] | None
 ) -> tuple[list[np.ndarray], list[np.ndarray | None], tuple[str, ...]]:
     if isinstance(representations, np.ndarray) or not isinstance(representations, Sequence):
-        raise ValueError("representations must be a list of (n, d_i) arrays, one per model")
+        raise ParameterError("representations must be a list of (n, d_i) arrays, one per model")
     count = len(representations)
     if count < 2:
-        raise ValueError(f"UDR needs at least 2 models, got {count}")
+        raise ParameterError(f"UDR needs at least 2 models, got {count}")
     if names is None:
         names = tuple(f"model{i}" for i in range(count))
     else:
         names = tuple(str(name) for name in names)
         if len(names) != count:
-            raise ValueError(f"got {len(names)} names for {count} representations")
+            raise ParameterError(f"got {len(names)} names for {count} representations")
     reps = []
     for name, rep in zip(names, representations):
         rep = np.asarray(rep, dtype=np.float64)
         if rep.ndim != 2 or rep.shape[1] < 1:
-            raise ValueError(f"{name}: representation must have shape (n, d), got {rep.shape}")
+            raise ParameterError(f"{name}: representation must have shape (n, d), got {rep.shape}")
         if rep.shape[0] < 2:
-            raise ValueError(f"{name}: representation needs >= 2 rows, got {rep.shape[0]}")
+            raise ParameterError(f"{name}: representation needs >= 2 rows, got {rep.shape[0]}")
         if reps and rep.shape[0] != reps[0].shape[0]:
-            raise ValueError(
+            raise ParameterError(
                 f"{name}: representation has {rep.shape[0]} rows, {names[0]} has "
                 f"{reps[0].shape[0]} (every model must encode the same observations)"
             )
         if not np.isfinite(rep).all():
-            raise ValueError(f"{name}: representation contains NaN or inf")
+            raise ParameterError(f"{name}: representation contains NaN or inf")
         reps.append(rep)
     if kl is None:
         kls: list[np.ndarray | None] = [None] * count
     else:
         if len(kl) != count:
-            raise ValueError(f"got {len(kl)} KL vectors for {count} representations")
+            raise ParameterError(f"got {len(kl)} KL vectors for {count} representations")
         kls = []
         for name, rep, vector in zip(names, reps, kl):
             if vector is not None:
                 vector = np.asarray(vector, dtype=np.float64)
                 if vector.shape != (rep.shape[1],):
-                    raise ValueError(
+                    raise ParameterError(
                         f"{name}: KL vector must have shape ({rep.shape[1]},), got {vector.shape}"
                     )
                 if np.isinf(vector).any():
-                    raise ValueError(f"{name}: KL vector contains inf")
+                    raise ParameterError(f"{name}: KL vector contains inf")
                 if np.isnan(vector).all():
-                    raise ValueError(f"{name}: KL vector is all NaN (pass None for no KL)")
+                    raise ParameterError(f"{name}: KL vector is all NaN (pass None for no KL)")
             kls.append(vector)
     return reps, kls, names
 
@@ -456,7 +457,7 @@ def encode_representation(
         if progress is not None:
             progress(len(batch_codes))
     if not codes:
-        raise ValueError("observations are empty")
+        raise ParameterError("observations are empty")
     codes = np.concatenate(codes, axis=0)
     if any(lv is None for lv in logvars) or not want_logvar:
         return codes, None
@@ -523,16 +524,13 @@ def udr_for_models(
             bar.update(0, model.name)
             before = bar.done
             try:
-                codes, kl = encode_representation(
-                    model, observations, batch_size, progress=lambda n: bar.update(n)
-                )
-            except ModelCentralityError as exc:
-                if not skip_bad:
-                    raise
-                skipped.update([skip_reason(exc, model.name)])
-                continue
+                encode = partial(encode_representation, model, observations, batch_size, bar.update)
+                encoded = call_or_skip(encode, model.name, skipped, skip_bad)
             finally:
                 bar.update(before + n_obs - bar.done)
+            if encoded is None:
+                continue
+            codes, kl = encoded
             names.append(model.name)
             reps.append(codes)
             kls.append(kl)

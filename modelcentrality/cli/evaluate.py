@@ -11,6 +11,7 @@ from ..engine import PROTOCOLS
 from ..errors import printable
 from ..metrics import METRIC_INFO, check_metric_names, evaluate_zoo, metric_settings
 from ..metrics.dci import PREDICTORS
+from ._aliases import old_spelling, renamed_value
 from .common import (
     POSITIVE,
     SEED,
@@ -25,6 +26,9 @@ from .common import (
     skip_bad_option,
     threads_option,
 )
+
+#: --sample-multiplier: above 0, at most 10 (a larger run is a setting, not a multiplier).
+SAMPLE_MULTIPLIER = FiniteFloatRange(min=0, min_open=True, max=10)
 
 
 def _parse_metrics(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
@@ -58,12 +62,13 @@ def _columns(metrics: list[str]) -> list[tuple[str, str, str]]:
 )
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @click.option(
-    "--samples-scale",
-    type=FiniteFloatRange(min=0, min_open=True, max=10),
+    "--sample-multiplier",
+    type=SAMPLE_MULTIPLIER,
     default=1.0,
     show_default=True,
     help="Multiply every sample count (e.g. 0.1 for a quick run).",
 )
+@old_spelling("--samples-scale", "sample_multiplier", type=SAMPLE_MULTIPLIER)
 @click.option(
     "--factorvae-protocol",
     type=click.Choice(sorted(PROTOCOLS)),
@@ -92,7 +97,8 @@ def evaluate_command(
     data_spec,
     metrics,
     seed,
-    samples_scale,
+    sample_multiplier,
+    old_sample_multiplier,
     factorvae_protocol,
     dci_predictor,
     jobs,
@@ -114,12 +120,13 @@ def evaluate_command(
     lines with count, rate and ETA naming the model and metric, and after the first
     model an estimate of the whole run.
     """
+    sample_multiplier = renamed_value(click.get_current_context(), "sample_multiplier")
     overrides = {}
     if "factorvae" in metrics:
         overrides["factorvae"] = {"protocol": factorvae_protocol}
     if "dci" in metrics:
         overrides["dci"] = {"predictor": dci_predictor, "n_jobs": jobs}
-    settings = metric_settings(metrics, samples_scale, overrides)
+    settings = metric_settings(metrics, sample_multiplier, overrides)
     dataset = get_dataset(data_spec)
     usable, skipped = load_zoo_for_dataset(
         zoo,
@@ -149,7 +156,8 @@ def evaluate_command(
         on_model=report,
         record={
             "dataset": {"spec": data_spec, "name": dataset.name},
-            "samples_scale": samples_scale,
+            # The file format's name for the multiplier.
+            "samples_scale": sample_multiplier,
         },
         progress=not quiet,
     )

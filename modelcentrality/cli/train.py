@@ -16,11 +16,20 @@ from ..reference_models.presets import (
     make_config,
     parse_assignments,
 )
+from ._aliases import old_spelling, renamed_value
 from .common import SEED, bound_threads
 
 #: Estimated CPU runs longer than this ask for confirmation first (the cpu preset stays
 #: under it; the paper preset takes days).
 CONFIRM_ABOVE_SECONDS = 2 * 3600
+
+
+progress_option = click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Progress: a bar on a terminal, a line every 15 s in a log.",
+)
 
 
 def settings_option(function):
@@ -110,6 +119,21 @@ def zoo_cpu_plan(spec: str, zoo_dir: str, jobs: int) -> tuple[int, int, float]:
     return len(plan), len(todo), seconds / max(1, min(jobs, len(todo) or 1))
 
 
+def confirm_zoo_run(spec: str, zoo_dir: str, jobs: int, yes: bool, progress: bool) -> None:
+    """Print the CPU estimate of a zoo run (with ``progress``), or ask first when it is
+    more than a few hours (see :func:`confirm_long_run`)."""
+    total, todo, seconds = zoo_cpu_plan(spec, zoo_dir, jobs)
+    message = (
+        f"train-zoo: {todo} of {total} models to train, {min(jobs, max(todo, 1))} at a "
+        f"time: about {_duration(seconds)} on a CPU (per-iteration times measured on a "
+        "2-core machine; the first finished model gives a measured estimate)"
+    )
+    if seconds > CONFIRM_ABOVE_SECONDS:
+        _ask(message, yes, "choose a -cpu zoo preset")
+    elif progress:
+        click.echo(message, err=True)
+
+
 @click.command("train")
 @click.argument("method", type=click.Choice(list(CONFIGS)))
 @click.option(
@@ -130,12 +154,12 @@ def zoo_cpu_plan(spec: str, zoo_dir: str, jobs: int) -> tuple[int, int, float]:
 @settings_option
 @click.option(
     "-o",
-    "--out",
+    "--output",
     "out_dir",
-    required=True,
     type=click.Path(file_okay=False),
-    help="Model folder to write, e.g. ZOO/infogan_cr_s0.",
+    help="Model folder to write (required), e.g. ZOO/infogan_cr_s0.",
 )
+@old_spelling("--out", "out_dir", type=click.Path(file_okay=False))
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
 @click.option(
     "--checkpoint",
@@ -149,15 +173,9 @@ def zoo_cpu_plan(spec: str, zoo_dir: str, jobs: int) -> tuple[int, int, float]:
     default=1,
     show_default=True,
     callback=bound_threads,
-    help="CPU threads, at most the CPUs available (results are reproducible for a fixed "
-    "count).",
+    help="CPU threads, at most the CPUs available (results are reproducible for a fixed count).",
 )
-@click.option(
-    "--progress/--no-progress",
-    default=True,
-    show_default=True,
-    help="Progress: a bar on a terminal, a line every 15 s in a log.",
-)
+@progress_option
 @click.option(
     "--yes",
     "-y",
@@ -176,6 +194,7 @@ def train_command(
     seed,
     settings,
     out_dir,
+    old_out_dir,
     resume,
     checkpoint,
     threads,
@@ -192,6 +211,7 @@ def train_command(
     estimated at more than two hours (the paper preset: days on a CPU) asks first;
     --yes skips the question. For GPUs see train-zoo --device.
     """
+    out_dir = renamed_value(click.get_current_context(), "out_dir", required=True)
     overrides = parse_settings(method, preset, settings)
     confirm_long_run(method, preset, overrides, yes)
     setup_torch(threads)
@@ -218,12 +238,13 @@ def train_command(
 @click.argument("spec")
 @click.option(
     "-o",
-    "--out",
+    "--output",
     "zoo_dir",
-    required=True,
     type=click.Path(file_okay=False),
-    help="Zoo folder (models, manifest.json); InfoGAN (modified) models go to ZOO_modified.",
+    help="Zoo folder (required: models, manifest.json); InfoGAN (modified) models go to "
+    "ZOO_modified.",
 )
+@old_spelling("--out", "zoo_dir", type=click.Path(file_okay=False))
 @click.option(
     "--jobs",
     type=click.IntRange(min=1),
@@ -239,12 +260,7 @@ def train_command(
     callback=bound_threads,
     help="CPU threads per model (at most the CPUs available).",
 )
-@click.option(
-    "--progress/--no-progress",
-    default=True,
-    show_default=True,
-    help="Progress: a bar on a terminal, a line every 15 s in a log.",
-)
+@progress_option
 @click.option(
     "--device",
     default=None,
@@ -277,7 +293,18 @@ def train_command(
     help="Start a CPU run of many hours (e.g. a paper-preset zoo) without asking.",
 )
 def train_zoo_command(
-    spec, zoo_dir, jobs, threads, progress, device, draws, group_size, bf16, skip_scores, yes
+    spec,
+    zoo_dir,
+    old_zoo_dir,
+    jobs,
+    threads,
+    progress,
+    device,
+    draws,
+    group_size,
+    bf16,
+    skip_scores,
+    yes,
 ):
     """Train a zoo of reference models and score them against the ground truth.
 
@@ -290,27 +317,19 @@ def train_zoo_command(
     --device, all models are trained at once in this process as one grouped network per
     group (each model still its own weights, optimiser, seed and batches).
     """
+    zoo_dir = renamed_value(click.get_current_context(), "zoo_dir", required=True)
     for name, value in (("--draws", draws), ("--group-size", group_size), ("--bf16", bf16)):
         if value and device is None:
             raise click.UsageError(f"{name} needs --device")
     if device is None or device == "cpu":
-        total, todo, seconds = zoo_cpu_plan(spec, zoo_dir, jobs)
-        message = (
-            f"train-zoo: {todo} of {total} models to train, {min(jobs, max(todo, 1))} at a "
-            f"time: about {_duration(seconds)} on a CPU (per-iteration times measured on a "
-            "2-core machine; the first finished model gives a measured estimate)"
-        )
-        if seconds > CONFIRM_ABOVE_SECONDS:
-            _ask(message, yes, "choose a -cpu zoo preset")
-        elif progress:
-            click.echo(message, err=True)
+        confirm_zoo_run(spec, zoo_dir, jobs, yes, progress)
     setup_torch(threads, deterministic=device is None or device == "cpu")
     from ..reference_models.zoo_job import train_zoo
 
     manifest = train_zoo(
         spec,
         zoo_dir,
-        jobs=jobs,
+        n_jobs=jobs,
         threads=threads,
         progress=progress,
         log=click.echo,

@@ -7,12 +7,12 @@ adapter (ONNX Runtime, PyTorch) subclasses :class:`Model`; the base class valida
 and finiteness, so every adapter fails with the same one-line error naming the model.
 
 The screening functions (:func:`probe_model`, :func:`screen_models`,
-:func:`filter_by_shape`, :func:`skip_reason`) check that models can work together before
-any long computation.
+:func:`filter_by_shape`, :func:`skip_reason`, :func:`call_or_skip`) check that models can
+work together before any long computation.
 """
 
 from ._model import KINDS, MAX_LATENT_DIM, Categorical, MixedPrior, Model, Prior, checked_prior
-from ._screening import filter_by_shape, probe_model, screen_models, skip_reason
+from ._screening import call_or_skip, filter_by_shape, probe_model, screen_models, skip_reason
 
 __all__ = [
     "KINDS",
@@ -21,6 +21,7 @@ __all__ = [
     "MixedPrior",
     "Model",
     "Prior",
+    "call_or_skip",
     "checked_prior",
     "filter_by_shape",
     "probe_model",

@@ -71,11 +71,11 @@ class Prior:
 
     def __post_init__(self) -> None:
         if self.type not in ("uniform", "normal"):
-            raise ValueError(f"prior type must be 'uniform' or 'normal', got {self.type!r}")
+            raise ParameterError(f"prior type must be 'uniform' or 'normal', got {self.type!r}")
         if self.type == "uniform" and not self.low < self.high:
-            raise ValueError(f"uniform prior needs low < high, got {self.low} and {self.high}")
+            raise ParameterError(f"uniform prior needs low < high, got {self.low} and {self.high}")
         if self.type == "normal" and not self.std > 0:
-            raise ValueError(f"normal prior needs std > 0, got {self.std}")
+            raise ParameterError(f"normal prior needs std > 0, got {self.std}")
 
     def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         """Draw an array of the given shape (float32)."""
@@ -103,20 +103,20 @@ class Prior:
     @classmethod
     def _from_dict(cls, spec: Any, extra_keys: tuple[str, ...]) -> Prior:
         if not isinstance(spec, dict) or "type" not in spec:
-            raise ValueError('prior must be an object with a "type" key')
+            raise ParameterError('prior must be an object with a "type" key')
         kind = spec["type"]
         keys = _CONTINUOUS_KEYS.get(kind) if isinstance(kind, str) else None
         if keys is None:
-            raise ValueError(f"prior type must be 'uniform', 'normal' or 'mixed', got {kind!r}")
+            raise ParameterError(f"prior type must be 'uniform', 'normal' or 'mixed', got {kind!r}")
         unknown = set(spec) - {"type", *keys, *extra_keys}
         if unknown:
-            raise ValueError(f"unknown prior keys for {kind}: {sorted(unknown)}")
+            raise ParameterError(f"unknown prior keys for {kind}: {sorted(unknown)}")
         values = {}
         for key in keys:
             if key in spec:
                 value = spec[key]
                 if not _is_finite_number(value):
-                    raise ValueError(f"prior {key} must be a finite number, got {value!r}")
+                    raise ParameterError(f"prior {key} must be a finite number, got {value!r}")
                 values[key] = float(value)
         return cls(type=kind, **values)
 
@@ -210,9 +210,9 @@ class Categorical:
     def _from_dict(cls, spec: dict[str, Any]) -> Categorical:
         unknown = set(spec) - {"type", "n_classes", "encoding", "count"}
         if unknown:
-            raise ValueError(f"unknown prior keys for categorical: {sorted(unknown)}")
+            raise ParameterError(f"unknown prior keys for categorical: {sorted(unknown)}")
         if "n_classes" not in spec:
-            raise ValueError('a categorical part needs "n_classes"')
+            raise ParameterError('a categorical part needs "n_classes"')
         return cls(spec["n_classes"], spec.get("encoding", "one_hot"))
 
 
@@ -308,7 +308,7 @@ class MixedPrior:
         """
         shape = tuple(int(s) for s in shape)
         if not shape or shape[-1] != self.latent_dim:
-            raise ValueError(
+            raise ParameterError(
                 f"a mixed prior draws whole latent vectors of {self.latent_dim} dims, "
                 f"not shape {shape}"
             )
@@ -364,17 +364,17 @@ class MixedPrior:
         each with an optional ``"count"`` (default 1).
         """
         if not isinstance(spec, dict) or set(spec) != {"type", "parts"}:
-            raise ValueError('a mixed prior is an object with exactly the keys "type", "parts"')
+            raise ParameterError('a mixed prior is an object with exactly the keys "type", "parts"')
         if not isinstance(spec["parts"], list) or not 1 <= len(spec["parts"]) <= MAX_LATENT_DIM:
-            raise ValueError(
+            raise ParameterError(
                 f"a mixed prior's parts must be a list of 1 to {MAX_LATENT_DIM} parts"
             )
         parts = []
         for part in spec["parts"]:
             if not isinstance(part, dict) or "type" not in part:
-                raise ValueError('every part of a mixed prior must be an object with a "type"')
+                raise ParameterError('every part of a mixed prior must be an object with a "type"')
             if part["type"] not in ("normal", "uniform", "categorical"):
-                raise ValueError(
+                raise ParameterError(
                     "a mixed prior's part type must be 'normal', 'uniform' or 'categorical', "
                     f"got {part['type']!r}"
                 )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, TypeVar
 
 from ..errors import ModelCentralityError, ModelError, ZooError
 from ._model import Model
+
+T = TypeVar("T")
 
 
 def skip_reason(exc: ModelCentralityError, name: str) -> tuple[str, str]:
@@ -16,6 +19,28 @@ def skip_reason(exc: ModelCentralityError, name: str) -> tuple[str, str]:
     ``name`` is used when the error does not name a model itself.
     """
     return getattr(exc, "model", name), getattr(exc, "problem", str(exc))
+
+
+def call_or_skip(
+    call: Callable[[], T],
+    name: str,
+    skipped: dict[str, str],
+    skip_bad: bool,
+    errors: type[ModelCentralityError] = ModelCentralityError,
+) -> T | None:
+    """``call()`` for model ``name``, under the skip-bad policy.
+
+    An error of type ``errors`` propagates, or under ``skip_bad`` leaves the model out:
+    the reason goes into ``skipped`` and the result is None (so ``call`` must not return
+    None itself).
+    """
+    try:
+        return call()
+    except errors as exc:
+        if not skip_bad:
+            raise
+        skipped.update([skip_reason(exc, name)])
+        return None
 
 
 def filter_by_shape(
@@ -111,12 +136,9 @@ def screen_models(
     same_shape, skipped = filter_by_shape(models, majority, "the zoo's", skip_bad=skip_bad)
     good = []
     for model in same_shape:
-        try:
-            probe_model(model)
-        except ModelError as exc:
-            if not skip_bad:
-                raise
-            skipped.update([skip_reason(exc, model.name)])
-            continue
-        good.append(model)
+        report = call_or_skip(
+            partial(probe_model, model), model.name, skipped, skip_bad, ModelError
+        )
+        if report is not None:
+            good.append(model)
     return good, skipped

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .base import DatasetError
 from .dsprites import FACTOR_NAMES, FACTOR_SIZES, POSITION_RANGE, render
 
 
@@ -70,18 +71,18 @@ def match_official(
 
     Raises
     ------
-    ValueError
+    DatasetError
         An unknown factor name or a value outside its range in ``fixed``.
     """
     tiles = np.asarray(tiles) != 0
     fixed = dict(fixed or {})
     unknown = set(fixed) - set(FACTOR_NAMES)
     if unknown:
-        raise ValueError(f"unknown factor name(s) {sorted(unknown)}: known are {FACTOR_NAMES}")
+        raise DatasetError(f"unknown factor name(s) {sorted(unknown)}: known are {FACTOR_NAMES}")
     for name, value in fixed.items():
         size = FACTOR_SIZES[FACTOR_NAMES.index(name)]
         if not isinstance(value, (int, np.integer)) or not 0 <= value < size:
-            raise ValueError(f"factor '{name}' must be an integer in [0, {size}), got {value!r}")
+            raise DatasetError(f"factor '{name}' must be an integer in [0, {size}), got {value!r}")
     sprites, sprite_centroids = _sprites()
     keep = np.ones(len(sprites), dtype=bool)
     for column, name in enumerate(FACTOR_NAMES[:3]):

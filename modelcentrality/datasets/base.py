@@ -70,24 +70,24 @@ class GroundTruthDataset(ABC):
 
         Raises
         ------
-        ValueError
+        DatasetError
             If ``factors`` is not a 2-D integer array with one column per factor, or a
             value lies outside ``[0, factor_sizes[k])``.
         """
         array = np.asarray(factors)
         if array.ndim != 2 or array.shape[1] != self.n_factors:
-            raise ValueError(
+            raise DatasetError(
                 f"{self.name}: factors must have shape (n, {self.n_factors}), got {array.shape}"
             )
         if array.dtype.kind not in "iu":
-            raise ValueError(
+            raise DatasetError(
                 f"{self.name}: factors must be integer class indices, got dtype {array.dtype}"
             )
         sizes = np.asarray(self.factor_sizes)
         bad = (array < 0) | (array >= sizes)
         if bad.any():
             row, column = np.argwhere(bad)[0]
-            raise ValueError(
+            raise DatasetError(
                 f"{self.name}: factor '{self.factor_names[column]}' must lie in "
                 f"[0, {sizes[column]}), got {array[row, column]} (row {row})"
             )

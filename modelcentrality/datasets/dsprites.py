@@ -255,10 +255,10 @@ def render(factors: np.ndarray) -> np.ndarray:
 def _check_index(index: Any) -> np.ndarray:
     array = np.asarray(index)
     if array.dtype.kind not in "iu":
-        raise ValueError(f"dsprites: indices must be integers, got dtype {array.dtype}")
+        raise DatasetError(f"dsprites: indices must be integers, got dtype {array.dtype}")
     if array.size and (array.min() < 0 or array.max() >= NUM_IMAGES):
         bad = array[(array < 0) | (array >= NUM_IMAGES)].flat[0]
-        raise ValueError(f"dsprites: indices must lie in [0, {NUM_IMAGES}), got {bad}")
+        raise DatasetError(f"dsprites: indices must lie in [0, {NUM_IMAGES}), got {bad}")
     return array.astype(np.int64, copy=False)
 
 

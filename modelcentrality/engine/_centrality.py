@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ..errors import ParameterError
 from ._votes import VoteResult
 
 #: Finished pairs: ``{(source, encoder): result}``, or a full N x N nested sequence.
@@ -87,7 +88,7 @@ def centrality(cross: np.ndarray, evaluated: np.ndarray | None = None) -> np.nda
     cross = np.asarray(cross, dtype=np.float64)
     n = cross.shape[-1]
     if cross.shape[-2:] != (n, n) or n < 2:
-        raise ValueError(
+        raise ParameterError(
             f"cross must be a square matrix of at least 2 models, got {cross.shape[-2:]}"
         )
     similarity = (cross + np.swapaxes(cross, -1, -2)) / 2

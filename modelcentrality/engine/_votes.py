@@ -19,6 +19,7 @@ import numba
 import numpy as np
 
 from .._validation import check_choice, check_int
+from ..errors import ParameterError
 
 #: Upper bounds of a protocol's sizes: far above any published protocol, low enough that
 #: a typo fails at once with a one-line error instead of exhausting memory later.
@@ -150,7 +151,7 @@ def get_protocol(protocol: str | Protocol) -> Protocol:
     try:
         return PROTOCOLS[protocol]
     except KeyError:
-        raise ValueError(
+        raise ParameterError(
             f"unknown protocol {protocol!r}; choose from {sorted(PROTOCOLS)}"
         ) from None
 

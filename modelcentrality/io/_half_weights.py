@@ -18,7 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from .._zoo_format import ENCODER_FILE, GENERATOR_FILE
 from ..adapters.onnx_runtime import external_data_files
-from ..errors import ModelError
+from ..errors import ModelError, ParameterError
 from ._files import atomic_write
 from ._zoo import check_links, model_folders
 
@@ -55,7 +55,7 @@ def halve_graph_weights(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
             weights.append(tensor)
             continue
         if not np.all(np.isfinite(values)) or np.abs(values).max() > np.finfo(np.float16).max:
-            raise ValueError(f"weight '{tensor.name}' does not fit in float16")
+            raise ParameterError(f"weight '{tensor.name}' does not fit in float16")
         stored = f"{tensor.name}__float16"
         weights.append(numpy_helper.from_array(values.astype(np.float16), stored))
         casts.append(helper.make_node("Cast", [stored], [tensor.name], to=TensorProto.FLOAT))
@@ -112,7 +112,10 @@ def halve_model_files(
             # Never read external data here: its locations are checked just below.
             original = onnx.load(str(path), load_external_data=False)
             if external_data_files(model_dir.name, path, follow_symlinks=follow_symlinks):
-                raise ValueError("its weights are in external data files, not in it")
+                raise ModelError(
+                    model_dir.name,
+                    f"cannot convert {path}: its weights are in external data files, not in it",
+                )
             halved, count = halve_graph_weights(original)
             onnx.checker.check_model(halved)
         except ModelError:

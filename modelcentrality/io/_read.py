@@ -17,7 +17,7 @@ import stat
 from collections.abc import Callable
 from typing import IO, Any
 
-from ..errors import ModelCentralityError, printable
+from ..errors import ModelCentralityError, ParameterError, printable
 
 #: Size limits (bytes) of the files the tool reads; far above real ones.
 MAX_SMALL_JSON_BYTES = 1 << 20  # model.json, train-zoo specs
@@ -167,7 +167,7 @@ def _walk(value: Any, max_depth: int, non_finite: str) -> Any:
                 stack.append((item, path))
             elif (shown := _not_finite(item)) is not None:
                 if non_finite == "refuse":
-                    raise ValueError(f"{field_path(path)} must be a finite number, got {shown}")
+                    raise ParameterError(f"{field_path(path)} must be a finite number, got {shown}")
                 container[key] = None
     return root[0]
 
@@ -192,7 +192,7 @@ def parse_json(
 
     Raises
     ------
-    ValueError
+    ParameterError
         One line: not UTF-8, not JSON, nested too deeply, or a non-finite number (with
         its field).
     """
@@ -200,14 +200,14 @@ def parse_json(
         try:
             data = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ValueError(f"is not UTF-8 text (byte {exc.start})") from None
+            raise ParameterError(f"is not UTF-8 text (byte {exc.start})") from None
     try:
         value = json.loads(data, parse_constant=_NonFinite, parse_int=_parse_int)
         return _walk(value, max_depth, non_finite)
     except RecursionError:
-        raise ValueError(f"is nested too deeply (more than {max_depth} levels)") from None
+        raise ParameterError(f"is nested too deeply (more than {max_depth} levels)") from None
     except json.JSONDecodeError as exc:
-        raise ValueError(f"is not valid JSON ({exc})") from None
+        raise ParameterError(f"is not valid JSON ({exc})") from None
 
 
 def read_json(

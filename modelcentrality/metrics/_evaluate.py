@@ -10,6 +10,7 @@ import numpy as np
 
 from .._validation import check_float
 from ..datasets.base import GroundTruthDataset
+from ..errors import ParameterError
 from . import beta_vae, dci, factor_vae, mig, modularity, sap
 from .beta_vae import compute_beta_vae
 from .dci import compute_dci
@@ -31,7 +32,7 @@ class MetricInfo:
     settings : callable
         ``settings(**overrides)`` -> every setting, explicit (defaults filled in).
     sample_keys : tuple of str
-        Settings that are sample counts, scaled by ``samples_scale``.
+        Settings that are sample counts, scaled by ``sample_multiplier``.
     headline : tuple of str
         Result keys shown in summary tables.
     """
@@ -46,7 +47,7 @@ def _fixed_defaults(defaults: Mapping[str, Any]) -> Callable[..., dict[str, Any]
     def settings(**overrides: Any) -> dict[str, Any]:
         unknown = sorted(set(overrides) - set(defaults))
         if unknown:
-            raise ValueError(f"unknown settings {unknown}; known: {sorted(defaults)}")
+            raise ParameterError(f"unknown settings {unknown}; known: {sorted(defaults)}")
         return {**defaults, **overrides}
 
     return settings
@@ -96,15 +97,15 @@ def check_metric_names(metrics: Iterable[str] | None) -> list[str]:
     names = list(metrics)
     unknown = [name for name in names if name not in METRIC_INFO]
     if unknown:
-        raise ValueError(f"unknown metric(s) {unknown}; choose from {list(METRIC_INFO)}")
+        raise ParameterError(f"unknown metric(s) {unknown}; choose from {list(METRIC_INFO)}")
     if not names:
-        raise ValueError(f"no metric given; choose from {list(METRIC_INFO)}")
+        raise ParameterError(f"no metric given; choose from {list(METRIC_INFO)}")
     return list(dict.fromkeys(names))
 
 
 def metric_settings(
     metrics: Iterable[str] | None = None,
-    samples_scale: float = 1.0,
+    sample_multiplier: float = 1.0,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The explicit settings each metric will run with.
@@ -113,7 +114,7 @@ def metric_settings(
     ----------
     metrics : iterable of str, optional
         Names from :data:`METRICS`; None: all.
-    samples_scale : float
+    sample_multiplier : float
         Multiplies every sample count (votes, training and test points, scale set) after
         the overrides are applied; group sizes are kept.
     settings : mapping, optional
@@ -125,18 +126,18 @@ def metric_settings(
         Metric name -> keyword arguments for its compute function.
     """
     names = check_metric_names(metrics)
-    check_float("samples_scale", samples_scale, minimum=0, open_minimum=True)
+    check_float("sample_multiplier", sample_multiplier, minimum=0, open_minimum=True)
     settings = dict(settings or {})
     stray = sorted(set(settings) - set(names))
     if stray:
-        raise ValueError(f"settings given for metrics not being run: {stray}")
+        raise ParameterError(f"settings given for metrics not being run: {stray}")
     resolved = {}
     for name in names:
         info = METRIC_INFO[name]
         values = info.settings(**settings.get(name, {}))
         for key in info.sample_keys:
             # At least 2: a variance or a classifier needs two samples.
-            values[key] = scaled_count(values[key], samples_scale, minimum=2)
+            values[key] = scaled_count(values[key], sample_multiplier, minimum=2)
         resolved[name] = values
     return resolved
 
@@ -146,7 +147,7 @@ def evaluate(
     dataset: GroundTruthDataset,
     metrics: Iterable[str] | None = None,
     random_state: Any = 0,
-    samples_scale: float = 1.0,
+    sample_multiplier: float = 1.0,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Run several supervised metrics on one representation.
@@ -162,7 +163,7 @@ def evaluate(
         Every metric runs with this seed (a Generator gives one seed, drawn once), as in
         disentanglement_lib: ``evaluate(...)[name]`` equals the metric's own function
         called with the same seed, whichever other metrics run.
-    samples_scale, settings :
+    sample_multiplier, settings :
         See :func:`metric_settings`.
 
     Returns
@@ -170,7 +171,7 @@ def evaluate(
     dict
         Metric name -> that metric's result dict.
     """
-    resolved = metric_settings(metrics, samples_scale, settings)
+    resolved = metric_settings(metrics, sample_multiplier, settings)
     if isinstance(random_state, np.random.Generator):
         random_state = int(random_state.integers(2**63))
     elif random_state is None:

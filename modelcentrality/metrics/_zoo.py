@@ -6,15 +6,16 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from .._progress import ProgressBar
 from .._version import __version__
-from ..contract import Model, filter_by_shape, skip_reason
+from ..contract import Model, call_or_skip, filter_by_shape
 from ..datasets.base import GroundTruthDataset
-from ..errors import ModelCentralityError, ZooError
+from ..errors import ZooError
 from ..io import write_json
 from ._evaluate import evaluate
 
@@ -30,8 +31,9 @@ class ZooEvaluation:
     skipped : dict of str to str
         Models left out (name -> reason).
     settings : dict
-        Dataset, its ``ground_truth_version`` (dataset and renderer), seed, samples
-        scale, metrics and their settings, for the JSON.
+        Dataset, its ``ground_truth_version`` (dataset and renderer), seed, sample
+        multiplier (``samples_scale`` in the file), metrics and their settings, for the
+        JSON.
     """
 
     results: dict[str, dict[str, dict[str, float]]]
@@ -148,21 +150,16 @@ def evaluate_zoo(
                 on_model(position, len(usable), model.name, None)
             start = time.perf_counter()
             before = bar.done
+            counted = _counted(model.encode, bar, f"{position}/{len(usable)} {model.name}", planned)
             try:
-                counted = _counted(
-                    model.encode, bar, f"{position}/{len(usable)} {model.name}", planned
-                )
-                results[model.name] = evaluate(
-                    counted, dataset, metrics, random_state, settings=settings
-                )
-            except ModelCentralityError as exc:
-                if not skip_bad:
-                    raise
-                skipped.update([skip_reason(exc, model.name)])
-                continue
+                run = partial(evaluate, counted, dataset, metrics, random_state, settings=settings)
+                scores = call_or_skip(run, model.name, skipped, skip_bad)
             finally:
                 # A model's count is its plan, whatever it encoded before finishing or failing.
                 bar.update(before + per_model - bar.done)
+            if scores is None:
+                continue
+            results[model.name] = scores
             if len(results) == 1:  # the first evaluated model is the probe
                 bar.estimate_now()
             if on_model is not None:

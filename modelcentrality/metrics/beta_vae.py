@@ -14,11 +14,13 @@ import numpy as np
 
 from .._seeding import check_random_state
 from ..datasets.base import GroundTruthDataset
+from ..errors import ParameterError
 from .utils import (
     CHUNK_OBSERVATIONS,
     RepresentationFunction,
     check_count,
     encode,
+    metric_docstring,
     quiet_convergence,
     sklearn_seed,
 )
@@ -52,6 +54,7 @@ def pair_features(
     return np.concatenate(features, axis=0), labels
 
 
+@metric_docstring
 def compute_beta_vae(
     representation_function: RepresentationFunction,
     dataset: GroundTruthDataset,
@@ -64,10 +67,7 @@ def compute_beta_vae(
 
     Parameters
     ----------
-    representation_function : callable
-        Observations (B, *observation_shape) float32 -> codes (B, E).
-    dataset : GroundTruthDataset
-    random_state : int, Generator or None
+    {common parameters}
     batch_size : int
         Pairs averaged into one point.
     n_train, n_eval : int
@@ -87,7 +87,7 @@ def compute_beta_vae(
 
     x_train, y_train = pair_features(representation_function, dataset, n_train, batch_size, rng)
     if np.unique(y_train).size < 2:
-        raise ValueError(
+        raise ParameterError(
             f"n_train={n_train} points all hold the same factor fixed; BetaVAE needs "
             "points of at least 2 factors"
         )

@@ -26,10 +26,9 @@ from .._validation import check_choice
 from ..datasets.base import GroundTruthDataset
 from .utils import (
     RepresentationFunction,
-    check_count,
-    sample_codes,
+    metric_docstring,
+    sample_train_test,
     sklearn_seed,
-    varying_factors,
 )
 
 DEFAULTS = {"n_train": 10_000, "n_test": 5_000, "predictor": "gbt", "n_jobs": 1}
@@ -132,6 +131,7 @@ def importance_matrix(
     return importance, float(np.mean([f[1] for f in fits])), float(np.mean([f[2] for f in fits]))
 
 
+@metric_docstring
 def compute_dci(
     representation_function: RepresentationFunction,
     dataset: GroundTruthDataset,
@@ -145,10 +145,7 @@ def compute_dci(
 
     Parameters
     ----------
-    representation_function : callable
-        Observations (B, *observation_shape) float32 -> codes (B, E).
-    dataset : GroundTruthDataset
-    random_state : int, Generator or None
+    {common parameters}
     n_train, n_test : int
         Observations the classifiers are fit on and tested on.
     predictor : {"gbt", "random_forest"}
@@ -164,23 +161,13 @@ def compute_dci(
         ``informativeness_test`` (accuracies). Factors with a single value in the
         training sample are left out.
     """
-    n_train = check_count("n_train", n_train)
-    n_test = check_count("n_test", n_test)
     check_choice("DCI predictor", predictor, PREDICTORS)
     rng = check_random_state(random_state)
-    codes_train, factors_train = sample_codes(representation_function, dataset, n_train, rng)
-    codes_test, factors_test = sample_codes(representation_function, dataset, n_test, rng)
-    keep = varying_factors(factors_train)
-    if not keep.any():
-        raise ValueError(f"no factor varies in the {n_train} training observations")
+    codes_train, factors_train, codes_test, factors_test = sample_train_test(
+        representation_function, dataset, n_train, n_test, rng
+    )
     importance, train_accuracy, test_accuracy = importance_matrix(
-        codes_train,
-        factors_train[:, keep],
-        codes_test,
-        factors_test[:, keep],
-        predictor,
-        rng,
-        n_jobs,
+        codes_train, factors_train, codes_test, factors_test, predictor, rng, n_jobs
     )
     return {
         "disentanglement": disentanglement(importance),

@@ -22,7 +22,8 @@ import numpy as np
 
 from ..datasets.base import DatasetFactors, GroundTruthDataset
 from ..engine import Protocol, factorvae_votes, get_protocol, table_score
-from .utils import RepresentationFunction, check_count, encode
+from ..errors import ParameterError
+from .utils import RepresentationFunction, check_count, encode, metric_docstring
 
 SAMPLE_KEYS = ("votes", "eval_votes", "scale_samples")
 
@@ -51,7 +52,7 @@ def default_settings(protocol: str | Protocol = "disentanglement_lib", **overrid
     """Every setting of :func:`compute_factor_vae`, explicit, for reports and scaling."""
     unknown = sorted(set(overrides) - set(SAMPLE_KEYS) - {"group_size"})
     if unknown:
-        raise ValueError(
+        raise ParameterError(
             f"unknown settings {unknown}; known: {sorted(['protocol', 'group_size', *SAMPLE_KEYS])}"
         )
     resolved = resolve_protocol(protocol, **overrides)
@@ -64,6 +65,7 @@ def default_settings(protocol: str | Protocol = "disentanglement_lib", **overrid
     }
 
 
+@metric_docstring
 def compute_factor_vae(
     representation_function: RepresentationFunction,
     dataset: GroundTruthDataset,
@@ -78,10 +80,7 @@ def compute_factor_vae(
 
     Parameters
     ----------
-    representation_function : callable
-        Observations (B, *observation_shape) float32 -> codes (B, E).
-    dataset : GroundTruthDataset
-    random_state : int, Generator or None
+    {common parameters}
     protocol : {"disentanglement_lib", "paper"} or Protocol
     votes, eval_votes, group_size, scale_samples : int, optional
         Override the protocol's training votes M, evaluation votes, group size L and

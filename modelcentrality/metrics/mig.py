@@ -18,6 +18,7 @@ from .utils import (
     discrete_entropy,
     discrete_mutual_info,
     histogram_discretize,
+    metric_docstring,
     sample_codes,
 )
 
@@ -43,6 +44,7 @@ def mutual_info_gap(mutual_info: np.ndarray, entropy: np.ndarray) -> float:
     return float(np.mean((ranked[0] - second)[informative] / entropy[informative]))
 
 
+@metric_docstring
 def compute_mig(
     representation_function: RepresentationFunction,
     dataset: GroundTruthDataset,
@@ -54,10 +56,7 @@ def compute_mig(
 
     Parameters
     ----------
-    representation_function : callable
-        Observations (B, *observation_shape) float32 -> codes (B, E).
-    dataset : GroundTruthDataset
-    random_state : int, Generator or None
+    {common parameters}
     n_train : int
         Observations the mutual information is estimated on.
     n_bins : int

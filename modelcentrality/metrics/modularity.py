@@ -18,14 +18,13 @@ from .._seeding import check_random_state
 from ..datasets.base import GroundTruthDataset
 from .utils import (
     RepresentationFunction,
-    check_count,
     discrete_mutual_info,
     histogram_discretize,
+    metric_docstring,
     quiet_convergence,
-    sample_codes,
+    sample_train_test,
     sklearn_seed,
     standardize,
-    varying_factors,
 )
 
 DEFAULTS = {"n_train": 10_000, "n_test": 5_000, "n_bins": 20}
@@ -97,6 +96,7 @@ def explicitness(
     return float(np.nanmean(train_auc)), float(np.nanmean(test_auc))
 
 
+@metric_docstring
 def compute_modularity(
     representation_function: RepresentationFunction,
     dataset: GroundTruthDataset,
@@ -109,10 +109,7 @@ def compute_modularity(
 
     Parameters
     ----------
-    representation_function : callable
-        Observations (B, *observation_shape) float32 -> codes (B, E).
-    dataset : GroundTruthDataset
-    random_state : int, Generator or None
+    {common parameters}
     n_train, n_test : int
         Observations for the mutual information and classifier fits, and for testing.
     n_bins : int
@@ -124,15 +121,10 @@ def compute_modularity(
         ``modularity_score``, ``explicitness_score_train``, ``explicitness_score_test``.
         Factors with a single value in the training sample are left out.
     """
-    n_train = check_count("n_train", n_train)
-    n_test = check_count("n_test", n_test)
     rng = check_random_state(random_state)
-    codes_train, factors_train = sample_codes(representation_function, dataset, n_train, rng)
-    codes_test, factors_test = sample_codes(representation_function, dataset, n_test, rng)
-    keep = varying_factors(factors_train)
-    if not keep.any():
-        raise ValueError(f"no factor varies in the {n_train} training observations")
-    factors_train, factors_test = factors_train[:, keep], factors_test[:, keep]
+    codes_train, factors_train, codes_test, factors_test = sample_train_test(
+        representation_function, dataset, n_train, n_test, rng
+    )
     mutual_info = discrete_mutual_info(histogram_discretize(codes_train, n_bins), factors_train)
     train_norm, test_norm = standardize(codes_train, codes_test)
     train_score, test_score = explicitness(train_norm, factors_train, test_norm, factors_test, rng)

@@ -16,11 +16,10 @@ from .._seeding import check_random_state
 from ..datasets.base import GroundTruthDataset
 from .utils import (
     RepresentationFunction,
-    check_count,
+    metric_docstring,
     quiet_convergence,
-    sample_codes,
+    sample_train_test,
     sklearn_seed,
-    varying_factors,
 )
 
 DEFAULTS = {"n_train": 10_000, "n_test": 5_000, "continuous_factors": False}
@@ -75,6 +74,7 @@ def top_two_gap(score: np.ndarray) -> float:
     return float(np.mean(ranked[-1] - second))
 
 
+@metric_docstring
 def compute_sap(
     representation_function: RepresentationFunction,
     dataset: GroundTruthDataset,
@@ -87,10 +87,7 @@ def compute_sap(
 
     Parameters
     ----------
-    representation_function : callable
-        Observations (B, *observation_shape) float32 -> codes (B, E).
-    dataset : GroundTruthDataset
-    random_state : int, Generator or None
+    {common parameters}
     n_train, n_test : int
         Observations the SVMs are fit on and tested on (the test set is drawn, as in
         disentanglement_lib, even when ``continuous_factors`` does not use it).
@@ -102,18 +99,12 @@ def compute_sap(
     dict
         ``SAP_score``. Factors with a single value in the training sample are left out.
     """
-    n_train = check_count("n_train", n_train)
-    n_test = check_count("n_test", n_test)
     rng = check_random_state(random_state)
-    codes_train, factors_train = sample_codes(representation_function, dataset, n_train, rng)
-    codes_test, factors_test = sample_codes(representation_function, dataset, n_test, rng)
-    keep = varying_factors(factors_train)
-    if not keep.any():
-        raise ValueError(f"no factor varies in the {n_train} training observations")
+    codes_train, factors_train, codes_test, factors_test = sample_train_test(
+        representation_function, dataset, n_train, n_test, rng
+    )
     if continuous_factors:
-        score = continuous_score_matrix(codes_train, factors_train[:, keep].astype(np.float64))
+        score = continuous_score_matrix(codes_train, factors_train.astype(np.float64))
     else:
-        score = discrete_score_matrix(
-            codes_train, factors_train[:, keep], codes_test, factors_test[:, keep], rng
-        )
+        score = discrete_score_matrix(codes_train, factors_train, codes_test, factors_test, rng)
     return {"SAP_score": top_two_gap(score)}

@@ -18,12 +18,29 @@ import numpy as np
 from .._seeding import check_random_state
 from .._validation import check_int
 from ..datasets.base import GroundTruthDataset
+from ..errors import ParameterError
 
 RepresentationFunction = Callable[[np.ndarray], np.ndarray]
 
 #: Observations rendered and encoded per call of the representation function. Fixed, so
 #: results never depend on it.
 CHUNK_OBSERVATIONS = 4096
+
+
+#: The parameters every ``compute_<metric>`` function takes first, as its docstring
+#: lists them (see :func:`metric_docstring`).
+COMMON_PARAMETERS = """representation_function : callable
+        Observations (B, *observation_shape) float32 -> codes (B, E).
+    dataset : GroundTruthDataset
+    random_state : int, Generator or None"""
+
+
+def metric_docstring(function: Callable) -> Callable:
+    """Write :data:`COMMON_PARAMETERS` into ``function``'s docstring, at its
+    ``{common parameters}`` line (one text for every metric)."""
+    if function.__doc__:  # None under ``python -OO``
+        function.__doc__ = function.__doc__.replace("{common parameters}", COMMON_PARAMETERS)
+    return function
 
 
 def check_count(name: str, value: int, minimum: int = 1) -> int:
@@ -40,12 +57,12 @@ def encode(representation_function: RepresentationFunction, observations: np.nda
     """
     codes = np.asarray(representation_function(observations))
     if codes.ndim != 2 or codes.shape[0] != observations.shape[0]:
-        raise ValueError(
+        raise ParameterError(
             f"representation function must return shape ({observations.shape[0]}, E) for "
             f"{observations.shape[0]} observations, got {codes.shape}"
         )
     if not np.isfinite(codes).all():
-        raise ValueError("representation function returned NaN or inf")
+        raise ParameterError("representation function returned NaN or inf")
     return codes.astype(np.float64)
 
 
@@ -92,6 +109,41 @@ def sample_codes(
     rng = check_random_state(random_state)
     factors = dataset.sample_factors(n, rng)
     return encode_factors(representation_function, dataset, factors, rng), factors
+
+
+def sample_train_test(
+    representation_function: RepresentationFunction,
+    dataset: GroundTruthDataset,
+    n_train: int,
+    n_test: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Draw a training set, then a test set, keeping the factors that vary in training.
+
+    A factor with a single value in the training sample carries no information and no
+    classifier can be fit to it, so the metrics that fit per factor leave it out.
+
+    Returns
+    -------
+    codes_train : ndarray of shape (n_train, E), float64
+    factors_train : ndarray of shape (n_train, K'), int64
+        The K' <= K factors that vary in the training sample.
+    codes_test : ndarray of shape (n_test, E), float64
+    factors_test : ndarray of shape (n_test, K'), int64
+
+    Raises
+    ------
+    ParameterError
+        A bad count, or no factor varies in the training sample.
+    """
+    n_train = check_count("n_train", n_train)
+    n_test = check_count("n_test", n_test)
+    codes_train, factors_train = sample_codes(representation_function, dataset, n_train, rng)
+    codes_test, factors_test = sample_codes(representation_function, dataset, n_test, rng)
+    keep = varying_factors(factors_train)
+    if not keep.any():
+        raise ParameterError(f"no factor varies in the {n_train} training observations")
+    return codes_train, factors_train[:, keep], codes_test, factors_test[:, keep]
 
 
 def histogram_discretize(codes: np.ndarray, n_bins: int = 20) -> np.ndarray:
@@ -141,7 +193,7 @@ def discrete_mutual_info(codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
     codes = np.asarray(codes, dtype=np.int64)
     factors = np.asarray(factors, dtype=np.int64)
     if codes.shape[0] != factors.shape[0]:
-        raise ValueError(f"{codes.shape[0]} code rows but {factors.shape[0]} factor rows")
+        raise ParameterError(f"{codes.shape[0]} code rows but {factors.shape[0]} factor rows")
     n = codes.shape[0]
     code_entropy = np.array([_entropy_of_counts(np.bincount(c), n) for c in codes.T])
     factor_entropy = discrete_entropy(factors)

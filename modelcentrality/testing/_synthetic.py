@@ -29,6 +29,7 @@ from onnx import TensorProto, helper, numpy_helper
 from .._seeding import check_random_state
 from ..contract import Model, Prior
 from ..datasets.base import GroundTruthDataset
+from ..errors import ParameterError
 from ..io import ENCODER_FILE, FORMAT_VERSION, GENERATOR_FILE, METADATA_FILE
 
 _EPS = 1e-6
@@ -64,7 +65,7 @@ class SyntheticWorld:
         size = int(np.prod(observation_shape))
         width = n_factors + n_nuisance
         if size < width:
-            raise ValueError(f"observations of size {size} cannot hold {width} variables")
+            raise ParameterError(f"observations of size {size} cannot hold {width} variables")
         # Columns of comparable norm keep the sigmoid out of saturation for |inputs| <= 1.
         weights = rng.normal(0.0, 1.5 / np.sqrt(width), size=(size, width))
         bias = rng.normal(0.0, 0.3, size=size)
@@ -81,13 +82,21 @@ class SyntheticWorld:
         return flat.reshape(len(flat), *self.observation_shape).astype(np.float32)
 
 
-def mixing_matrix(n_factors: int, entanglement: float, rng: np.random.Generator) -> np.ndarray:
+def mixing_matrix(n_factors: int, entanglement: float, random_state: Any = None) -> np.ndarray:
     """A_m: signed permutation times pairwise rotations of ``entanglement * 45`` degrees.
+
+    Parameters
+    ----------
+    n_factors : int
+    entanglement : float
+        0: a signed permutation (disentangled); 1: rotations of 45 degrees.
+    random_state : int, Generator or None
 
     Returns
     -------
     ndarray of shape (K, K), maps codes to world factors.
     """
+    rng = check_random_state(random_state)
     angle = float(entanglement) * np.pi / 4
     order = rng.permutation(n_factors)
     rotation = np.eye(n_factors)
@@ -370,7 +379,7 @@ def make_leader_zoo(
         ``lead``, then ``twin`` (tied) or ``second`` (distinct), then ``other0``... .
     """
     if leaders not in LEADERS:
-        raise ValueError(f"leaders must be one of {sorted(LEADERS)}, got {leaders!r}")
+        raise ParameterError(f"leaders must be one of {sorted(LEADERS)}, got {leaders!r}")
     rng = check_random_state(random_state)
     world = SyntheticWorld.make(n_factors, 2, (1, 4, 4), rng)
     first, second = LEADERS[leaders]
