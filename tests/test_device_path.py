@@ -21,7 +21,7 @@ from modelcentrality.io import load_model, model_folders
 from modelcentrality.testing import check_model
 
 BUNDLED = ["zoos/infogan_cr", "zoos/infogan_cr_modified", "zoos/factorvae"]
-SMALL = {"votes": 30, "scale_samples": 500, "bootstrap": 0}
+SMALL = {"votes": 30, "scale_samples": 500, "n_boot": 0}
 
 
 def _native(models):

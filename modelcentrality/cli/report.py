@@ -13,9 +13,14 @@ from ..contract import Model
 from ..errors import ModelCentralityError, printable
 from ..io import load_zoo
 from ..io._files import unwritable_folder_reason
-from ..report import GroundTruth, read_ground_truth, write_report
+from ..report import (
+    REPORT_FILE,
+    GroundTruth,
+    ranking_notes,
+    read_ground_truth,
+    report_ranking,
+)
 from ..report._figures import pyplot
-from ..report._html import REPORT_FILE, budget_text, certainty_banner, protocol_name
 from ..selection import RankResult
 from .common import POSITIVE
 
@@ -88,66 +93,26 @@ def report_outcome(
     seed: int = 0,
     budget: bool = True,
 ) -> None:
-    """Print the search's stop reason (a warning when its target was not reached), the
-    budget spent (if ``budget``; `rank --quiet` leaves it out with the progress), a
-    warning when the leader is uncertain, and the ground-truth comparison on stderr;
-    compute UDR and write the report if asked."""
-    data = result.to_dict() if hasattr(result, "to_dict") else result
-    search = data.get("search") or {}
-    if search.get("name", "full") != "full" and search.get("stop_reason"):
-        click.echo(printable(f"search stopped: {search['stop_reason']}"), err=True)
-        if not search.get("target_reached", True):
-            click.echo("warning: the search's target was not reached", err=True)
-    if budget:
-        click.echo(printable(f"budget: {budget_text(data)}"), err=True)
-    banner = certainty_banner(data)
-    if banner:
-        click.echo(printable(f"warning: {banner}"), err=True)
-    udr_result = None
-    if udr:
-        from ..baselines import udr_for_models
-        from ..datasets import get_dataset
-
-        dataset = get_dataset("dsprites")
-        try:
-            udr_result = udr_for_models(
-                [m for m in models if m.name in set(data["names"])],
-                dataset.sample_observations(udr_samples, seed),
-                random_state=seed,
-                progress=True,
-            )
-        except ModelCentralityError as exc:
-            # The ranking is done (and saved): report it without UDR rather than not at all.
-            click.echo(printable(f"warning: no UDR on dSprites: {exc}"), err=True)
-        else:
-            ranking = ", ".join(udr_result.names[i] for i in udr_result.ranking())
-            click.echo(printable(f"UDR (lasso), best first: {ranking}"))
-    if ground_truth is not None:
-        for warning in ground_truth.warnings(protocol_name(data)):
-            click.echo(printable(f"warning: {warning}"), err=True)
-        summary = ground_truth.compare(data["names"], _scores(data["scores"]))
-        if not summary["models"]:
-            click.echo(
-                printable(f"ground truth: no ranked model is scored in {ground_truth.source}")
-            )
-        else:
-            tau = summary["kendall_tau"]
-            click.echo(
-                printable(
-                    f"ground truth ({summary['models']} models, FactorVAE, "
-                    f"{ground_truth.version or 'no dataset version'}): Kendall tau "
-                    f"{'n/a' if tau is None else f'{tau:.2f}'}; pick {summary['pick']} "
-                    f"{summary['pick_score']:.3f}, best {summary['best']} "
-                    f"{summary['best_score']:.3f}"
-                )
-            )
-    if report_dir is not None:
-        path = write_report(result, models, report_dir, udr=udr_result, ground_truth=ground_truth)
-        click.echo(printable(f"wrote report {path}"), err=True)
-
-
-def _scores(values: list) -> list[float]:
-    return [float("nan") if v is None else float(v) for v in values]
+    """Print how the ranking's search ended (the budget too, if ``budget``: `rank
+    --quiet` leaves it out with the progress) on stderr, then run
+    :func:`~modelcentrality.report.report_ranking` and print its lines."""
+    for note in ranking_notes(result, budget=budget):
+        click.echo(printable(note), err=True)
+    outcome = report_ranking(
+        result,
+        models,
+        report_dir=report_dir,
+        ground_truth=ground_truth,
+        udr=udr,
+        udr_samples=udr_samples,
+        random_state=seed,
+    )
+    for warning in outcome.warnings:
+        click.echo(printable(f"warning: {warning}"), err=True)
+    for line in outcome.lines:
+        click.echo(printable(line))
+    if outcome.path is not None:
+        click.echo(printable(f"wrote report {outcome.path}"), err=True)
 
 
 @click.command("report")
