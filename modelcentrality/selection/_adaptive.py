@@ -320,7 +320,7 @@ class AdaptiveSearch(SearchStrategy):
         n = len(full_votes)
         k = self.top_k
         if k > n:
-            raise ParameterError(f"top ({k}) must be <= the number of models ({n})")
+            raise ParameterError(f"top_k ({k}) must be <= the number of models ({n})")
         if n < 3:
             raise ParameterError(
                 f"the adaptive search needs at least 3 models, got {n}: use the full search"
