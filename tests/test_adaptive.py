@@ -232,7 +232,7 @@ def test_top_larger_than_the_zoo_is_an_error():
 @pytest.mark.parametrize(
     "flags, status, message",
     [
-        (["--top", "9"], 1, "error: top_k (9) must be <= the number of models (8)"),
+        (["--top-k", "9"], 1, "error: top_k (9) must be <= the number of models (8)"),
         # A bad option value is a usage error: exit 2, naming the option.
         (["--target", "1.5"], 2, "Invalid value for '--target': 1.5 is not in the range"),
         (["--max-pairs", "0"], 2, "Invalid value for '--max-pairs': 0 is not in the range"),
@@ -246,7 +246,7 @@ def test_cli_bad_input_is_one_line(synthetic_zoo, capsys, flags, status, message
 
 
 def test_cli_adaptive_options_need_the_adaptive_search(synthetic_zoo, capsys):
-    assert main(["rank", str(synthetic_zoo), "--top", "2", "--quiet"]) == 2
+    assert main(["rank", str(synthetic_zoo), "--top-k", "2", "--quiet"]) == 2
     assert "search 'full' does not take top_k" in capsys.readouterr().err
 
 

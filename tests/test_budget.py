@@ -49,7 +49,7 @@ def test_votes_cap_the_budget_and_cli_reports_it(synthetic_zoo, tmp_path, capsys
     out = tmp_path / "r.json"
     status = main([
         "rank", str(synthetic_zoo), "--precision", "0.0001", "--votes", "200",
-        "--no-refine-top", "--bootstrap", "100", "--quiet", "-o", str(out),
+        "--no-refine-top", "--n-boot", "100", "--quiet", "-o", str(out),
     ])
     assert status == 0, capsys.readouterr().err
     payload = json.loads(out.read_text())

@@ -105,7 +105,7 @@ def test_precision_cli_prints_why_it_stopped(synthetic_zoo, capsys):
             "--votes",
             "200",
             "--no-refine-top",
-            "--bootstrap",
+            "--n-boot",
             "50",
             "--quiet",
         ]

@@ -111,7 +111,7 @@ def test_cli_jobs_matches_single_process(synthetic_zoo_master, tmp_path):
     outputs = {}
     for name, extra in (("one", []), ("two", ["--jobs", "2"])):
         out = tmp_path / f"{name}.json"
-        args = ["rank", str(synthetic_zoo_master), "-o", str(out), "--quiet", "--bootstrap", "0"]
+        args = ["rank", str(synthetic_zoo_master), "-o", str(out), "--quiet", "--n-boot", "0"]
         args += ["--votes", "120", "--scale-samples", "3000", *extra]
         assert main(args) == 0
         outputs[name] = json.loads(out.read_text())

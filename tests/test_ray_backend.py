@@ -138,7 +138,7 @@ def test_cli_ray_backend_matches_local(synthetic_zoo_master, tmp_path):
     outputs = {}
     for name, extra in (("local", []), ("ray", ["--backend", "ray", "--ray-load", "bytes"])):
         out = tmp_path / f"{name}.json"
-        args = ["rank", str(synthetic_zoo_master), "-o", str(out), "--quiet", "--bootstrap", "0"]
+        args = ["rank", str(synthetic_zoo_master), "-o", str(out), "--quiet", "--n-boot", "0"]
         args += ["--votes", str(FAST["votes"]), "--scale-samples", str(FAST["scale_samples"])]
         assert main(args + extra) == 0
         outputs[name] = json.loads(out.read_text())

@@ -178,7 +178,7 @@ def test_rank_cli_writes_report_and_compares_with_ground_truth(
             "20",
             "--scale-samples",
             "500",
-            "--bootstrap",
+            "--n-boot",
             "20",
             "--report",
             str(tmp_path / "report"),

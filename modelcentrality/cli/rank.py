@@ -234,10 +234,7 @@ def rank_command(
     ray_load,
     skip_bad,
     follow_symlinks,
-    report_dir,
-    ground_truth,
-    udr,
-    udr_samples,
+    report,
     quiet,
 ):
     """Rank the models in ZOO (one sub-folder per model) by ModelCentrality.
@@ -300,14 +297,4 @@ def rank_command(
     if output is not None:
         result.to_json(output)
         click.echo(printable(f"wrote {output}"), err=True)
-    report_outcome(
-        result,
-        models,
-        report_dir=report_dir,
-        ground_truth=ground_truth,
-        udr=udr,
-        udr_samples=udr_samples,
-        seed=seed,
-        budget=not quiet,
-    )
-
+    report_outcome(result, models, seed=seed, budget=not quiet, **report)

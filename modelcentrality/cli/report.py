@@ -43,33 +43,51 @@ def _read_truth(ctx: click.Context, param: click.Parameter, value: Path | None) 
         raise click.BadParameter(str(exc), ctx, param) from None
 
 
+def _into_report(check: Callable | None = None) -> Callable:
+    """A click callback that checks a value (``check``) and files it under the command's
+    one ``report`` argument, the keyword arguments of :func:`report_outcome`."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if check is not None:
+            value = check(ctx, param, value)
+        ctx.params.setdefault("report", {})[param.name] = value
+        return value
+
+    return callback
+
+
+def _report_option(*decls: str, check: Callable | None = None, **attrs: Any) -> Callable:
+    return click.option(*decls, callback=_into_report(check), expose_value=False, **attrs)
+
+
 def report_options(command: Callable) -> Callable:
-    """--report, --ground-truth, --udr and --udr-samples (read and checked before the run)."""
+    """--report, --ground-truth, --udr and --udr-samples (read and checked before the run),
+    passed to the command as one ``report`` dict for :func:`report_outcome`."""
     options = [
-        click.option(
+        _report_option(
             "--report",
             "report_dir",
             type=click.Path(path_type=Path),
-            callback=_check_report_dir,
+            check=_check_report_dir,
             help="Write an HTML report (ranking, similarity heatmap, traversals) into "
             "this folder: DIR/index.html, self-contained, opens offline.",
         ),
-        click.option(
+        _report_option(
             "--ground-truth",
             type=click.Path(path_type=Path),
-            callback=_read_truth,
+            check=_read_truth,
             help="Compare with ground-truth FactorVAE / MIG scores from a train-zoo "
             "manifest.json or an `evaluate -o` JSON: Kendall tau, and the pick's score "
             "against the best model's. Warns when the scores were computed on other "
             "dSprites images than the current renderer's (recorded ground_truth_version).",
         ),
-        click.option(
+        _report_option(
             "--udr",
             is_flag=True,
             help="Also score the zoo by UDR (Lasso) on dSprites observations and show it "
             "beside ModelCentrality (the models must produce 64x64 dSprites images).",
         ),
-        click.option(
+        _report_option(
             "--udr-samples",
             type=POSITIVE,
             default=500,
@@ -118,37 +136,29 @@ def report_outcome(
 @click.command("report")
 @click.argument("ranking", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("zoo", type=click.Path(path_type=Path))
-@click.option(
+@_report_option(
     "-o", "--output", "report_dir", type=click.Path(path_type=Path), required=True,
-    callback=_check_report_dir, help="Folder for index.html.",
+    check=_check_report_dir, help="Folder for index.html.",
 )
-@click.option(
+@_report_option(
     "--ground-truth",
     type=click.Path(path_type=Path),
-    callback=_read_truth,
+    check=_read_truth,
     help="train-zoo manifest.json or `evaluate -o` JSON with ground-truth scores.",
 )
-@click.option("--udr", is_flag=True, help="Add UDR (Lasso) scores on dSprites observations.")
-@click.option(
+@_report_option("--udr", is_flag=True, help="Add UDR (Lasso) scores on dSprites observations.")
+@_report_option(
     "--udr-samples",
     type=POSITIVE,
     default=500,
     show_default=True,
     help="Observations each model encodes for --udr.",
 )
-def report_command(ranking, zoo, report_dir, ground_truth, udr, udr_samples):
+def report_command(ranking, zoo, report):
     """Write the HTML report of an existing `rank -o` RANKING of the models in ZOO."""
     result = RankResult.from_json(ranking)
     models = load_zoo(zoo, skip_bad=True)
     missing = sorted(set(result.names) - {m.name for m in models})
     if missing:
         click.echo(printable(f"no usable model in {zoo} for: {', '.join(missing)}"), err=True)
-    report_outcome(
-        result,
-        models,
-        report_dir=report_dir,
-        ground_truth=ground_truth,
-        udr=udr,
-        udr_samples=udr_samples,
-        seed=result.seed,
-    )
+    report_outcome(result, models, seed=result.seed, **report)

@@ -130,11 +130,7 @@ def rank(
         raise ParameterError("n_boot must be 0 (none) or >= 2 replicates, got 1")
     if votes is not None:
         votes = check_int("votes", votes, minimum=1, maximum=MAX_VOTES)
-    protocol = get_protocol(protocol).with_overrides(
-        group_size=group_size,
-        scale_samples=scale_samples,
-        scale_from_groups=True if scale_from_groups else None,
-    )
+    protocol = _resolve_protocol(protocol, group_size, scale_samples, scale_from_groups)
     seed = check_int("random_state", random_state, minimum=0)
     loader_skipped = dict(getattr(models, "skipped", {}))
     models, skipped = screen_models(list(models), skip_bad=skip_bad)
@@ -162,6 +158,20 @@ def rank(
 def _resolve_search(search: str | SearchStrategy) -> SearchStrategy:
     """The strategy object for ``search`` (a name is built without options)."""
     return make_search(search) if isinstance(search, str) else search
+
+
+def _resolve_protocol(
+    protocol: str | Protocol,
+    group_size: int | None,
+    scale_samples: int | None,
+    scale_from_groups: bool,
+) -> Protocol:
+    """The named (or given) protocol with the caller's L, S and scale estimate."""
+    return get_protocol(protocol).with_overrides(
+        group_size=group_size,
+        scale_samples=scale_samples,
+        scale_from_groups=True if scale_from_groups else None,
+    )
 
 
 def _scale_budget(
