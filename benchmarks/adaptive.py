@@ -57,7 +57,7 @@ def one_run(n: int, seed: int) -> dict:
     }
     if n <= FULL_LIMIT:
         start = time.perf_counter()
-        full = rank(models, random_state=seed, progress=False, bootstrap=0, **PROTOCOL)
+        full = rank(models, random_state=seed, progress=False, n_boot=0, **PROTOCOL)
         row["full_s"] = round(time.perf_counter() - start, 2)
         row["full_top"] = full.selected
         row["full_is_medoid"] = full.selected == medoid
@@ -116,7 +116,7 @@ def bundled(path: str) -> dict:
     models = load_zoo(path)
     cache = tempfile.mkdtemp(prefix="adaptive-bundled-")
     start = time.perf_counter()
-    full = rank(models, progress=False, bootstrap=0, cache_dir=cache, **reduced)
+    full = rank(models, progress=False, n_boot=0, cache_dir=cache, **reduced)
     full_s = time.perf_counter() - start
     start = time.perf_counter()
     adaptive = rank(models, search="adaptive", progress=False, cache_dir=cache, **reduced)

@@ -26,7 +26,7 @@ import numpy as np
 from common import CACHE, save_result
 from scipy.stats import kendalltau
 
-from modelcentrality import load_zoo, rank
+from modelcentrality import PrecisionSearch, load_zoo, rank
 from modelcentrality.engine._scoring import source_observation_count
 from modelcentrality.engine._sources import GeneratedFactors
 from modelcentrality.engine._votes import get_protocol
@@ -46,7 +46,7 @@ def compare(
     """Full paper protocol against every precision target on one zoo."""
     rows = []
     start = time.perf_counter()
-    full = rank(zoo, bootstrap=0, progress=False, cache_dir=cache, backend=backend)
+    full = rank(zoo, n_boot=0, progress=False, cache_dir=cache, backend=backend)
     full_s = time.perf_counter() - start
     paper = get_protocol("paper")
     full_passes = sum(
@@ -56,7 +56,10 @@ def compare(
         for refine in (False, True):
             start = time.perf_counter()
             budget = rank(
-                zoo, precision=precision, refine_top=refine, progress=False, backend=backend
+                zoo,
+                search=PrecisionSearch(precision, refine_top=refine),
+                progress=False,
+                backend=backend,
             )
             row = {
                 "zoo": zoo_name,

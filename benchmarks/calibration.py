@@ -8,7 +8,7 @@ Synthetic zoos (in-memory, :func:`~modelcentrality.testing.make_leader_zoo`, 7 m
 ``tied`` (the leader twice, under two names: identical models), ``near`` (two distinct
 leaders about two standard errors of a precision-0.01 run apart) and ``separated``
 (about eight apart). Each is ranked with ``--seeds`` seeds in two modes: the precision
-search (``precision=0.01``, refining the top, the README's mode) and the full search at
+search (``PrecisionSearch(0.01)``, refining the top, the README's mode) and the full search at
 200 votes per pair (S = 4,000); the tied zoo also without refinement, for the cost of
 refining tied leaders. The
 reference is one full run at 1,500 votes per pair and S = 30,000 (seed 10,000, not
@@ -35,14 +35,14 @@ from pathlib import Path
 import numpy as np
 from common import RESULTS, save_result
 
-from modelcentrality import load_zoo, rank
+from modelcentrality import PrecisionSearch, load_zoo, rank
 from modelcentrality.testing import make_leader_zoo
 
 SYNTHETIC = {"tied": ("tied", 0), "near": ("distinct", 0), "separated": ("distinct", 3)}
 REFERENCE_SEED = 10_000
 MODES = {
-    "precision": {"precision": 0.01},
-    "precision_no_refine": {"precision": 0.01, "refine_top": False},
+    "precision": {"search": PrecisionSearch(0.01)},
+    "precision_no_refine": {"search": PrecisionSearch(0.01, refine_top=False)},
     "full_200_votes": {"votes": 200},
 }
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +105,7 @@ def synthetic(seeds: int) -> dict:
         names = [model.name for model in models]
         start = time.perf_counter()
         ref = rank(models, random_state=REFERENCE_SEED, votes=1500, scale_samples=30_000,
-                   progress=False, bootstrap=0)
+                   progress=False, n_boot=0)
         reference_s = time.perf_counter() - start
         top = [names[i] for i in np.flatnonzero(ref.scores == ref.scores.max())]
         reference_leaders = ["lead", "twin"] if leaders == "tied" else top
@@ -148,7 +148,7 @@ def bundled(seeds: int) -> dict:
         models = list(load_zoo(path))[:4]
         names = [model.name for model in models]
         start = time.perf_counter()
-        ref = rank(models, random_state=REFERENCE_SEED, progress=False, bootstrap=0,
+        ref = rank(models, random_state=REFERENCE_SEED, progress=False, n_boot=0,
                    **BUNDLED_REFERENCE)
         reference_s = time.perf_counter() - start
         leaders = [names[int(np.argmax(ref.scores))]]

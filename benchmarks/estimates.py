@@ -45,7 +45,7 @@ def commands(work: Path) -> dict[str, list[str]]:
         )
     )
     mc = [sys.executable, "-m", "modelcentrality.cli"]
-    reduced = ["--votes", "100", "--group-size", "20", "--bootstrap", "0"]
+    reduced = ["--votes", "100", "--group-size", "20", "--n-boot", "0"]
     return {
         "rank_infogan_cr": [*mc, "rank", "zoos/infogan_cr", *reduced],
         "rank_factorvae": [*mc, "rank", "zoos/factorvae", *reduced],

@@ -47,7 +47,7 @@ def main() -> None:
     rows = []
     for path in args.zoo:
         zoo = load_zoo(path)
-        full = rank(zoo, random_state=args.seed, bootstrap=args.bootstrap, progress=False,
+        full = rank(zoo, random_state=args.seed, n_boot=args.bootstrap, progress=False,
                     cache_dir=args.cache, backend=backend)
         taus = replicate_taus(full.uncertainty.replicates, full.scores)
         truth = manifest_ground_truth(path, full.names)

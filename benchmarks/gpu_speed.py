@@ -121,7 +121,7 @@ class Budget:
 
 def timed_rank(models, protocol, options) -> tuple[float, object]:
     start = time.perf_counter()
-    result = rank(models, protocol, bootstrap=0, progress=False, **options)
+    result = rank(models, protocol, n_boot=0, progress=False, **options)
     return time.perf_counter() - start, result
 
 

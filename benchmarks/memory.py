@@ -37,7 +37,7 @@ def measure(n_models: int) -> dict:
         zoo = load_zoo(Path(folder) / "zoo", threads=1)
         baseline_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         start = time.perf_counter()
-        result = rank(zoo, bootstrap=50, progress=False, **SETTINGS)
+        result = rank(zoo, n_boot=50, progress=False, **SETTINGS)
         seconds = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {

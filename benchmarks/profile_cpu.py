@@ -30,7 +30,7 @@ def profiled(models, args) -> tuple[float, str, int]:
     profile = cProfile.Profile()
     start = time.perf_counter()
     profile.enable()
-    result = rank(models, votes=args.votes, scale_samples=args.scale_samples, bootstrap=0,
+    result = rank(models, votes=args.votes, scale_samples=args.scale_samples, n_boot=0,
                   progress=False)
     profile.disable()
     seconds = time.perf_counter() - start

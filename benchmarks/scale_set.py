@@ -111,7 +111,7 @@ def verify(seed: int) -> None:
         ours = cross_matrices(models, protocol, sizes, seed)
         for key in [*sizes, GROUPS]:
             options = {"scale_from_groups": True} if key == GROUPS else {"scale_samples": key}
-            theirs = rank(models, random_state=seed, votes=60, bootstrap=0, progress=False,
+            theirs = rank(models, random_state=seed, votes=60, n_boot=0, progress=False,
                           **options).cross
             np.testing.assert_allclose(ours[key], theirs, atol=1e-9, err_msg=str(key))
     print("verified: one pass == rank() for every setting")

@@ -38,7 +38,7 @@ import numpy as np
 from common import CACHE, RESULTS, save_result
 from scipy.stats import kendalltau, spearmanr
 
-from modelcentrality import load_zoo, rank
+from modelcentrality import PrecisionSearch, load_zoo, rank
 from modelcentrality.baselines._udr import encode_representation, udr_scores
 from modelcentrality.datasets import get_dataset
 from modelcentrality.execution._backends import ProcessBackend
@@ -187,7 +187,9 @@ def main() -> None:
             result = earlier_ranking(args.ranking_from, [m.name for m in models])
         else:
             result = rank(models, random_state=args.seed, votes=args.votes,
-                          scale_samples=args.scale_samples, precision=args.precision,
+                          scale_samples=args.scale_samples,
+                          search="full" if args.precision is None
+                          else PrecisionSearch(args.precision),
                           cache_dir=None if args.synthetic else args.cache, backend=backend)
         rank_seconds = time.perf_counter() - start
         observations = dataset.sample_observations(args.udr_samples, args.seed)

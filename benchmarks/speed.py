@@ -168,7 +168,7 @@ def main() -> None:
             bare_before = bare_encoder_rate(models)
             start = time.perf_counter()
             result = rank(models, votes=args.votes, scale_samples=args.scale_samples,
-                          bootstrap=0, progress=False)
+                          n_boot=0, progress=False)
             seconds = time.perf_counter() - start
             bare = (bare_before + bare_encoder_rate(models)) / 2
             row.update(
@@ -187,7 +187,7 @@ def main() -> None:
         if n_models in args.sizes and n_models in jobs_sizes and args.jobs > 1:
             start = time.perf_counter()
             rank(load_zoo(zoo, threads=1)[:n_models], votes=args.votes,
-                 scale_samples=args.scale_samples, bootstrap=0, progress=False,
+                 scale_samples=args.scale_samples, n_boot=0, progress=False,
                  backend=ProcessBackend(args.jobs, threads=1))
             row["engine_jobs_s"] = round(time.perf_counter() - start, 2)
             row["jobs_speedup"] = round(row["engine_s"] / row["engine_jobs_s"], 2)

@@ -225,14 +225,14 @@ def test_bad_options_are_one_line_errors(options, message):
 
 def test_top_larger_than_the_zoo_is_an_error():
     models = make_structured_zoo(5, random_state=0)
-    with pytest.raises(ParameterError, match=r"top \(6\) must be <= the number of models \(5\)"):
+    with pytest.raises(ParameterError, match=r"top_k \(6\) must be <= the number of models \(5\)"):
         rank(models, search=AdaptiveSearch(top_k=6), progress=False, **TINY)
 
 
 @pytest.mark.parametrize(
     "flags, status, message",
     [
-        (["--top", "9"], 1, "error: top (9) must be <= the number of models (8)"),
+        (["--top-k", "9"], 1, "error: top_k (9) must be <= the number of models (8)"),
         # A bad option value is a usage error: exit 2, naming the option.
         (["--target", "1.5"], 2, "Invalid value for '--target': 1.5 is not in the range"),
         (["--max-pairs", "0"], 2, "Invalid value for '--max-pairs': 0 is not in the range"),
@@ -246,8 +246,8 @@ def test_cli_bad_input_is_one_line(synthetic_zoo, capsys, flags, status, message
 
 
 def test_cli_adaptive_options_need_the_adaptive_search(synthetic_zoo, capsys):
-    assert main(["rank", str(synthetic_zoo), "--top", "2", "--quiet"]) == 2
-    assert "need --search adaptive" in capsys.readouterr().err
+    assert main(["rank", str(synthetic_zoo), "--top-k", "2", "--quiet"]) == 2
+    assert "search 'full' does not take top_k" in capsys.readouterr().err
 
 
 def test_cli_adaptive_writes_the_evaluated_pairs(synthetic_zoo, tmp_path):

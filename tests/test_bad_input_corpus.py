@@ -34,7 +34,7 @@ from modelcentrality.testing._synthetic import (
     write_synthetic_model,
 )
 
-FAST = ["--votes", "100", "--group-size", "10", "--scale-samples", "200", "--bootstrap", "0"]
+FAST = ["--votes", "100", "--group-size", "10", "--scale-samples", "200", "--n-boot", "0"]
 FAST += ["--quiet"]
 GOOD = (0.1, 0.1, 1.0, 1.0)
 
@@ -464,7 +464,7 @@ def _alive(pid: int) -> bool:
 
 def _start_long_run(zoo: Path) -> tuple[subprocess.Popen, list[int]]:
     args = ["rank", str(zoo), "--jobs", "2", "--votes", "100", "--group-size", "10"]
-    args += ["--scale-samples", "3000000", "--bootstrap", "0", "--quiet"]
+    args += ["--scale-samples", "3000000", "--n-boot", "0", "--quiet"]
     process = subprocess.Popen(
         [sys.executable, "-m", "modelcentrality.cli", *args],
         stdout=subprocess.PIPE,

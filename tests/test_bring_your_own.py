@@ -44,7 +44,7 @@ from modelcentrality.testing import check_model  # noqa: E402
 LATENT = 3
 SHAPE = (1, 6, 6)
 PIXELS = int(np.prod(SHAPE))
-TINY = {"votes": 20, "group_size": 10, "scale_samples": 200, "bootstrap": 0}
+TINY = {"votes": 20, "group_size": 10, "scale_samples": 200, "n_boot": 0}
 
 
 class TinyVAE(nn.Module):

@@ -28,7 +28,7 @@ def test_fewer_votes_are_a_prefix_of_more_votes(synthetic_zoo_master):
 
 def test_budget_reaches_precision_cheaply_and_selects_a_good_model(synthetic_zoo_master):
     zoo = load_zoo(synthetic_zoo_master)
-    budget = rank(zoo, precision=0.015, refine_top=False)
+    budget = rank(zoo, search=PrecisionSearch(0.015, refine_top=False))
     full_protocol_passes = 64 * (500 * 100 + 73_728)
     assert budget.selected.endswith("_e0.10")
     assert budget.uncertainty.std.max() <= 0.015
@@ -38,8 +38,8 @@ def test_budget_reaches_precision_cheaply_and_selects_a_good_model(synthetic_zoo
 
 def test_tighter_precision_spends_more_votes(synthetic_zoo_master):
     zoo = load_zoo(synthetic_zoo_master)
-    loose = rank(zoo, precision=0.02, refine_top=False, bootstrap=100)
-    tight = rank(zoo, precision=0.006, refine_top=False, bootstrap=100)
+    loose = rank(zoo, search=PrecisionSearch(0.02, refine_top=False), n_boot=100)
+    tight = rank(zoo, search=PrecisionSearch(0.006, refine_top=False), n_boot=100)
     assert tight.votes.min() > loose.votes.max()
     assert tight.uncertainty.std.max() <= 0.006
     assert tight.encoder_passes > loose.encoder_passes
@@ -49,7 +49,7 @@ def test_votes_cap_the_budget_and_cli_reports_it(synthetic_zoo, tmp_path, capsys
     out = tmp_path / "r.json"
     status = main([
         "rank", str(synthetic_zoo), "--precision", "0.0001", "--votes", "200",
-        "--no-refine-top", "--bootstrap", "100", "--quiet", "-o", str(out),
+        "--no-refine-top", "--n-boot", "100", "--quiet", "-o", str(out),
     ])
     assert status == 0, capsys.readouterr().err
     payload = json.loads(out.read_text())
@@ -70,10 +70,10 @@ def test_tied_leaders_stop_on_a_tie_within_twice_the_plain_search(monkeypatch):
     models = make_leader_zoo("tied", n_others=2, random_state=0)
     for seed in range(3):
         labels.clear()
-        refined = rank(models, random_state=seed, precision=0.02, bootstrap=100)
+        refined = rank(models, random_state=seed, search=PrecisionSearch(0.02), n_boot=100)
         assert len(labels) == len(set(labels))
-        plain = rank(models, random_state=seed, precision=0.02, refine_top=False,
-                     bootstrap=100)
+        plain = rank(models, random_state=seed,
+                     search=PrecisionSearch(0.02, refine_top=False), n_boot=100)
         assert refined.encoder_passes <= 2 * plain.encoder_passes
         if refined.p_top.max() < 0.95:
             assert refined.stop_reason.startswith("tie:")
@@ -86,14 +86,16 @@ def test_tied_leaders_stop_on_a_tie_within_twice_the_plain_search(monkeypatch):
 def test_a_work_cap_stops_the_search_with_its_reason():
     models = make_leader_zoo("distinct", n_others=2, random_state=0)
     search = PrecisionSearch(precision=0.001, max_passes=1_000_000)
-    result = rank(models, search=search, bootstrap=100)
+    result = rank(models, search=search, n_boot=100)
     assert not result.target_reached
     assert "cap of 1,000,000" in result.stop_reason
     assert result.encoder_passes <= 1_000_000
 
 
 def test_pairs_of_a_precision_search_share_one_scale_set():
-    result = rank(make_leader_zoo("distinct", n_others=2), precision=0.005, bootstrap=100)
+    result = rank(
+        make_leader_zoo("distinct", n_others=2), search=PrecisionSearch(0.005), n_boot=100
+    )
     assert len(np.unique(result.votes)) > 1 or result.votes.min() > 100
     # S of the vote cap (20 per vote x 500), whatever votes each pair ended with.
     assert result.protocol.scale_samples == 10_000

@@ -46,7 +46,7 @@ def test_every_model_loads_and_is_scored(zoo):
 
 def test_bundled_models_rank():
     models = load_zoo(ZOOS / "infogan_cr")[:3]
-    result = rank(models, votes=10, scale_samples=1000, bootstrap=0, progress=False)
+    result = rank(models, votes=10, scale_samples=1000, n_boot=0, progress=False)
     assert sorted(result.ranking) == sorted(m.name for m in models)
     assert np.all((result.scores > 0) & (result.scores <= 1))
 

@@ -10,6 +10,7 @@ import pytest
 from modelcentrality import load_model, load_zoo, rank
 from modelcentrality.contract import Model, Prior
 from modelcentrality.execution import ProcessBackend
+from modelcentrality.selection import PrecisionSearch
 from modelcentrality.testing import check_backend, check_model
 
 BUNDLED = Path(__file__).resolve().parent.parent / "zoos"
@@ -75,7 +76,7 @@ def test_device_path_matches_host_path(monkeypatch):
         return real(codes, group_size)
 
     monkeypatch.setattr("modelcentrality.engine._scoring.group_variances", spy)
-    settings = {"votes": 100, "group_size": 20, "scale_samples": 1000, "bootstrap": 0}
+    settings = {"votes": 100, "group_size": 20, "scale_samples": 1000, "n_boot": 0}
     host = rank(make_torch_zoo(native=False), **settings)
     assert reduced_types == {"numpy"}
     reduced_types.clear()
@@ -99,12 +100,12 @@ def test_a_held_process_backend_packs_each_model_once(monkeypatch):
         TorchModel, "to_spec", lambda self, *a, **k: packed.append(self.name) or real(self, *a, **k)
     )
     models = make_torch_zoo((0.1, 0.1, 1.0))
-    settings = {"votes": 400, "group_size": 20, "scale_samples": 1000, "bootstrap": 50}
+    settings = {"votes": 400, "group_size": 20, "scale_samples": 1000, "n_boot": 50}
     with ProcessBackend(n_jobs=2, threads=1) as backend:
-        result = rank(models, precision=1e-4, backend=backend, **settings)
+        result = rank(models, search=PrecisionSearch(1e-4), backend=backend, **settings)
         assert result.votes.max() > 100  # more than one round ran
         assert sorted(packed) == ["torch0", "torch1", "torch2"]
         with torch.no_grad():
             models[0].encoder.bias.add_(0.5)
-        rank(models, votes=100, group_size=20, scale_samples=1000, bootstrap=0, backend=backend)
+        rank(models, votes=100, group_size=20, scale_samples=1000, n_boot=0, backend=backend)
     assert sorted(packed) == ["torch0", "torch0", "torch1", "torch2"]

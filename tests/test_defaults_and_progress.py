@@ -24,12 +24,12 @@ def three(synthetic_zoo_master):
 
 
 def test_votes_below_the_protocols_scale_the_scale_set(three):
-    fewer = rank(three, SMALL, votes=40, bootstrap=0, progress=False)
+    fewer = rank(three, SMALL, votes=40, n_boot=0, progress=False)
     # 20 observations per vote, at least 2,000.
     assert fewer.protocol.scale_samples == 2000
-    fixed = rank(three, SMALL, votes=40, scale_samples=2000, bootstrap=0, progress=False)
+    fixed = rank(three, SMALL, votes=40, scale_samples=2000, n_boot=0, progress=False)
     np.testing.assert_array_equal(fewer.cross, fixed.cross)
-    explicit = rank(three, SMALL, votes=40, scale_samples=5000, bootstrap=0, progress=False)
+    explicit = rank(three, SMALL, votes=40, scale_samples=5000, n_boot=0, progress=False)
     assert explicit.protocol.scale_samples == 5000
     pairs = 3 * 3
     assert fewer.encoder_passes == pairs * (40 * SMALL.group_size + 2000)
@@ -37,8 +37,8 @@ def test_votes_below_the_protocols_scale_the_scale_set(three):
 
 
 def test_the_protocols_own_votes_keep_its_scale_set(three):
-    default = rank(three, SMALL, bootstrap=0, progress=False)
-    same = rank(three, SMALL, votes=120, bootstrap=0, progress=False)
+    default = rank(three, SMALL, n_boot=0, progress=False)
+    same = rank(three, SMALL, votes=120, n_boot=0, progress=False)
     assert default.protocol.scale_samples == same.protocol.scale_samples == 5000
     np.testing.assert_array_equal(default.cross, same.cross)
 
@@ -105,7 +105,7 @@ def test_precision_cli_prints_why_it_stopped(synthetic_zoo, capsys):
             "--votes",
             "200",
             "--no-refine-top",
-            "--bootstrap",
+            "--n-boot",
             "50",
             "--quiet",
         ]
@@ -178,8 +178,8 @@ def test_a_round_at_several_vote_counts_is_one_labelled_bar(three, capsys):
 
 
 def test_a_cached_rerun_reports_its_work_as_cached(three, tmp_path):
-    first = rank(three, SMALL, votes=40, bootstrap=0, progress=False, cache_dir=tmp_path)
-    again = rank(three, SMALL, votes=40, bootstrap=0, progress=False, cache_dir=tmp_path)
+    first = rank(three, SMALL, votes=40, n_boot=0, progress=False, cache_dir=tmp_path)
+    again = rank(three, SMALL, votes=40, n_boot=0, progress=False, cache_dir=tmp_path)
     assert first.encoder_passes == 9 * (40 * SMALL.group_size + 2000)
     assert (first.pairs_computed, first.pairs_cached, first.encoder_passes_cached) == (9, 0, 0)
     assert (again.encoder_passes, again.pairs_computed, again.pairs_cached) == (0, 0, 9)
@@ -335,7 +335,7 @@ def test_udr_plans_and_counts_observations(synthetic_zoo_master, capsys, monkeyp
 
 def test_the_rank_estimate_times_a_source_task_after_the_first(three, capsys):
     # Three source tasks: the first warms the encoders up, the second is the probe.
-    rank(three, SMALL, votes=40, bootstrap=0, progress=True)
+    rank(three, SMALL, votes=40, n_boot=0, progress=True)
     task = 3 * (40 * SMALL.group_size + 2000)
     lines = [line for line in capsys.readouterr().err.splitlines() if "probe" in line]
     assert len(lines) == 1

@@ -21,7 +21,7 @@ from modelcentrality.io import load_model, model_folders
 from modelcentrality.testing import check_model
 
 BUNDLED = ["zoos/infogan_cr", "zoos/infogan_cr_modified", "zoos/factorvae"]
-SMALL = {"votes": 30, "scale_samples": 500, "bootstrap": 0}
+SMALL = {"votes": 30, "scale_samples": 500, "n_boot": 0}
 
 
 def _native(models):
@@ -186,7 +186,7 @@ def test_cli_scale_from_groups_and_missing_cuda(synthetic_zoo_master, tmp_path, 
 
     out = tmp_path / "ranking.json"
     command = ["rank", str(synthetic_zoo_master), "--votes", "30", "--scale-samples", "500"]
-    status = main([*command, "--scale-from-groups", "--bootstrap", "0", "--quiet", "-o", str(out)])
+    status = main([*command, "--scale-from-groups", "--n-boot", "0", "--quiet", "-o", str(out)])
     assert status == 0
     assert json.loads(out.read_text())["protocol"]["scale_from_groups"] is True
     if not torch.cuda.is_available():

@@ -37,7 +37,7 @@ from modelcentrality.report import GroundTruth, read_ground_truth
 from modelcentrality.selection import RankResult
 from modelcentrality.testing._synthetic import make_synthetic_zoo
 
-ZOO_FAST = ["--votes", "60", "--group-size", "10", "--scale-samples", "200", "--bootstrap"]
+ZOO_FAST = ["--votes", "60", "--group-size", "10", "--scale-samples", "200", "--n-boot"]
 ZOO_FAST += ["20", "--quiet"]
 PROPERTY = settings(
     max_examples=25,
@@ -587,7 +587,7 @@ def test_ground_truth_from_devices_and_fifos_is_one_line(capfd, tmp_path, ranked
 
 
 @pytest.mark.parametrize(
-    "option", [["--top", "0"], ["--max-pairs", "-5"], ["--target", "1.5"], ["--target", "nan"]]
+    "option", [["--top-k", "0"], ["--max-pairs", "-5"], ["--target", "1.5"], ["--target", "nan"]]
 )
 def test_bad_adaptive_options_exit_2(capfd, ranked_zoo, option):
     status, _, err = run(capfd, "rank", ranked_zoo[0], "--search", "adaptive", *option)

@@ -25,7 +25,7 @@ from modelcentrality.errors import ParameterError  # noqa: E402
 from modelcentrality.testing import check_model  # noqa: E402
 
 SHAPE = (1, 8, 8)
-TINY = {"votes": 20, "group_size": 10, "scale_samples": 200, "bootstrap": 0}
+TINY = {"votes": 20, "group_size": 10, "scale_samples": 200, "n_boot": 0}
 
 
 def _export_check_rank(models, tmp_path):

@@ -40,7 +40,7 @@ OBSERVATION_SHAPE = (1, 8, 8)
 PIXELS = 64
 #: Groups of 100 (the paper's size): every class of a 10-way code shows in nearly every
 #: group, so a vote never lands on the readout of a class that the group lacks.
-FAST = {"votes": 60, "group_size": 100, "scale_samples": 1000, "bootstrap": 0, "progress": False}
+FAST = {"votes": 60, "group_size": 100, "scale_samples": 1000, "n_boot": 0, "progress": False}
 
 JOINTVAE_PRIOR = MixedPrior([(Prior("normal"), 4), Categorical(3)])
 INFOGAN_PRIOR = MixedPrior(

@@ -14,7 +14,7 @@ class Block:
 sys.meta_path.insert(0, Block())
 from modelcentrality.cli import main
 status = main(['rank', sys.argv[1], '--votes', '40', '--scale-samples', '500', '--quiet',
-               '--bootstrap', '0', '--report', sys.argv[2]])
+               '--n-boot', '0', '--report', sys.argv[2]])
 assert status == 0, status
 assert 'torch' not in sys.modules and 'ray' not in sys.modules
 print('ranked without torch')

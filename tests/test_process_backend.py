@@ -18,11 +18,11 @@ from modelcentrality.execution._transport import model_spec, open_model
 
 def test_same_results_and_checkpoints_as_single_process(synthetic_zoo_master, tmp_path):
     models = load_zoo(synthetic_zoo_master)
-    local = rank(models, random_state=3, bootstrap=0, **FAST)
+    local = rank(models, random_state=3, n_boot=0, **FAST)
     parallel = rank(
         models,
         random_state=3,
-        bootstrap=0,
+        n_boot=0,
         cache_dir=tmp_path,
         backend=ProcessBackend(n_jobs=2, threads=1),
         **FAST,
@@ -83,7 +83,7 @@ def test_errors_in_workers_are_one_line(synthetic_zoo):
     models = load_zoo(synthetic_zoo)[:3]
     (synthetic_zoo / models[1].name / "encoder.onnx").unlink()
     with pytest.raises(ModelError, match=f"model '{models[1].name}'.*missing file.*same path"):
-        rank(models, bootstrap=0, backend=ProcessBackend(n_jobs=2), **FAST)
+        rank(models, n_boot=0, backend=ProcessBackend(n_jobs=2), **FAST)
     with pytest.raises(ValueError, match="jobs must be >= 1"):
         ProcessBackend(n_jobs=0)
 
@@ -111,7 +111,7 @@ def test_cli_jobs_matches_single_process(synthetic_zoo_master, tmp_path):
     outputs = {}
     for name, extra in (("one", []), ("two", ["--jobs", "2"])):
         out = tmp_path / f"{name}.json"
-        args = ["rank", str(synthetic_zoo_master), "-o", str(out), "--quiet", "--bootstrap", "0"]
+        args = ["rank", str(synthetic_zoo_master), "-o", str(out), "--quiet", "--n-boot", "0"]
         args += ["--votes", "120", "--scale-samples", "3000", *extra]
         assert main(args) == 0
         outputs[name] = json.loads(out.read_text())
@@ -134,7 +134,8 @@ def test_workers_serve_every_budget_round_and_stop_after(synthetic_zoo_master, m
     monkeypatch.setattr(backends, "ProcessPoolExecutor", counted_pool)
     zoo = load_zoo(synthetic_zoo_master)
     models = [zoo[0], zoo[4], zoo[5]]
-    settings = {"precision": 0.004, "refine_top": False, "bootstrap": 0, "random_state": 2}
+    search = PrecisionSearch(0.004, refine_top=False)
+    settings = {"search": search, "n_boot": 0, "random_state": 2}
     local = rank(models, **settings)
     backend = ProcessBackend(n_jobs=2, threads=1)
     parallel = rank(models, backend=backend, **settings)

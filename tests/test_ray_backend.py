@@ -30,7 +30,7 @@ def ray_instance():
 
 @pytest.fixture(scope="module")
 def local_result(synthetic_zoo_master):
-    return rank(load_zoo(synthetic_zoo_master), random_state=5, bootstrap=0, **FAST)
+    return rank(load_zoo(synthetic_zoo_master), random_state=5, n_boot=0, **FAST)
 
 
 @pytest.mark.parametrize("load", ["path", "bytes"])
@@ -39,7 +39,7 @@ def test_same_cross_matrix_as_local_backend(synthetic_zoo_master, local_result, 
     result = rank(
         load_zoo(synthetic_zoo_master),
         random_state=5,
-        bootstrap=0,
+        n_boot=0,
         cache_dir=tmp_path,
         backend=backend,
         **FAST,
@@ -130,7 +130,7 @@ def test_missing_file_on_worker_names_the_model(synthetic_zoo):
     # The driver's sessions are loaded; the workers will not find this file.
     (synthetic_zoo / models[1].name / "encoder.onnx").unlink()
     with pytest.raises(ModelError, match=f"model '{models[1].name}'.*same path on every worker"):
-        rank(models, bootstrap=0, backend=RayBackend(load="path"), **FAST)
+        rank(models, n_boot=0, backend=RayBackend(load="path"), **FAST)
     assert ray.is_initialized()
 
 
@@ -138,7 +138,7 @@ def test_cli_ray_backend_matches_local(synthetic_zoo_master, tmp_path):
     outputs = {}
     for name, extra in (("local", []), ("ray", ["--backend", "ray", "--ray-load", "bytes"])):
         out = tmp_path / f"{name}.json"
-        args = ["rank", str(synthetic_zoo_master), "-o", str(out), "--quiet", "--bootstrap", "0"]
+        args = ["rank", str(synthetic_zoo_master), "-o", str(out), "--quiet", "--n-boot", "0"]
         args += ["--votes", str(FAST["votes"]), "--scale-samples", str(FAST["scale_samples"])]
         assert main(args + extra) == 0
         outputs[name] = json.loads(out.read_text())

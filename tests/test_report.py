@@ -26,7 +26,7 @@ from modelcentrality.report import (
 )
 
 ZOOS = Path(__file__).resolve().parents[1] / "zoos"
-FAST = {"votes": 20, "scale_samples": 500, "bootstrap": 50, "progress": False}
+FAST = {"votes": 20, "scale_samples": 500, "n_boot": 50, "progress": False}
 
 
 def entanglement(name: str) -> float:
@@ -178,7 +178,7 @@ def test_rank_cli_writes_report_and_compares_with_ground_truth(
             "20",
             "--scale-samples",
             "500",
-            "--bootstrap",
+            "--n-boot",
             "20",
             "--report",
             str(tmp_path / "report"),
@@ -225,7 +225,7 @@ def test_report_reads_udr_from_its_json_form(tmp_path, ranked):
 
 def test_report_command_adds_udr_and_ground_truth_on_a_dsprites_zoo(tmp_path, capsys):
     models = load_zoo(ZOOS / "infogan_cr")[:3]
-    result = rank(models, votes=10, scale_samples=500, bootstrap=0, progress=False)
+    result = rank(models, votes=10, scale_samples=500, n_boot=0, progress=False)
     result.to_json(tmp_path / "ranking.json")
     status = main(
         [
@@ -330,7 +330,7 @@ def test_report_banner_names_the_contenders_of_an_uncertain_leader():
 def test_report_states_the_real_budget_intervals_and_colour_scale(tmp_path, ranked):
     models, _ = ranked
     # 20 votes under the paper protocol: the budget is overridden, S follows the votes.
-    result = rank(models, votes=20, bootstrap=50, progress=False)
+    result = rank(models, votes=20, n_boot=50, progress=False)
     page = write_report(result, models, tmp_path).read_text()
     assert "budget: protocol paper (budget overridden), 20 votes per pair, " in page
     assert "scale set S = 2,000, group size L = 100" in page
@@ -348,7 +348,7 @@ def test_report_states_the_real_budget_intervals_and_colour_scale(tmp_path, rank
     assert "The diagonal (grey) is left out" in page and "self-consistency" in page
     # The protocol's own budget is not called overridden.
     small = get_protocol("paper").with_overrides(votes=20, scale_samples=500)
-    own = rank(models, small, bootstrap=0, progress=False)
+    own = rank(models, small, n_boot=0, progress=False)
     assert "overridden" not in write_report(own, models, tmp_path / "own").read_text()
 
 

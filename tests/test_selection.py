@@ -46,7 +46,7 @@ def test_evaluator_returns_exactly_the_requested_pairs(synthetic_zoo_master, tmp
 
 def test_sparse_cells_equal_the_dense_rankings_cells(synthetic_zoo_master):
     models = load_zoo(synthetic_zoo_master)[:4]
-    dense = rank(models, votes=100, group_size=20, scale_samples=1000, bootstrap=0)
+    dense = rank(models, votes=100, group_size=20, scale_samples=1000, n_boot=0)
     sparse = PairEvaluator(models, PROTOCOL, 0).evaluate({(1, 2): 100, (3, 0): 100})
     assert sparse[1, 2].score == dense.cross[1, 2]
     assert sparse[3, 0].score == dense.cross[3, 0]
@@ -127,8 +127,8 @@ def test_search_registry_and_options():
 
 def test_precision_search_says_when_it_stops_short(synthetic_zoo_master):
     zoo = load_zoo(synthetic_zoo_master)
-    settings = {"votes": 100, "group_size": 20, "scale_samples": 1000, "bootstrap": 50}
-    result = rank([zoo[0], zoo[4], zoo[5]], precision=1e-6, **settings)
+    settings = {"votes": 100, "group_size": 20, "scale_samples": 1000, "n_boot": 50}
+    result = rank([zoo[0], zoo[4], zoo[5]], search=PrecisionSearch(1e-6), **settings)
     assert not result.target_reached
     assert result.stop_reason.startswith("stopped short: standard error")
 
@@ -162,7 +162,7 @@ def test_a_registered_similarity_drives_the_whole_ranking(synthetic_zoo_master, 
     monkeypatch.setitem(SIMILARITIES, "name_match", toy)
     models = load_zoo(synthetic_zoo_master)[:4]
     protocol = PROTOCOL.__class__(**{**vars(PROTOCOL), "similarity": "name_match"})
-    result = rank(models, protocol, bootstrap=0)
+    result = rank(models, protocol, n_boot=0)
     expected = np.array([[float(parity(a) == parity(b)) for b in models] for a in models])
     assert 0 < expected.sum() < expected.size
     np.testing.assert_array_equal(result.cross, expected)
@@ -183,9 +183,9 @@ def test_rank_refuses_options_it_would_ignore(synthetic_zoo_master):
     for options, message in (
         ({"votes": 0}, "votes must be >= 1"),
         ({"votes": 2.5}, "votes must be an integer"),
-        ({"bootstrap": 1}, "bootstrap must be 0"),
-        ({"search": "full", "precision": 0.01}, "search 'full' does not take precision"),
-        ({"search": "full", "refine_top": False}, "does not take refine_top"),
+        ({"n_boot": 1}, "n_boot must be 0"),
+        ({"search": "precision"}, "search 'precision' needs precision"),
+        ({"search": "fastest"}, "search must be one of"),
     ):
         with pytest.raises(ParameterError, match=message):
             rank(models, **options)

@@ -58,7 +58,7 @@ def test_more_votes_give_narrower_intervals(synthetic_zoo_master):
 
 
 def test_bootstrap_can_be_disabled_and_is_validated(synthetic_zoo_master):
-    result = rank(load_zoo(synthetic_zoo_master), votes=60, scale_samples=1000, bootstrap=0)
+    result = rank(load_zoo(synthetic_zoo_master), votes=60, scale_samples=1000, n_boot=0)
     assert result.uncertainty is None and "p_top" not in result.to_dict()
     perfect = _result(np.diag([10, 10]))
     with pytest.raises(ValueError, match="confidence"):
@@ -75,7 +75,7 @@ def test_identical_models_get_overlapping_intervals_across_seeds():
     overlaps, scores, claimed, sure = [], [], [], []
     for seed in range(12):
         result = rank(models, random_state=seed, votes=100, scale_samples=2000,
-                      bootstrap=100, progress=False)
+                      n_boot=100, progress=False)
         (low_a, high_a), (low_b, high_b) = result.scores_ci[[a, b]]
         overlaps.append(low_a <= high_b and low_b <= high_a)
         scores.append(result.scores[[a, b]])
@@ -133,7 +133,7 @@ def test_bootstrap_resamples_the_scale_set():
 
 def test_cached_pairs_bootstrap_exactly_as_computed_ones(tmp_path):
     models = _tied_zoo()
-    options = dict(votes=100, scale_samples=2000, bootstrap=50, progress=False)
+    options = dict(votes=100, scale_samples=2000, n_boot=50, progress=False)
     fresh = rank(models, cache_dir=tmp_path / "cache", **options)
     cached = rank(models, cache_dir=tmp_path / "cache", **options)
     assert cached.encoder_passes == 0
@@ -143,7 +143,7 @@ def test_cached_pairs_bootstrap_exactly_as_computed_ones(tmp_path):
 
 def test_bootstrap_does_not_depend_on_the_zoo_order():
     models = _tied_zoo()
-    options = dict(votes=100, scale_samples=2000, bootstrap=50, progress=False)
+    options = dict(votes=100, scale_samples=2000, n_boot=50, progress=False)
     forward = rank(models, **options)
     backward = rank(models[::-1], **options)
     back = [backward.names.index(name) for name in forward.names]
@@ -154,7 +154,7 @@ def test_bootstrap_does_not_depend_on_the_zoo_order():
 
 def test_cache_entries_of_another_format_are_recomputed(tmp_path, monkeypatch):
     models = _tied_zoo()[:2]
-    options = dict(votes=100, scale_samples=2000, bootstrap=0, progress=False)
+    options = dict(votes=100, scale_samples=2000, n_boot=0, progress=False)
     monkeypatch.setattr("modelcentrality.execution._cache.FORMAT", 1)
     rank(models, cache_dir=tmp_path, **options)
     monkeypatch.undo()

@@ -1,7 +1,8 @@
-"""Shared CLI plumbing: tables, skip reports, loading a zoo for a dataset."""
+"""Shared CLI plumbing: options, tables, skip reports."""
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,11 +10,10 @@ from typing import Any
 
 import click
 
-from ..contract import Model, filter_by_shape
 from ..engine import MAX_GROUP_SIZE, MAX_SCALE_SAMPLES
-from ..errors import ModelError, ZooError, printable
+from ..errors import printable
 from ..execution import default_n_jobs
-from ..io import load_zoo, unwritable_folder_reason, unwritable_reason
+from ..io import unwritable_folder_reason, unwritable_reason
 
 POSITIVE = click.IntRange(min=1)
 #: Seeds key numpy generators, which take non-negative integers.
@@ -34,6 +34,26 @@ class FiniteFloatRange(click.FloatRange):
         if not math.isfinite(value):
             self.fail(f"{value} is not a finite number", param, ctx)
         return value
+
+
+class AliasedOption(click.Option):
+    """An option whose old spellings (``aliases``, also in its declarations) still parse
+    but are left out of ``--help`` and error messages."""
+
+    def __init__(self, *args: Any, aliases: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.aliases = set(aliases)
+
+    def _shown(self) -> click.Option:
+        shown = copy.copy(self)
+        shown.opts = [name for name in self.opts if name not in self.aliases]
+        return shown
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        return click.Option.get_help_record(self._shown(), ctx)
+
+    def get_error_hint(self, ctx: click.Context) -> str:
+        return click.Option.get_error_hint(self._shown(), ctx)
 
 
 def _check_output(ctx: click.Context, param: click.Parameter, value: Path | None):
@@ -136,43 +156,3 @@ def echo_skipped(skipped: dict[str, str]) -> None:
     for name, reason in skipped.items():
         click.echo(printable(f"skipped model '{name}': {reason}"), err=True)
 
-
-def load_zoo_for_dataset(
-    zoo: Path,
-    dataset: Any,
-    data_spec: str,
-    *,
-    skip_bad: bool,
-    batch_size: int,
-    threads: int | None,
-    follow_symlinks: bool = False,
-) -> tuple[list[Model], dict[str, str]]:
-    """Load a zoo and keep the models whose observations have the dataset's shape.
-
-    Shapes are checked for the whole zoo before any model is used, so a mismatch stops
-    a long run before it starts. Returns the usable models and name -> skip reason
-    (mismatches raise instead unless ``skip_bad``).
-    """
-    models = load_zoo(
-        zoo,
-        skip_bad=skip_bad,
-        batch_size=batch_size,
-        threads=threads,
-        follow_symlinks=follow_symlinks,
-    )
-    try:
-        usable, skipped = filter_by_shape(
-            models, dataset.observation_shape, f"dataset '{data_spec}'", skip_bad=skip_bad
-        )
-    except ModelError as exc:
-        raise ModelError(
-            exc.model,
-            f"{exc.problem}: this command needs models of the dataset's images "
-            "(synthetic zoos are for `rank` only)",
-        ) from None
-    if not usable:
-        raise ZooError(
-            f"{zoo}: no model produces the observations of dataset '{data_spec}' "
-            f"{tuple(dataset.observation_shape)} (synthetic zoos are for `rank` only)"
-        )
-    return usable, {**models.skipped, **skipped}

@@ -9,6 +9,7 @@ import click
 from ..datasets import get_dataset
 from ..engine import PROTOCOLS
 from ..errors import printable
+from ..io import load_zoo
 from ..metrics import METRIC_INFO, check_metric_names, evaluate_zoo, metric_settings
 from ..metrics.dci import PREDICTORS
 from ._aliases import old_spelling, renamed_value
@@ -21,7 +22,6 @@ from .common import (
     echo_skipped,
     follow_symlinks_option,
     format_table,
-    load_zoo_for_dataset,
     output_option,
     skip_bad_option,
     threads_option,
@@ -128,10 +128,8 @@ def evaluate_command(
         overrides["dci"] = {"predictor": dci_predictor, "n_jobs": jobs}
     settings = metric_settings(metrics, sample_multiplier, overrides)
     dataset = get_dataset(data_spec)
-    usable, skipped = load_zoo_for_dataset(
+    models = load_zoo(
         zoo,
-        dataset,
-        data_spec,
         skip_bad=skip_bad,
         batch_size=batch_size,
         threads=threads,
@@ -147,7 +145,7 @@ def evaluate_command(
             click.echo(f"  done in {seconds:.1f} s", err=True)
 
     evaluation = evaluate_zoo(
-        usable,
+        models,
         dataset,
         metrics,
         seed,
@@ -161,7 +159,7 @@ def evaluate_command(
         },
         progress=not quiet,
     )
-    evaluation.skipped = {**skipped, **evaluation.skipped}
+    evaluation.skipped = {**models.skipped, **evaluation.skipped}
     echo_skipped(evaluation.skipped)
     results = evaluation.results
     columns = _columns(metrics)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -10,12 +11,13 @@ from ..engine import PROTOCOLS
 from ..errors import ParameterError, printable
 from ..execution import make_backend
 from ..io import load_zoo
-from ..selection import SEARCHES, make_search, rank
+from ..selection import SEARCHES, SearchStrategy, make_search, options_from_text, rank
 from .common import (
     GROUP_SIZE,
     POSITIVE,
     SCALE_SAMPLES,
     SEED,
+    AliasedOption,
     FiniteFloatRange,
     batch_size_option,
     check_output_folder,
@@ -27,6 +29,36 @@ from .common import (
     threads_option,
 )
 from .report import report_options, report_outcome
+
+
+def _key_values(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
+    """Click callback: KEY=VALUE texts as a dict (a key given twice is refused)."""
+    pairs: dict[str, str] = {}
+    for text in values:
+        key, sep, value = text.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise click.BadParameter(f"{printable(text)!r} is not KEY=VALUE", ctx, param)
+        if key in pairs:
+            raise click.BadParameter(f"{printable(key)} is given twice", ctx, param)
+        pairs[key] = value
+    return pairs
+
+
+def _make_search(name: str, texts: dict[str, str], **options: Any) -> SearchStrategy:
+    """The strategy ``name`` from its options: those of their own flags (None: not
+    given) and ``--search-option`` texts, typed by the strategy's constructor."""
+    given = {key for key, value in options.items() if value is not None}
+    twice = sorted(given & set(texts))
+    if twice:
+        raise ParameterError(
+            f"{', '.join(twice)} is given both as its own option and as --search-option"
+        )
+    if name in SEARCHES:  # an unknown name is make_search's error
+        options.update(options_from_text(SEARCHES[name], texts, f"search {name!r}"))
+    return make_search(name, **options)
 
 
 @click.command("rank")
@@ -86,14 +118,14 @@ from .report import report_options, report_outcome
 @click.option(
     "--precision",
     type=FiniteFloatRange(min=0, min_open=True),
-    help="Precision-targeted mode: choose votes per pair (and S) so that every "
-    "centrality's bootstrap standard error is at most this, e.g. 0.005; --votes caps it.",
+    help="Precision search: choose votes per pair (and S) so that every centrality's "
+    "bootstrap standard error is at most this, e.g. 0.005; --votes caps it.",
 )
 @click.option(
     "--refine-top/--no-refine-top",
-    default=True,
-    show_default=True,
-    help="With --precision, also spend votes where they decide the top of the ranking.",
+    default=None,
+    help="Precision search: also spend votes where they decide the top of the ranking "
+    "(default: on).",
 )
 @click.option(
     "--search",
@@ -102,15 +134,37 @@ from .report import report_options, report_outcome
     help="Which pairs to evaluate (default: 'precision' with --precision, else 'full'). "
     "'adaptive': find the most central model(s) from a sample of pairs.",
 )
-@click.option("--top", type=POSITIVE, help="Adaptive: how many top models to find (default 1).")
-@click.option("--max-pairs", type=POSITIVE, help="Adaptive: budget of pair evaluations.")
+@click.option(
+    "--top-k",
+    "--top",
+    "top_k",
+    cls=AliasedOption,
+    aliases=["--top"],
+    type=POSITIVE,
+    help="Adaptive search: how many top models to find (default 1).",
+)
+@click.option("--max-pairs", type=POSITIVE, help="Adaptive search: budget of pair evaluations.")
 @click.option(
     "--target",
     type=FiniteFloatRange(0, 1, min_open=True, max_open=True),
-    help="Adaptive: stop when the leader's p_top reaches this (default 0.95).",
+    help="Adaptive search: stop when the leader's p_top reaches this (default 0.95).",
 )
 @click.option(
+    "--search-option",
+    "search_options",
+    multiple=True,
+    callback=_key_values,
+    metavar="KEY=VALUE",
+    help="Any other option of the search strategy (repeatable), e.g. "
+    "'--search-option max_passes=100000' for the precision search, or an option of a "
+    "registered plugin search; converted to the type its constructor declares.",
+)
+@click.option(
+    "--n-boot",
     "--bootstrap",
+    "n_boot",
+    cls=AliasedOption,
+    aliases=["--bootstrap"],
     type=click.IntRange(min=0),
     default=200,
     show_default=True,
@@ -169,20 +223,18 @@ def rank_command(
     precision,
     refine_top,
     search_name,
-    top,
+    top_k,
     max_pairs,
     target,
-    bootstrap,
+    search_options,
+    n_boot,
     backend,
     jobs,
     address,
     ray_load,
     skip_bad,
     follow_symlinks,
-    report_dir,
-    ground_truth,
-    udr,
-    udr_samples,
+    report,
     quiet,
 ):
     """Rank the models in ZOO (one sub-folder per model) by ModelCentrality.
@@ -200,15 +252,16 @@ def rank_command(
     for a worker process (a Ray task); --threads then sets the threads per worker. The
     result is the same as the single-process run's.
     """
-    search = search_name
-    if search_name == "adaptive":
-        try:
-            search = make_search("adaptive", top_k=top, max_pairs=max_pairs, target=target)
-        except ParameterError as exc:
-            raise click.UsageError(str(exc)) from None
-    elif (top, max_pairs, target) != (None, None, None):
-        raise click.UsageError("--top, --max-pairs and --target need --search adaptive")
     try:
+        search = _make_search(
+            search_name or ("precision" if precision is not None else "full"),
+            search_options,
+            precision=precision,
+            refine_top=refine_top,
+            top_k=top_k,
+            max_pairs=max_pairs,
+            target=target,
+        )
         runner = make_backend(
             backend, n_jobs=jobs, threads=threads, address=address, ray_load=ray_load
         )
@@ -233,38 +286,15 @@ def rank_command(
             scale_samples=scale_samples,
             search=search,
             scale_from_groups=scale_from_groups,
-            precision=precision,
-            refine_top=refine_top,
             skip_bad=skip_bad,
             cache_dir=cache_dir,
             progress=not quiet,
-            bootstrap=bootstrap,
+            n_boot=n_boot,
             backend=runner,
         )
     echo_skipped(result.skipped)
-    self_consistency = result.self_consistency
-    headers = ["rank", "name", "centrality"]
-    if result.uncertainty is not None:
-        headers += ["95% interval", "p_top"]
-    headers.append("self-consistency")
-    rows = []
-    for place, i in enumerate(result.order, start=1):
-        row = [place, result.names[i], float(result.scores[i])]
-        if result.uncertainty is not None:
-            low, high = result.scores_ci[i]
-            row += [f"{low:.4f}-{high:.4f}", f"{result.p_top[i]:.3f}"]
-        rows.append([*row, float(self_consistency[i])])
-    click.echo(format_table(headers, rows))
+    click.echo(format_table(*result.summary_table()))
     if output is not None:
         result.to_json(output)
         click.echo(printable(f"wrote {output}"), err=True)
-    report_outcome(
-        result,
-        models,
-        report_dir=report_dir,
-        ground_truth=ground_truth,
-        udr=udr,
-        udr_samples=udr_samples,
-        seed=seed,
-        budget=not quiet,
-    )
+    report_outcome(result, models, seed=seed, budget=not quiet, **report)

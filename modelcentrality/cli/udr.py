@@ -10,6 +10,7 @@ import click
 from ..baselines import METHODS, udr_for_models
 from ..datasets import get_dataset
 from ..errors import printable
+from ..io import load_zoo
 from .common import (
     POSITIVE,
     SEED,
@@ -19,7 +20,6 @@ from .common import (
     echo_skipped,
     follow_symlinks_option,
     format_table,
-    load_zoo_for_dataset,
     output_option,
     skip_bad_option,
     threads_option,
@@ -84,10 +84,8 @@ def udr_command(
     pairwise matrix, the informative dims, method, samples, seed and version.
     """
     dataset = get_dataset(data_spec)
-    models, skipped = load_zoo_for_dataset(
+    models = load_zoo(
         zoo,
-        dataset,
-        data_spec,
         skip_bad=skip_bad,
         batch_size=batch_size,
         threads=threads,
@@ -109,7 +107,7 @@ def udr_command(
             "seed": seed,
         },
     )
-    result = replace(result, skipped={**skipped, **result.skipped})
+    result = replace(result, skipped={**models.skipped, **result.skipped})
     echo_skipped(result.skipped)
     names = result.names
     rows = [(rank, names[i], float(result.scores[i])) for rank, i in enumerate(result.ranking(), 1)]

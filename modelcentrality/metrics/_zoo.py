@@ -165,7 +165,7 @@ def evaluate_zoo(
             if on_model is not None:
                 on_model(position, len(usable), model.name, time.perf_counter() - start)
     if not results:
-        raise ZooError("no usable model to evaluate")
+        raise ZooError("no usable model to evaluate", skipped)
     return ZooEvaluation(
         results,
         skipped,

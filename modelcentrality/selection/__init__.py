@@ -12,6 +12,7 @@ from ._evaluator import (
     PairEvaluator,
     PairRequests,
 )
+from ._options import options_from_text
 from ._rank import rank
 from ._result import RankResult
 from ._search import (
@@ -39,6 +40,7 @@ __all__ = [
     "SearchOutcome",
     "SearchStrategy",
     "make_search",
+    "options_from_text",
     "rank",
     "round_up_to_block",
 ]

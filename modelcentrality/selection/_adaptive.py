@@ -318,7 +318,7 @@ class AdaptiveSearch(SearchStrategy):
         n = len(full_votes)
         k = self.top_k
         if k > n:
-            raise ParameterError(f"top ({k}) must be <= the number of models ({n})")
+            raise ParameterError(f"top_k ({k}) must be <= the number of models ({n})")
         if n < 3:
             raise ParameterError(
                 f"the adaptive search needs at least 3 models, got {n}: use the full search"
@@ -462,8 +462,9 @@ class _Run:
         return self.cell_variance[key]
 
     def _analyse(self, n_boot: int, round_number: int) -> dict[str, Any] | None:
-        n, k = self.n, self.s.top_k
-        cross = cross_matrix(self.results, n)
+        """A round's estimates, eliminations and certainty, and the votes to grow next;
+        None until some candidate has an estimate."""
+        cross = cross_matrix(self.results, self.n)
         similarity = (cross + cross.T) / 2
         estimate, reference = reference_means(
             similarity,
@@ -472,24 +473,85 @@ class _Run:
             n_boot,
             keyed_rng(self.seed, "adaptive-references", round_number),
         )
-        # Vote noise: each similarity averages two cells, each with its own votes.
-        vote_variance = np.zeros(n)
-        for i in range(n):
-            refs = [r for r in self.order[: self.lengths[i]] if r != i]
-            if refs:
-                total = sum(self._vote_variance(i, r) + self._vote_variance(r, i) for r in refs)
-                vote_variance[i] = total / 4 / len(refs) ** 2
-        noise = keyed_rng(self.seed, "adaptive-vote-noise", round_number).standard_normal(
-            (n_boot, n)
+        leaders = self._leaders(estimate)
+        if leaders is None:
+            return None
+        vote_variance = self._vote_noise()
+        replicates = self._replicates(estimate, reference, vote_variance, n_boot, round_number)
+        scores = self._eliminate(
+            similarity, estimate, leaders[-1], vote_variance, n_boot, round_number
         )
-        replicates = estimate + reference + noise * np.sqrt(vote_variance)
+        replicates[:, ~self.alive] = np.nan
+        p_top, p_in_top_k = top_probabilities(replicates, self.s.top_k)
+        certainty, reached, why = self._certainty(estimate, leaders, p_top, p_in_top_k)
+        self.history.append(
+            {
+                "round": round_number,
+                "leader_references": int(self.lengths[leaders[0]]),
+                "survivors": int(self.alive.sum()),
+                "pair_evaluations": self.pair_evaluations,
+                "certainty": certainty,
+            }
+        )
+        return {
+            "estimate": scores,
+            "replicates": replicates,
+            "p_top": p_top,
+            "p_in_top_k": p_in_top_k,
+            "leaders": leaders,
+            "certainty": certainty,
+            "reached": reached,
+            "why": why,
+            "grow": self._growth(vote_variance, reference.var(axis=0, ddof=1)),
+        }
+
+    def _leaders(self, estimate: np.ndarray) -> np.ndarray | None:
+        """The k best estimated candidates, best first (surviving ones while any has an
+        estimate); None when no model has one."""
         candidates = np.flatnonzero(self.alive & ~np.isnan(estimate))
         if len(candidates) == 0:
             candidates = np.flatnonzero(~np.isnan(estimate))
         if len(candidates) == 0:
             return None
-        leaders = candidates[np.argsort(-estimate[candidates], kind="stable")[:k]]
-        kth = leaders[-1]
+        return candidates[np.argsort(-estimate[candidates], kind="stable")[: self.s.top_k]]
+
+    def _vote_noise(self) -> np.ndarray:
+        """Variance of each model's estimate from the votes of its cells, shape (N,)."""
+        vote_variance = np.zeros(self.n)
+        # Each similarity averages two cells, each with its own votes.
+        for i in range(self.n):
+            refs = [r for r in self.order[: self.lengths[i]] if r != i]
+            if refs:
+                total = sum(self._vote_variance(i, r) + self._vote_variance(r, i) for r in refs)
+                vote_variance[i] = total / 4 / len(refs) ** 2
+        return vote_variance
+
+    def _replicates(
+        self,
+        estimate: np.ndarray,
+        reference: np.ndarray,
+        vote_variance: np.ndarray,
+        n_boot: int,
+        round_number: int,
+    ) -> np.ndarray:
+        """Bootstrap replicates of the estimates, shape (n_boot, N): the sampling of
+        references (``reference``, deviations) plus Gaussian vote noise."""
+        noise = keyed_rng(self.seed, "adaptive-vote-noise", round_number).standard_normal(
+            (n_boot, self.n)
+        )
+        return estimate + reference + noise * np.sqrt(vote_variance)
+
+    def _eliminate(
+        self,
+        similarity: np.ndarray,
+        estimate: np.ndarray,
+        kth: int,
+        vote_variance: np.ndarray,
+        n_boot: int,
+        round_number: int,
+    ) -> np.ndarray:
+        """Drop from ``alive`` the candidates below the k-th leader (``kth``) at the
+        elimination confidence, and return every model's score, shape (N,)."""
         # Every model against the k-th leader, on the model's own references (paired).
         difference, deviations = reference_means(
             similarity - similarity[kth],
@@ -506,24 +568,31 @@ class _Run:
         # Eliminated models are out (at the elimination confidence): they neither compete
         # for p_top nor get an interval, and their score is the k-th leader's plus their
         # paired difference to it, on the scale of the survivors' scores.
-        scores = np.where(self.alive, estimate, estimate[kth] + difference)
-        replicates[:, ~self.alive] = np.nan
-        p_top, p_in_top_k = top_probabilities(replicates, k)
+        return np.where(self.alive, estimate, estimate[kth] + difference)
+
+    def _certainty(
+        self,
+        estimate: np.ndarray,
+        leaders: np.ndarray,
+        p_top: np.ndarray,
+        p_in_top_k: np.ndarray,
+    ) -> tuple[float, bool, str]:
+        """How sure the round is of its leaders (the leader's p_top, or for k > 1 the
+        lowest p_in_top_k of the leaders), whether that meets the target, and the line
+        that says so."""
+        k = self.s.top_k
         certainty = float(p_in_top_k[leaders].min()) if k > 1 else float(p_top[leaders[0]])
         # A candidate not compared with anything yet could still be the top.
         reached = certainty >= self.s.target and not np.isnan(estimate[self.alive]).any()
         measure = "leader's p_top" if k == 1 else f"lowest p_in_top_{k} of the leaders"
-        self.history.append(
-            {
-                "round": round_number,
-                "leader_references": int(self.lengths[leaders[0]]),
-                "survivors": int(self.alive.sum()),
-                "pair_evaluations": self.pair_evaluations,
-                "certainty": certainty,
-            }
-        )
-        # More votes only where vote noise, not the sampling of references, dominates.
-        reference_variance = reference.var(axis=0, ddof=1)
+        return certainty, reached, f"{measure} {certainty:.3f} >= target {self.s.target:g}"
+
+    def _growth(
+        self, vote_variance: np.ndarray, reference_variance: np.ndarray
+    ) -> list[dict[tuple[int, int], int]]:
+        """The next round's grown votes, as whole pairs: twice the votes (at most the
+        protocol's) for each survivor whose vote noise outweighs the sampling of its
+        references."""
         grow = []
         for i in np.flatnonzero(self.alive & (vote_variance >= reference_variance)):
             for r in self.order[: self.lengths[i]]:
@@ -534,17 +603,7 @@ class _Run:
                         cells[cell] = more
                 if cells:
                     grow.append(cells)
-        return {
-            "estimate": scores,
-            "replicates": replicates,
-            "p_top": p_top,
-            "p_in_top_k": p_in_top_k,
-            "leaders": leaders,
-            "certainty": certainty,
-            "reached": reached,
-            "why": f"{measure} {certainty:.3f} >= target {self.s.target:g}",
-            "grow": grow,
-        }
+        return grow
 
     def _finish(
         self, state: dict[str, Any], reason: str, reached: bool, rounds: int

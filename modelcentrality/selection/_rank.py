@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from ..errors import ModelCentralityError, ParameterError, ZooError
 from ..execution import Backend
 from ._evaluator import SCALE_PER_VOTE, ModelsFailed, PairEvaluator
 from ._result import RankResult
-from ._search import SearchStrategy, make_search
+from ._search import SearchOutcome, SearchStrategy, make_search
 
 
 def _check_enough(models: Sequence[Model], skipped: dict[str, str]) -> None:
@@ -44,14 +45,12 @@ def rank(
     group_size: int | None = None,
     scale_samples: int | None = None,
     scale_from_groups: bool = False,
-    search: str | SearchStrategy | None = None,
-    precision: float | None = None,
-    refine_top: bool = True,
+    search: str | SearchStrategy = "full",
     skip_bad: bool = False,
     cache_dir: str | os.PathLike | None = None,
     progress: bool | None = None,
     backend: Backend | None = None,
-    bootstrap: int = 200,
+    n_boot: int = 200,
 ) -> RankResult:
     """Rank models by ModelCentrality.
 
@@ -80,23 +79,15 @@ def rank(
         groups instead of a separate scale set (no scale-set encoder passes: for a GAN
         pair under the paper protocol 73,728 of 123,728 passes). Not the paper's
         estimate, so off by default; docs/gpu.md reports how rankings move.
-    search : str or SearchStrategy, optional
-        Which pairs to evaluate: ``"full"`` (every pair at the protocol's votes),
-        ``"precision"`` (needs ``precision``), ``"adaptive"`` (the most central model
-        from a sample of pairs; :class:`~modelcentrality.selection.AdaptiveSearch` for
-        its options), another registered name, or a strategy object. Default:
-        ``"precision"`` when ``precision`` is given, else ``"full"``.
-    precision : float, optional
-        Precision-targeted search: choose votes per pair from the data so that every
-        centrality's bootstrap standard error is at most this (e.g. 0.005). Votes are
-        drawn in fixed blocks, so a pair with m votes uses exactly the first m votes of
-        the full protocol's draw; every pair has the scale set of the vote cap.
-    refine_top : bool
-        In the precision search, also spend more votes where they decide the top of the
-        ranking, until the leader's p_top reaches 0.95; when the leaders cannot be
-        separated within a refinement budget (as many passes as the search spent
-        before refining) the search stops and reports them in ``RankResult.tied``
-        (see :class:`~modelcentrality.selection.PrecisionSearch`).
+    search : str or SearchStrategy
+        Which pairs to evaluate: a strategy object, e.g.
+        ``PrecisionSearch(precision=0.01)`` (votes per pair chosen from the data until
+        every centrality's bootstrap standard error is at most 0.01, see
+        :class:`~modelcentrality.selection.PrecisionSearch`) or
+        ``AdaptiveSearch(top_k=5)`` (the most central models from a sample of pairs,
+        see :class:`~modelcentrality.selection.AdaptiveSearch`), or the registered name
+        of a strategy that needs no options: ``"full"`` (every pair at the protocol's
+        votes, the default), ``"adaptive"``.
     skip_bad : bool
         Leave out models that fail the pre-flight checks, or fail later while their
         pairs run (recorded in ``skipped``), instead of raising. A model that fails
@@ -114,43 +105,36 @@ def rank(
         Where the (source, encoders) tasks run; default
         :class:`~modelcentrality.execution.LocalBackend`. It is entered (``with``) for
         the whole call, so a backend's workers or connection serve every round.
-    bootstrap : int
+    n_boot : int
         Bootstrap replicates for ``scores_ci`` (95%) and ``p_top``; 0 skips them. The
         bootstrap redoes every cell from its votes and scale set (see
         :func:`~modelcentrality.engine.centrality_uncertainty`), and the interval is for
-        the centrality at unlimited votes. A
-        precision search bootstraps every round with at least 100 replicates and
-        reports its last round's.
+        the centrality at unlimited votes. A precision search bootstraps every round
+        with at least 100 replicates and reports its last round's.
 
     Returns
     -------
     RankResult
+
+    Raises
+    ------
+    ParameterError
+        For a search name whose strategy needs options (``search="precision"``: give
+        ``PrecisionSearch(precision=...)``), or a parameter out of range.
     """
-    if search is None:
-        search = "precision" if precision is not None else "full"
-    if isinstance(search, str):
-        # refine_top's default (True) is no request of its own.
-        search = make_search(search, precision=precision, refine_top=None if refine_top else False)
-    bootstrap = check_int("bootstrap", bootstrap, minimum=0)
-    if bootstrap == 1:
-        raise ParameterError("bootstrap must be 0 (none) or >= 2 replicates, got 1")
+    search = _resolve_search(search)
+    n_boot = check_int("n_boot", n_boot, minimum=0)
+    if n_boot == 1:
+        raise ParameterError("n_boot must be 0 (none) or >= 2 replicates, got 1")
     if votes is not None:
         votes = check_int("votes", votes, minimum=1, maximum=MAX_VOTES)
-    protocol = get_protocol(protocol).with_overrides(
-        group_size=group_size,
-        scale_samples=scale_samples,
-        scale_from_groups=True if scale_from_groups else None,
-    )
+    protocol = _resolve_protocol(protocol, group_size, scale_samples, scale_from_groups)
     seed = check_int("random_state", random_state, minimum=0)
     loader_skipped = dict(getattr(models, "skipped", {}))
     models, skipped = screen_models(list(models), skip_bad=skip_bad)
     skipped = {**loader_skipped, **skipped}
     _check_enough(models, skipped)
-    scale_per_vote = 0 if scale_samples else search.scale_samples_per_vote
-    if not scale_samples and votes is not None:
-        if votes < min(protocol.train_votes_for(m.kind) for m in models):
-            scale_per_vote = scale_per_vote or SCALE_PER_VOTE
-    vote_cap = votes or max(protocol.train_votes_for(m.kind) for m in models)
+    scale_per_vote, vote_cap = _scale_budget(protocol, models, search, votes, scale_samples)
     evaluator = PairEvaluator(
         models,
         protocol,
@@ -163,23 +147,88 @@ def rank(
         skip_bad=skip_bad,
     )
     with evaluator:
-        while True:
-            n = len(models)
-            full = np.array([votes or protocol.train_votes_for(m.kind) for m in models])
-            full = np.repeat(full[:, None], n, axis=1)
-            try:
-                outcome = search.search(evaluator, full, bootstrap)
-                break
-            except ModelsFailed as exc:
-                skipped.update(exc.failed)
-                models = [m for m in models if m.name not in exc.failed]
-                _check_enough(models, skipped)
-                evaluator = evaluator.without(list(exc.failed))
+        outcome, evaluator = _search_with_restarts(
+            search, evaluator, protocol, votes, n_boot, skipped
+        )
+    return _result(outcome, evaluator, protocol, search, skipped, n_boot)
 
+
+def _resolve_search(search: str | SearchStrategy) -> SearchStrategy:
+    """The strategy object for ``search`` (a name is built without options)."""
+    return make_search(search) if isinstance(search, str) else search
+
+
+def _resolve_protocol(
+    protocol: str | Protocol,
+    group_size: int | None,
+    scale_samples: int | None,
+    scale_from_groups: bool,
+) -> Protocol:
+    """The named (or given) protocol with the caller's L, S and scale estimate."""
+    return get_protocol(protocol).with_overrides(
+        group_size=group_size,
+        scale_samples=scale_samples,
+        scale_from_groups=True if scale_from_groups else None,
+    )
+
+
+def _scale_budget(
+    protocol: Protocol,
+    models: Sequence[Model],
+    search: SearchStrategy,
+    votes: int | None,
+    scale_samples: int | None,
+) -> tuple[int, int]:
+    """Scale-set observations per vote (0: the protocol's S for every pair) and the vote
+    cap: S follows the votes when the strategy asks for it or when ``votes`` is below
+    every model's protocol votes, unless ``scale_samples`` fixes S."""
+    scale_per_vote = 0 if scale_samples else search.scale_samples_per_vote
+    if not scale_samples and votes is not None:
+        if votes < min(protocol.train_votes_for(m.kind) for m in models):
+            scale_per_vote = scale_per_vote or SCALE_PER_VOTE
+    vote_cap = votes or max(protocol.train_votes_for(m.kind) for m in models)
+    return scale_per_vote, vote_cap
+
+
+def _search_with_restarts(
+    search: SearchStrategy,
+    evaluator: PairEvaluator,
+    protocol: Protocol,
+    votes: int | None,
+    n_boot: int,
+    skipped: dict[str, str],
+) -> tuple[SearchOutcome, PairEvaluator]:
+    """Run ``search``; when models fail mid-run (``skip_bad``), record them in
+    ``skipped`` and start again on the others, reusing their finished pairs. Returns
+    the outcome and the evaluator of the models it ranks."""
+    while True:
+        models = evaluator.models
+        full = np.array([votes or protocol.train_votes_for(m.kind) for m in models])
+        full = np.repeat(full[:, None], len(models), axis=1)
+        try:
+            return search.search(evaluator, full, n_boot), evaluator
+        except ModelsFailed as exc:
+            skipped.update(exc.failed)
+            _check_enough([m for m in models if m.name not in exc.failed], skipped)
+            evaluator = evaluator.without(list(exc.failed))
+
+
+def _result(
+    outcome: SearchOutcome,
+    evaluator: PairEvaluator,
+    protocol: Protocol,
+    search: SearchStrategy,
+    skipped: dict[str, str],
+    n_boot: int,
+) -> RankResult:
+    """The ranking of the evaluator's models from a search's outcome: centralities from
+    the evaluated pairs (masked when some are missing) unless the strategy estimated
+    its own, and the budget actually spent."""
+    models = evaluator.models
+    n = len(models)
     evaluated = outcome.votes > 0
-    partial = not evaluated.all()
     cross = cross_matrix(outcome.results, n)
-    similarity, scores = centrality_scores(cross, evaluated if partial else None)
+    similarity, scores = centrality_scores(cross, None if evaluated.all() else evaluated)
     # A NaN centrality may only mean "not estimated" (a search that stopped before
     # reaching a model), never a non-finite cell.
     bad_sources = np.flatnonzero((evaluated & ~np.isfinite(cross)).any(axis=1))
@@ -188,18 +237,7 @@ def rank(
         raise ModelCentralityError(f"non-finite cross cells for source model(s) {names}")
     if outcome.scores is not None:
         scores = outcome.scores
-    used_votes = np.unique(outcome.votes[evaluated])
-    scale = [evaluator.protocol_for(int(v)).scale_samples for v in used_votes]
-    budget = {
-        "votes_per_pair": [int(used_votes.min()), int(used_votes.max())],
-        "scale_samples": [min(scale), max(scale)],
-        "group_size": protocol.group_size,
-        "protocol_votes": sorted({int(protocol.train_votes_for(m.kind)) for m in models}),
-    }
-    # Pairs at several vote counts share the scale set of the largest one.
-    used_protocol = evaluator.protocol_for(int(used_votes[-1]))
-    if len(used_votes) > 1:
-        used_protocol = replace(used_protocol, votes=protocol.votes)
+    used_protocol, budget = _budget(outcome, evaluator, protocol)
     return RankResult(
         names=[m.name for m in models],
         scores=scores,
@@ -207,9 +245,9 @@ def rank(
         similarity=similarity,
         revised_cross=cross_matrix(outcome.results, n, "revised_score"),
         protocol=used_protocol,
-        seed=seed,
+        seed=evaluator.seed,
         skipped=skipped,
-        uncertainty=outcome.uncertainty if bootstrap else None,
+        uncertainty=outcome.uncertainty if n_boot else None,
         votes=outcome.votes,
         encoder_passes=evaluator.encoder_passes,
         encoder_passes_cached=evaluator.encoder_passes_cached,
@@ -223,3 +261,25 @@ def rank(
         budget=budget,
         tied=[models[i].name for i in outcome.tied],
     )
+
+
+def _budget(
+    outcome: SearchOutcome, evaluator: PairEvaluator, protocol: Protocol
+) -> tuple[Protocol, dict[str, Any]]:
+    """The protocol the cells were computed with, and the budget record: votes per pair
+    and S as [least, most] over the evaluated pairs, L, and the protocol's votes."""
+    used_votes = np.unique(outcome.votes[outcome.votes > 0])
+    scale = [evaluator.protocol_for(int(v)).scale_samples for v in used_votes]
+    budget = {
+        "votes_per_pair": [int(used_votes.min()), int(used_votes.max())],
+        "scale_samples": [min(scale), max(scale)],
+        "group_size": protocol.group_size,
+        "protocol_votes": sorted(
+            {int(protocol.train_votes_for(m.kind)) for m in evaluator.models}
+        ),
+    }
+    # Pairs at several vote counts share the scale set of the largest one.
+    used_protocol = evaluator.protocol_for(int(used_votes[-1]))
+    if len(used_votes) > 1:
+        used_protocol = replace(used_protocol, votes=protocol.votes)
+    return used_protocol, budget

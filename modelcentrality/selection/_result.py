@@ -139,6 +139,25 @@ class RankResult:
         """Number of cross cells behind the result."""
         return int(np.count_nonzero(self.votes)) if self.votes is not None else self.cross.size
 
+    def summary_table(self) -> tuple[list[str], list[list[Any]]]:
+        """The ranking as a table, best first: headers and rows of rank, name,
+        centrality, the 95% interval and p_top (when there is a bootstrap), and
+        self-consistency. Scores are floats (NaN: not estimated); the interval and p_top
+        are text with 4 and 3 decimals."""
+        headers = ["rank", "name", "centrality"]
+        if self.uncertainty is not None:
+            headers += ["95% interval", "p_top"]
+        headers.append("self-consistency")
+        self_consistency = self.self_consistency
+        rows = []
+        for place, i in enumerate(self.order, start=1):
+            row = [place, self.names[i], float(self.scores[i])]
+            if self.uncertainty is not None:
+                low, high = self.scores_ci[i]
+                row += [f"{low:.4f}-{high:.4f}", f"{self.p_top[i]:.3f}"]
+            rows.append([*row, float(self_consistency[i])])
+        return headers, rows
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (the CLI's output file); missing cells are null."""
         payload = {

@@ -176,9 +176,16 @@ class PrecisionSearch(SearchStrategy):
     Parameters
     ----------
     precision : float
-        Target bootstrap standard error of every centrality (e.g. 0.005).
+        Target bootstrap standard error of every centrality (e.g. 0.005). Votes are
+        drawn in fixed blocks, so a pair with m votes uses exactly the first m votes of
+        the full protocol's draw.
     refine_top : bool
+        Once the precision is reached, also spend votes where they decide the top of
+        the ranking, until the leader's p_top reaches ``target_p_top`` or the leaders
+        prove inseparable within ``refine_budget`` (then ``RankResult.tied`` names
+        them).
     pilot_votes : int
+        Votes of every pair in round 1 (rounded up to whole vote blocks).
     growth : float
         Safety factor (> 1) on the predicted growth, so a round rarely falls just short.
     max_rounds : int
