@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..engine import PROTOCOLS
+from ..engine import PROTOCOLS, SIMILARITIES
 from ..errors import ParameterError, printable
 from ..execution import make_backend
 from ..io import load_zoo
@@ -38,6 +38,14 @@ from .report import report_options, report_outcome
     default="paper",
     show_default=True,
     help="FactorVAE protocol: 'paper' (InfoGAN-CR code) or 'disentanglement_lib'.",
+)
+@click.option(
+    "--similarity",
+    type=click.Choice(sorted(SIMILARITIES)),
+    default="factorvae",
+    show_default=True,
+    help="What a cross cell measures (a registered similarity). One whose cells cannot "
+    "be resampled needs --bootstrap 0 and the full search.",
 )
 @click.option(
     "--votes",
@@ -156,6 +164,7 @@ def rank_command(
     zoo,
     output,
     protocol,
+    similarity,
     votes,
     group_size,
     scale_samples,
@@ -189,8 +198,9 @@ def rank_command(
 
     Prints a table best first: rank, name, centrality, its bootstrap 95% interval,
     p_top (probability of being the most central model) and self-consistency. With -o
-    also writes JSON with names, scores, scores_ci, p_top, ranking, cross, similarity,
-    protocol, seed, version and the skipped models. --report DIR adds an HTML page with
+    also writes JSON with names, scores, scores_ci, p_top, ranking, cross, similarity
+    (the matrix), similarity_measure (--similarity), protocol, seed, version and the
+    skipped models. --report DIR adds an HTML page with
     the similarity heatmap and latent traversals; --ground-truth compares with known
     scores. After the table: the budget actually spent (votes per pair, S, L, encoder
     passes computed and cached), the search's stop reason, and a warning naming the
@@ -240,6 +250,7 @@ def rank_command(
             progress=not quiet,
             bootstrap=bootstrap,
             backend=runner,
+            similarity=similarity,
         )
     echo_skipped(result.skipped)
     self_consistency = result.self_consistency

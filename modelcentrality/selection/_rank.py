@@ -54,6 +54,7 @@ def rank(
     progress: bool | None = None,
     backend: Backend | None = None,
     bootstrap: int = 200,
+    similarity: str | None = None,
 ) -> RankResult:
     """Rank models by ModelCentrality.
 
@@ -123,6 +124,10 @@ def rank(
         the centrality at unlimited votes. A
         precision search bootstraps every round with at least 100 replicates and
         reports its last round's.
+    similarity : str, optional
+        The registered similarity of a cross cell (default: the protocol's,
+        ``"factorvae"``). One whose cells cannot be resampled needs ``bootstrap=0``
+        and the full search (a ParameterError otherwise, before any pair runs).
 
     Returns
     -------
@@ -142,6 +147,7 @@ def rank(
         group_size=group_size,
         scale_samples=scale_samples,
         scale_from_groups=True if scale_from_groups else None,
+        similarity=similarity,
     )
     seed = check_int("random_state", random_state, minimum=0)
     loader_skipped = dict(getattr(models, "skipped", {}))
