@@ -26,7 +26,7 @@ from modelcentrality.engine import (
     VoteResult,
     centrality_uncertainty,
 )
-from modelcentrality.errors import ParameterError
+from modelcentrality.errors import ModelCentralityError, ParameterError
 from modelcentrality.execution import PairCache
 from modelcentrality.selection import RankResult
 from modelcentrality.testing import make_leader_zoo
@@ -286,3 +286,11 @@ def test_rank_cli_takes_a_similarity(synthetic_zoo_master, tmp_path, capsys):
     assert json.loads(out.read_text())["similarity_measure"] == "factorvae"
     assert main(["rank", str(synthetic_zoo_master), "--similarity", "nope"]) == 2
     assert "Invalid value for '--similarity': 'nope'" in capsys.readouterr().err
+
+
+def test_a_cell_of_another_type_than_declared_is_refused(monkeypatch):
+    wrong = Similarity("wrong", match_cells, _cost, ResampledMatchCell)
+    monkeypatch.setitem(SIMILARITIES, "wrong", wrong)
+    models = make_leader_zoo("distinct", n_others=1, random_state=0)
+    with pytest.raises(ModelCentralityError, match="returned a MatchCell cell, not its cell"):
+        rank(models, similarity="wrong", bootstrap=0)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,7 @@ class VoteData:
 
     Enough to redo the whole scoring (winning dims, vote tables, classifier fit) on
     resampled votes and a resampled scale set without encoding anything again: the
-    bootstrap (:mod:`._uncertainty`) uses it to cover every noise source of a cell.
+    bootstrap of this module uses it to cover every noise source of a cell.
 
     Attributes
     ----------
@@ -243,11 +244,14 @@ def _source_weights(
 
 
 def resample_vote_cells(
-    cells: Sequence, n_boot: int, rng: np.random.Generator, keys: tuple | None, vote_block: int
+    cells: Sequence[Any], n_boot: int, rng: np.random.Generator, keys: tuple | None, vote_block: int
 ) -> np.ndarray:
-    """Replicates (2, n_boot, len(cells)) of the paper and held-out score of every vote
-    cell of one source (see :meth:`~modelcentrality.engine.ResamplableCell.resample_source`);
-    ``vote_block`` is the size of the vote blocks that keyed weights follow."""
+    """Replicates (2, n_boot, len(cells)) of the paper and held-out score of every
+    :class:`~modelcentrality.engine.VoteResult` of one source.
+
+    See :meth:`~modelcentrality.engine.ResamplableCell.resample_source`; ``vote_block``
+    is the size of the vote blocks that keyed weights follow.
+    """
     replicates = np.empty((2, n_boot, len(cells)))
     source_rng = keyed_rng(*keys, "tables") if keys is not None else rng
     full = [cell.data for cell in cells if cell.data is not None]

@@ -296,7 +296,14 @@ class PairEvaluator:
         bar_start = bar.done
         since: list[tuple[float, int]] = []
 
+        cell_type = self.similarity.cell_type
+
         def finished(i: int, j: int, result: Cell) -> None:
+            if not isinstance(result, cell_type):
+                raise ModelCentralityError(
+                    f"similarity {self.similarity.name!r} returned a "
+                    f"{type(result).__name__} cell, not its cell type {cell_type.__name__}"
+                )
             self._memo[self._key(i, j, votes)] = result
             if cache:
                 cache.store(models[i], models[j], result)
