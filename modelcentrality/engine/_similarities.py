@@ -48,8 +48,10 @@ class Similarity:
     cost : callable
         ``cost(source, protocol) -> int``: encoder passes of one cell.
     cell_type : type
-        The :class:`~modelcentrality.engine.Cell` subclass of its cells (the pair cache
-        reads entries back with its ``from_arrays``).
+        The :class:`~modelcentrality.engine.Cell` subclass of its cells (default
+        :class:`~modelcentrality.engine.VoteResult`): the pair cache reads entries back
+        with its ``from_arrays``, and whether it is a ``ResamplableCell`` decides
+        :attr:`can_resample`.
     """
 
     name: str
