@@ -278,7 +278,10 @@ def revised_table_score(table: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class VoteResult(ResamplableCell):
-    """Outcome of one encoder on one factor source.
+    """Outcome of one encoder on one factor source: the FactorVAE cell.
+
+    Its value is ``score``; its stored form is the vote tables and its
+    :class:`VoteData`; it is resampled by the stratified vote bootstrap.
 
     Attributes
     ----------
