@@ -7,11 +7,8 @@ import pytest
 
 from modelcentrality import load_zoo, rank
 from modelcentrality.engine._streaming import BlockMoments
-from modelcentrality.engine._uncertainty import (
-    _resample_table,
-    bootstrap_cross,
-    centrality_uncertainty,
-)
+from modelcentrality.engine._uncertainty import bootstrap_cross, centrality_uncertainty
+from modelcentrality.engine._vote_bootstrap import _resample_table
 from modelcentrality.engine._votes import VoteData, VoteResult, score_votes
 from modelcentrality.testing import make_leader_zoo
 

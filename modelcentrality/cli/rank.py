@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..engine import PROTOCOLS
+from ..engine import PROTOCOLS, SIMILARITIES
 from ..errors import ParameterError, printable
 from ..execution import make_backend
 from ..io import load_zoo
@@ -70,6 +70,14 @@ def _make_search(name: str, texts: dict[str, str], **options: Any) -> SearchStra
     default="paper",
     show_default=True,
     help="FactorVAE protocol: 'paper' (InfoGAN-CR code) or 'disentanglement_lib'.",
+)
+@click.option(
+    "--similarity",
+    type=click.Choice(sorted(SIMILARITIES)),
+    default="factorvae",
+    show_default=True,
+    help="What a cross cell measures (a registered similarity). One whose cells cannot "
+    "be resampled needs --n-boot 0 and the full search.",
 )
 @click.option(
     "--votes",
@@ -210,6 +218,7 @@ def rank_command(
     zoo,
     output,
     protocol,
+    similarity,
     votes,
     group_size,
     scale_samples,
@@ -241,8 +250,9 @@ def rank_command(
 
     Prints a table best first: rank, name, centrality, its bootstrap 95% interval,
     p_top (probability of being the most central model) and self-consistency. With -o
-    also writes JSON with names, scores, scores_ci, p_top, ranking, cross, similarity,
-    protocol, seed, version and the skipped models. --report DIR adds an HTML page with
+    also writes JSON with names, scores, scores_ci, p_top, ranking, cross, similarity
+    (the matrix), similarity_measure (--similarity), protocol, seed, version and the
+    skipped models. --report DIR adds an HTML page with
     the similarity heatmap and latent traversals; --ground-truth compares with known
     scores. After the table: the budget actually spent (votes per pair, S, L, encoder
     passes computed and cached), the search's stop reason, and a warning naming the
@@ -291,6 +301,7 @@ def rank_command(
             progress=not quiet,
             n_boot=n_boot,
             backend=runner,
+            similarity=similarity,
         )
     echo_skipped(result.skipped)
     click.echo(format_table(*result.summary_table()))

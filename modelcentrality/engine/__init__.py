@@ -3,9 +3,11 @@
 - factor sources (:class:`FactorSource`, :class:`GeneratedFactors`): where votes come from;
 - protocols and the vote table (:class:`Protocol`, :func:`score_votes`);
 - streamed scoring of many encoders on one source (:func:`factorvae_votes`);
+- the cell contract (:class:`Cell`, :class:`ResamplableCell`) and the similarities;
 - centrality of a (possibly partial) cross matrix and its bootstrap.
 """
 
+from ._cells import Cell, ResamplableCell
 from ._centrality import centrality, centrality_scores, cross_matrix, pair_mask
 from ._scoring import (
     CHUNK_OBSERVATIONS,
@@ -44,10 +46,12 @@ __all__ = [
     "PROTOCOLS",
     "SIMILARITIES",
     "VOTE_BLOCK",
+    "Cell",
     "CentralityUncertainty",
     "FactorSource",
     "GeneratedFactors",
     "Protocol",
+    "ResamplableCell",
     "Similarity",
     "VoteData",
     "VoteResult",

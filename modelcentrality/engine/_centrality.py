@@ -1,6 +1,7 @@
 """ModelCentrality's score: the mean similarity of a model to the others.
 
-``cross[i, j]`` is the FactorVAE score of encoder j on model i's generated groups, the
+``cross[i, j]`` is the value of the cell of encoder j on model i (the FactorVAE score of
+the encoder on the model's generated groups, or another similarity's cell), the
 similarity is ``d[i, j] = (cross[i, j] + cross[j, i]) / 2`` and the centrality of model i
 is ``M_i = mean over j != i of d[i, j]``. This module is the one implementation of that
 formula: for a full cross matrix, for a partial one (a search that evaluated only some
@@ -15,28 +16,30 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..errors import ParameterError
-from ._votes import VoteResult
+from ._cells import Cell
 
 #: Finished pairs: ``{(source, encoder): result}``, or a full N x N nested sequence.
-PairResults = Mapping[tuple[int, int], VoteResult] | Sequence[Sequence[VoteResult]]
+PairResults = Mapping[tuple[int, int], Cell] | Sequence[Sequence[Cell]]
 
 
-def as_pair_dict(results: PairResults) -> dict[tuple[int, int], VoteResult]:
-    """Pair results as a ``{(i, j): VoteResult}`` dict (nested sequences are read row-wise)."""
+def as_pair_dict(results: PairResults) -> dict[tuple[int, int], Cell]:
+    """Pair results as a ``{(i, j): cell}`` dict (nested sequences are read row-wise)."""
     if isinstance(results, Mapping):
         return dict(results)
     return {(i, j): result for i, row in enumerate(results) for j, result in enumerate(row)}
 
 
-def cross_matrix(results: PairResults, n: int | None = None, field: str = "score") -> np.ndarray:
-    """One field of every pair's result as an N x N matrix, NaN where a pair is missing.
+def cross_matrix(results: PairResults, n: int | None = None, field: str = "value") -> np.ndarray:
+    """One field of every pair's cell as an N x N matrix, NaN where a pair is missing.
 
     Parameters
     ----------
-    results : mapping of (i, j) to VoteResult, or N x N nested sequence
+    results : mapping of (i, j) to Cell, or N x N nested sequence
     n : int, optional
         N (default: one more than the largest index).
-    field : {"score", "revised_score"}
+    field : str
+        ``"value"`` (the cell's value), or an attribute of the cell type
+        (``"revised_score"`` of a FactorVAE cell); NaN for a cell without it.
 
     Returns
     -------
@@ -47,7 +50,7 @@ def cross_matrix(results: PairResults, n: int | None = None, field: str = "score
         n = 1 + max((max(key) for key in pairs), default=-1)
     matrix = np.full((n, n), np.nan)
     for (i, j), result in pairs.items():
-        matrix[i, j] = getattr(result, field)
+        matrix[i, j] = getattr(result, field, np.nan)
     return matrix
 
 

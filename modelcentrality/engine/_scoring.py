@@ -17,7 +17,15 @@ import numpy as np
 from .._seeding import check_random_state
 from ._sources import FactorSource
 from ._streaming import BlockMoments, ScaleMoments, group_variances
-from ._votes import Protocol, VoteData, VoteResult, get_protocol, score_votes, vote_factors
+from ._votes import (
+    VOTE_BLOCK,
+    Protocol,
+    VoteData,
+    VoteResult,
+    get_protocol,
+    score_votes,
+    vote_factors,
+)
 
 #: Maps observations (B, *observation_shape) to codes (B, E): numpy arrays, or device
 #: tensors when the source renders on a device (see :mod:`._streaming`).
@@ -25,8 +33,6 @@ Encoder = Callable[[Any], Any]
 
 #: Observations rendered and encoded at once. Fixed, so results never depend on it.
 CHUNK_OBSERVATIONS = 4096
-#: Votes drawn per independent random block (see ``_draw_votes``).
-VOTE_BLOCK = 100
 #: Scale-set observations per block of moments kept for the bootstrap (divides
 #: CHUNK_OBSERVATIONS, so most chunks split into whole blocks).
 SCALE_BLOCK = 128

@@ -2,12 +2,17 @@
 
 A similarity computes the cells ``cross[source, encoder]`` for one source model and a list
 of encoder models, rendering the source's data once for all of them, and says how many
-encoder passes one cell costs (for progress and budgets). Its cells are
-:class:`~modelcentrality.engine.VoteResult` objects, so the centrality, the vote
-bootstrap, the pair cache and every search work on any similarity unchanged.
+encoder passes one cell costs (for progress and budgets). Its cells are of one
+:class:`~modelcentrality.engine.Cell` type (a value and a stored form), so the
+centrality, the pair cache and the full search work on any similarity; bootstrap
+intervals and the precision and adaptive searches need cells that can be resampled
+(:class:`~modelcentrality.engine.ResamplableCell`), and refuse other similarities.
 
 A new similarity is one module with a :class:`Similarity` plus one line in
-:data:`SIMILARITIES`; ``Protocol(similarity=NAME)`` selects it.
+:data:`SIMILARITIES`; ``rank(similarity=NAME)`` and ``rank --similarity NAME`` select
+it. The name travels to the workers in the protocol (``Protocol.similarity``), whose
+vote settings are FactorVAE's: another similarity reads those it needs (the seed always
+keys its draws), and its name is part of every cache key.
 """
 
 from __future__ import annotations
@@ -19,13 +24,14 @@ import numpy as np
 
 from ..contract import Model
 from ..errors import ParameterError
+from ._cells import Cell, can_resample
 from ._scoring import factorvae_votes, source_observation_count
 from ._sources import GeneratedFactors
 from ._votes import Protocol, VoteResult
 
 CellFunction = Callable[
     [Model, Sequence[Model], Protocol, np.random.Generator, Callable[[int], None] | None],
-    list[VoteResult],
+    list[Cell],
 ]
 
 
@@ -37,15 +43,26 @@ class Similarity:
     ----------
     name : str
     cells : callable
-        ``cells(source, encoders, protocol, rng, progress) -> list of VoteResult``, one
+        ``cells(source, encoders, protocol, rng, progress) -> list of cell_type``, one
         per encoder; ``rng`` is keyed by the seed and the source's name.
     cost : callable
         ``cost(source, protocol) -> int``: encoder passes of one cell.
+    cell_type : type
+        The :class:`~modelcentrality.engine.Cell` subclass of its cells (default
+        :class:`~modelcentrality.engine.VoteResult`): the pair cache reads entries back
+        with its ``from_arrays``, and whether it is a ``ResamplableCell`` decides
+        :attr:`can_resample`.
     """
 
     name: str
     cells: CellFunction
     cost: Callable[[Model, Protocol], int]
+    cell_type: type[Cell] = VoteResult
+
+    @property
+    def can_resample(self) -> bool:
+        """Whether its cells can be resampled (bootstrap, precision and adaptive search)."""
+        return can_resample(self.cell_type)
 
 
 def _factorvae_cells(source, encoders, protocol, rng, progress):

@@ -20,12 +20,17 @@ import numpy as np
 
 from .._validation import check_choice, check_int
 from ..errors import ParameterError
+from ._cells import ResamplableCell
+from ._vote_bootstrap import VoteData, resample_vote_cells
 
 #: Upper bounds of a protocol's sizes: far above any published protocol, low enough that
 #: a typo fails at once with a one-line error instead of exhausting memory later.
 MAX_GROUP_SIZE = 10_000
 MAX_SCALE_SAMPLES = 10_000_000
 MAX_VOTES = 10_000_000
+#: Votes drawn per independent random block: the first m votes of a pair are the same
+#: draws at any vote count, and the bootstrap's vote weights follow the same blocks.
+VOTE_BLOCK = 100
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,10 @@ class Protocol:
         Dims whose global std is below this never vote (disentanglement_lib prunes on
         ``sqrt(variance) >= 0.05``); if all are pruned the score is 0. None: no pruning.
     similarity : str
-        The registered cross-cell measure (:mod:`._similarities`) that ranking uses.
+        The registered cross-cell measure (:mod:`._similarities`) that ranking uses
+        (``rank(similarity=...)`` sets it). It rides in the protocol so that it reaches
+        the workers and every cache key; the other fields are FactorVAE's vote
+        settings, which another similarity reads as far as it needs them.
     scale_from_groups : bool
         Estimate the per-dim scale from the pooled observations of the vote groups
         instead of a separate scale set of S observations (``scale_samples`` is then
@@ -90,6 +98,7 @@ class Protocol:
         group_size: int | None = None,
         scale_samples: int | None = None,
         scale_from_groups: bool | None = None,
+        similarity: str | None = None,
     ) -> Protocol:
         """A copy with any non-None field replaced."""
         changes = {
@@ -99,6 +108,7 @@ class Protocol:
                 ("group_size", group_size),
                 ("scale_samples", scale_samples),
                 ("scale_from_groups", scale_from_groups),
+                ("similarity", similarity),
             )
             if value is not None
         }
@@ -268,41 +278,11 @@ def revised_table_score(table: np.ndarray) -> float:
 
 
 @dataclass(frozen=True)
-class VoteData:
-    """Everything a cell's score is computed from, reduced to small arrays.
+class VoteResult(ResamplableCell):
+    """Outcome of one encoder on one factor source: the FactorVAE cell.
 
-    Enough to redo the whole scoring (winning dims, vote tables, classifier fit) on
-    resampled votes and a resampled scale set without encoding anything again: the
-    bootstrap (:mod:`._uncertainty`) uses it to cover every noise source of a cell.
-
-    Attributes
-    ----------
-    group_var : ndarray of shape (n_votes, E), float64
-        Within-group variance of every vote (training votes first, then eval votes).
-    factors : ndarray of shape (n_votes,), int64
-        Factor held fixed in each vote.
-    n_train : int
-        Training votes (the first ``n_train`` rows).
-    scale_counts : ndarray of shape (n_blocks,), int64
-        Observations in each consecutive block of the scale set (the last may be short).
-    scale_means, scale_m2 : ndarray of shape (n_blocks, E), float64
-        Per-dim mean and sum of squared deviations of each block.
-    prune_std : float or None
-        The protocol's pruning threshold.
-    """
-
-    group_var: np.ndarray
-    factors: np.ndarray
-    n_train: int
-    scale_counts: np.ndarray
-    scale_means: np.ndarray
-    scale_m2: np.ndarray
-    prune_std: float | None = None
-
-
-@dataclass(frozen=True)
-class VoteResult:
-    """Outcome of one encoder on one factor source.
+    Its value is ``score``; its stored form is the vote tables and its
+    :class:`VoteData`; it is resampled by the stratified vote bootstrap.
 
     Attributes
     ----------
@@ -325,6 +305,64 @@ class VoteResult:
     eval_table: np.ndarray | None
     scale_std: np.ndarray
     data: VoteData | None = None
+
+    @property
+    def value(self) -> float:
+        """The cross-matrix entry: the FactorVAE score."""
+        return self.score
+
+    def to_arrays(self) -> dict[str, np.ndarray] | None:
+        """The stored form (the pair cache's entry); None without :class:`VoteData`."""
+        data = self.data
+        if data is None:
+            return None
+        eval_table = self.eval_table if self.eval_table is not None else np.zeros((0, 0))
+        return {
+            "score": np.asarray(self.score, dtype=np.float64),
+            "revised_score": np.asarray(self.revised_score, dtype=np.float64),
+            "train_table": np.asarray(self.train_table),
+            "eval_table": np.asarray(eval_table),
+            "scale_std": np.asarray(self.scale_std),
+            "group_var": np.asarray(data.group_var, dtype=np.float64),
+            "factors": np.asarray(data.factors, dtype=np.int64),
+            "n_train": np.asarray(data.n_train, dtype=np.int64),
+            "scale_counts": np.asarray(data.scale_counts, dtype=np.int64),
+            "scale_means": np.asarray(data.scale_means, dtype=np.float64),
+            "scale_m2": np.asarray(data.scale_m2, dtype=np.float64),
+            "prune_std": np.asarray(np.nan if data.prune_std is None else data.prune_std),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays) -> VoteResult:
+        """The cell back from :meth:`to_arrays`; ValueError for a non-finite score."""
+        score, revised = float(arrays["score"]), float(arrays["revised_score"])
+        if not (np.isfinite(score) and np.isfinite(revised)):
+            raise ValueError("non-finite score")
+        eval_table = arrays["eval_table"]
+        prune_std = float(arrays["prune_std"])
+        data = VoteData(
+            group_var=arrays["group_var"],
+            factors=arrays["factors"],
+            n_train=int(arrays["n_train"]),
+            scale_counts=arrays["scale_counts"],
+            scale_means=arrays["scale_means"],
+            scale_m2=arrays["scale_m2"],
+            prune_std=None if np.isnan(prune_std) else prune_std,
+        )
+        return cls(
+            score=score,
+            revised_score=revised,
+            train_table=arrays["train_table"],
+            eval_table=eval_table if eval_table.size else None,
+            scale_std=arrays["scale_std"],
+            data=data,
+        )
+
+    @classmethod
+    def resample_source(cls, cells, n_boot, rng, keys) -> np.ndarray:
+        """The stratified vote bootstrap of a source's cells (:mod:`._vote_bootstrap`):
+        replicates of the paper score and of the held-out score."""
+        return resample_vote_cells(cells, n_boot, rng, keys, VOTE_BLOCK)
 
 
 def score_votes(

@@ -28,13 +28,13 @@ from typing import Any
 from .._seeding import keyed_rng
 from .._validation import check_int
 from ..contract import Model
-from ..engine import Protocol, VoteResult, get_similarity
+from ..engine import Cell, Protocol, get_similarity
 from ..errors import ModelCentralityError, ParameterError
 from ._transport import model_spec, open_models
 
 #: (source index, encoder indices) into the model list.
 SourceTask = tuple[int, list[int]]
-PairCallback = Callable[[int, int, VoteResult], None]
+PairCallback = Callable[[int, int, Cell], None]
 
 
 def evaluate_source(
@@ -43,14 +43,14 @@ def evaluate_source(
     protocol: Protocol,
     seed: int,
     progress: Callable[[int], None] | None = None,
-) -> list[VoteResult]:
+) -> list[Cell]:
     """The cells ``cross[source, encoder]`` of every encoder, under the protocol's
     similarity (:mod:`~modelcentrality.engine`), with draws keyed by the seed and the
     source model's name.
 
     Returns
     -------
-    list of VoteResult, one per encoder.
+    list of Cell, one per encoder.
     """
     similarity = get_similarity(protocol.similarity)
     return similarity.cells(source, encoders, protocol, keyed_rng(seed, source.name), progress)

@@ -19,7 +19,7 @@ from typing import Any
 
 from .._validation import check_choice, check_int
 from ..contract import Model
-from ..engine import Protocol, VoteResult
+from ..engine import Cell, Protocol
 from ..errors import ModelCentralityError, ParameterError
 from ._backends import (
     Backend,
@@ -52,7 +52,7 @@ def _source_task(
     seed: int,
     threads: int,
     driver: int,
-) -> list[VoteResult]:
+) -> list[Cell]:
     """Body of one Ray task: the cells ``cross[source, encoders]``.
 
     Ray reuses its worker processes, so the models stay open between tasks. ``driver``
@@ -214,7 +214,7 @@ class RayBackend(Backend):
             if started:
                 ray.shutdown()
 
-    def _result(self, ref: Any, source_name: str) -> list[VoteResult]:
+    def _result(self, ref: Any, source_name: str) -> list[Cell]:
         ray = self._ray
         try:
             return ray.get(ref)

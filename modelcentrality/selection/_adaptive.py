@@ -83,7 +83,7 @@ from scipy.stats import norm
 
 from .._seeding import check_random_state, keyed_rng
 from .._validation import check_float, check_fraction, check_int
-from ..engine import CentralityUncertainty, VoteResult, bootstrap_cross, cross_matrix
+from ..engine import Cell, CentralityUncertainty, bootstrap_cross, cross_matrix
 from ..errors import ParameterError
 from ._evaluator import PairEvaluator
 from ._search import SearchOutcome, SearchStrategy, round_up_to_block
@@ -315,6 +315,7 @@ class AdaptiveSearch(SearchStrategy):
         check_int("scale_samples_per_vote", self.scale_samples_per_vote, minimum=0)
 
     def search(self, evaluator, full_votes, n_boot):
+        evaluator.check_resampling("the adaptive search")
         n = len(full_votes)
         k = self.top_k
         if k > n:
@@ -362,7 +363,7 @@ class _Run:
             round_up_to_block(np.full((self.n, self.n), strategy.pilot_votes)), full_votes
         )
         self.votes = np.zeros((self.n, self.n), dtype=np.int64)
-        self.results: dict[tuple[int, int], VoteResult] = {}
+        self.results: dict[tuple[int, int], Cell] = {}
         self.cell_variance: dict[tuple[int, int, int], float] = {}
         self.lengths = np.zeros(self.n, dtype=np.int64)
         self.alive = np.ones(self.n, dtype=bool)

@@ -1,7 +1,8 @@
 """The pair evaluator: every cross cell that any search asks for, computed once.
 
-A *pair* ``(i, j)`` is the FactorVAE score of encoder j on model i's own traversals,
-``cross[i, j]``, at a number of training votes. Searches ask for sparse sets of pairs
+A *pair* ``(i, j)`` is the cell ``cross[i, j]`` of encoder j on model i under the
+protocol's similarity (FactorVAE's: the score of the encoder on the model's own
+traversals), at a number of training votes. Searches ask for sparse sets of pairs
 (``{(source, encoder): votes}``); the evaluator answers from its memory, then from the
 on-disk cache, and sends only the rest to the backend, one task per source model (its
 generated sets are rendered once and encoded by every requested encoder).
@@ -16,8 +17,8 @@ from typing import Any
 
 from .._progress import ProgressBar
 from ..contract import Model
-from ..engine import Protocol, VoteResult, get_similarity
-from ..errors import ModelCentralityError, ModelError
+from ..engine import Cell, Protocol, get_similarity
+from ..errors import ModelCentralityError, ModelError, ParameterError
 from ..execution import Backend, LocalBackend, PairCache
 
 #: Unless S is fixed, a scale set that follows the votes holds at least this many
@@ -60,7 +61,8 @@ class PairEvaluator:
     models : sequence of Model
         The zoo; pairs are indices into it.
     protocol : Protocol
-        The protocol at full votes; a request's vote count replaces its ``votes``.
+        The protocol at full votes; a request's vote count replaces its ``votes``. Its
+        ``similarity`` names the registered similarity whose cells are computed.
     random_state : int
         Seed. A pair's draws depend only on it, the source model's name and the votes,
         so results do not depend on which other pairs are requested, or when.
@@ -86,6 +88,8 @@ class PairEvaluator:
 
     Attributes
     ----------
+    similarity : Similarity
+        The protocol's similarity (an unknown name fails here, before any pair runs).
     encoder_passes : int
         Observations encoded so far (memory and cache hits cost nothing).
     pair_evaluations : int
@@ -114,6 +118,7 @@ class PairEvaluator:
     ) -> None:
         self.models = list(models)
         self.protocol = protocol
+        self.similarity = get_similarity(protocol.similarity)
         self.seed = int(random_state)
         self.cache_dir = cache_dir
         self.backend = backend or LocalBackend()
@@ -122,7 +127,7 @@ class PairEvaluator:
         self.scale_votes = None if scale_votes is None else int(scale_votes)
         self.skip_bad = bool(skip_bad)
         # Keyed by model names, so that an evaluator over fewer models shares it.
-        self._memo: dict[tuple[str, str, int], VoteResult] = {}
+        self._memo: dict[tuple[str, str, int], Cell] = {}
         self.encoder_passes = 0
         self.pair_evaluations = 0
         self.encoder_passes_cached = 0
@@ -167,6 +172,21 @@ class PairEvaluator:
         scale = min(self.protocol.scale_samples, scale)
         return self.protocol.with_overrides(votes=votes, scale_samples=scale)
 
+    def check_resampling(self, needed_by: str) -> None:
+        """Refuse, before any pair runs, a similarity whose cells cannot be resampled.
+
+        Raises
+        ------
+        ParameterError
+            Naming the similarity and ``needed_by`` (what needs the resampling).
+        """
+        if not self.similarity.can_resample:
+            raise ParameterError(
+                f"similarity {self.similarity.name!r} cannot be resampled (its "
+                f"{self.similarity.cell_type.__name__} cells have no bootstrap) for "
+                f"{needed_by}: use n_boot=0 (--n-boot 0) and the full search"
+            )
+
     def is_known(self, i: int, j: int, votes: int) -> bool:
         """Whether a pair at ``votes`` is already computed (a request costs nothing)."""
         return self._key(i, j, votes) in self._memo
@@ -174,11 +194,11 @@ class PairEvaluator:
     def pair_cost(self, source: int, votes: int) -> int:
         """Encoder passes of one pair of this source at ``votes`` votes."""
         protocol = self.protocol_for(votes)
-        return get_similarity(protocol.similarity).cost(self.models[source], protocol)
+        return self.similarity.cost(self.models[source], protocol)
 
     def evaluate(
         self, requests: PairRequests, label: str = "pairs"
-    ) -> dict[tuple[int, int], VoteResult]:
+    ) -> dict[tuple[int, int], Cell]:
         """Results of exactly the requested pairs.
 
         Parameters
@@ -191,7 +211,7 @@ class PairEvaluator:
 
         Returns
         -------
-        dict of (source, encoder) to VoteResult
+        dict of (source, encoder) to Cell
 
         Raises
         ------
@@ -273,7 +293,14 @@ class PairEvaluator:
         bar_start = bar.done
         since: list[tuple[float, int]] = []
 
-        def finished(i: int, j: int, result: VoteResult) -> None:
+        cell_type = self.similarity.cell_type
+
+        def finished(i: int, j: int, result: Cell) -> None:
+            if not isinstance(result, cell_type):
+                raise ModelCentralityError(
+                    f"similarity {self.similarity.name!r} returned a "
+                    f"{type(result).__name__} cell, not its cell type {cell_type.__name__}"
+                )
             self._memo[self._key(i, j, votes)] = result
             if cache:
                 cache.store(models[i], models[j], result)

@@ -51,6 +51,7 @@ def rank(
     progress: bool | None = None,
     backend: Backend | None = None,
     n_boot: int = 200,
+    similarity: str | None = None,
 ) -> RankResult:
     """Rank models by ModelCentrality.
 
@@ -111,6 +112,10 @@ def rank(
         :func:`~modelcentrality.engine.centrality_uncertainty`), and the interval is for
         the centrality at unlimited votes. A precision search bootstraps every round
         with at least 100 replicates and reports its last round's.
+    similarity : str, optional
+        The registered similarity of a cross cell (default: the protocol's,
+        ``"factorvae"``). One whose cells cannot be resampled needs ``n_boot=0``
+        and the full search (a ParameterError otherwise, before any pair runs).
 
     Returns
     -------
@@ -128,7 +133,9 @@ def rank(
         raise ParameterError("n_boot must be 0 (none) or >= 2 replicates, got 1")
     if votes is not None:
         votes = check_int("votes", votes, minimum=1, maximum=MAX_VOTES)
-    protocol = _resolve_protocol(protocol, group_size, scale_samples, scale_from_groups)
+    protocol = _resolve_protocol(
+        protocol, group_size, scale_samples, scale_from_groups, similarity
+    )
     seed = check_int("random_state", random_state, minimum=0)
     loader_skipped = dict(getattr(models, "skipped", {}))
     models, skipped = screen_models(list(models), skip_bad=skip_bad)
@@ -163,12 +170,15 @@ def _resolve_protocol(
     group_size: int | None,
     scale_samples: int | None,
     scale_from_groups: bool,
+    similarity: str | None,
 ) -> Protocol:
-    """The named (or given) protocol with the caller's L, S and scale estimate."""
+    """The named (or given) protocol with the caller's L, S, scale estimate and
+    similarity."""
     return get_protocol(protocol).with_overrides(
         group_size=group_size,
         scale_samples=scale_samples,
         scale_from_groups=True if scale_from_groups else None,
+        similarity=similarity,
     )
 
 

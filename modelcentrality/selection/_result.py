@@ -35,13 +35,15 @@ class RankResult:
         search reports its own estimates, see
         :class:`~modelcentrality.selection.AdaptiveSearch`).
     cross : ndarray of shape (N, N)
-        ``cross[i, j]``: FactorVAE score of encoder j on model i's generated groups;
-        NaN where the search did not evaluate the pair. The diagonal is each model's
+        ``cross[i, j]``: the cell value of encoder j on model i (under FactorVAE, the
+        score of the encoder on the model's generated groups); NaN where the search
+        did not evaluate the pair. The diagonal is each model's
         self-consistency (not used by the centrality).
     similarity : ndarray of shape (N, N)
         ``(cross + cross.T) / 2``.
     revised_cross : ndarray of shape (N, N)
-        Like ``cross`` with the paper's revised score (K largest vote-table rows).
+        Like ``cross`` with the paper's revised score (K largest vote-table rows);
+        NaN under a similarity whose cells have none.
     protocol : Protocol or None
         None only for a result read from a file that does not record it.
     seed : int
@@ -79,6 +81,10 @@ class RankResult:
         Models a search could not separate from the leader within its budget (the
         leader included; their ``p_top`` says how often each came out on top); empty
         unless the search stopped on a tie.
+    similarity_measure : str
+        Name of the similarity behind ``cross`` (``"similarity_measure"`` in the JSON,
+        whose ``"similarity"`` is the matrix); by default the protocol's, and
+        ``"factorvae"`` for files that do not record it.
     """
 
     names: list[str]
@@ -102,6 +108,13 @@ class RankResult:
     details: dict[str, Any] = field(default_factory=dict)
     budget: dict[str, Any] = field(default_factory=dict)
     tied: list[str] = field(default_factory=list)
+    similarity_measure: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.similarity_measure is None:
+            self.similarity_measure = (
+                "factorvae" if self.protocol is None else self.protocol.similarity
+            )
 
     @property
     def scores_ci(self) -> np.ndarray | None:
@@ -169,6 +182,7 @@ class RankResult:
             "similarity": json_matrix(self.similarity),
             "revised_cross": json_matrix(self.revised_cross),
             "protocol": None if self.protocol is None else self.protocol.to_dict(),
+            "similarity_measure": self.similarity_measure,
             "seed": self.seed,
             "skipped": dict(self.skipped),
             "version": __version__,
@@ -481,6 +495,7 @@ _PLAIN_FIELDS: dict[str, tuple[Callable[[int], Callable], Callable[[int], Any]]]
     "pairs_cached": (lambda n: _count, lambda n: 0),
     "budget": (lambda n: _budget, lambda n: {}),
     "precision": (lambda n: _optional_number, lambda n: None),
+    "similarity_measure": (lambda n: _text, lambda n: None),
 }
 
 

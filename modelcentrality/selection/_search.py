@@ -20,8 +20,8 @@ import numpy as np
 from .._validation import check_float, check_fraction, check_int
 from ..engine import (
     VOTE_BLOCK,
+    Cell,
     CentralityUncertainty,
-    VoteResult,
     centrality,
     centrality_uncertainty,
     cross_matrix,
@@ -38,7 +38,7 @@ class SearchOutcome:
     ----------
     votes : ndarray of shape (N, N), int64
         Training votes behind each cross cell; 0 where the pair was not evaluated.
-    results : dict of (int, int) to VoteResult
+    results : dict of (int, int) to Cell
         Every evaluated pair, at ``votes[i, j]``.
     uncertainty : CentralityUncertainty or None
         Bootstrap of the final results, when the search made one.
@@ -59,7 +59,7 @@ class SearchOutcome:
     """
 
     votes: np.ndarray
-    results: dict[tuple[int, int], VoteResult]
+    results: dict[tuple[int, int], Cell]
     uncertainty: CentralityUncertainty | None
     stop_reason: str
     target_reached: bool = True
@@ -102,7 +102,8 @@ class SearchStrategy(ABC):
             The protocol's votes for every pair: never exceeded.
         n_boot : int
             Bootstrap replicates wanted in the outcome (0: none, if the strategy does
-            not need them itself).
+            not need them itself). A strategy that bootstraps calls
+            ``evaluator.check_resampling`` before it evaluates any pair.
         """
 
 
@@ -122,6 +123,8 @@ class FullSearch(SearchStrategy):
     name = "full"
 
     def search(self, evaluator, full_votes, n_boot):
+        if n_boot:
+            evaluator.check_resampling("bootstrap intervals")
         results = evaluator.evaluate(_all_pairs(full_votes), "ranking")
         uncertainty = (
             centrality_uncertainty(
@@ -237,6 +240,7 @@ class PrecisionSearch(SearchStrategy):
             check_float("max_seconds", self.max_seconds, minimum=0, open_minimum=True)
 
     def search(self, evaluator, full_votes, n_boot):
+        evaluator.check_resampling("the precision search")
         n = len(full_votes)
         n_boot = max(n_boot, self.min_bootstrap)
         started, spent_before = time.monotonic(), evaluator.encoder_passes
