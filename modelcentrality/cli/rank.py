@@ -8,7 +8,7 @@ import click
 
 from ..engine import PROTOCOLS
 from ..errors import ParameterError, printable
-from ..execution import make_backend
+from ..execution import BACKENDS, make_backend
 from ..io import load_zoo
 from ..selection import SEARCHES, make_search, rank
 from .common import (
@@ -100,7 +100,7 @@ from .report import report_options, report_outcome
     "search_name",
     type=click.Choice(sorted(SEARCHES)),
     help="Which pairs to evaluate (default: 'precision' with --precision, else 'full'). "
-    "'adaptive': find the most central model(s) from a sample of pairs.",
+    "'adaptive': find the most central model(s) from a sample of pairs; plugins add more.",
 )
 @click.option("--top", type=POSITIVE, help="Adaptive: how many top models to find (default 1).")
 @click.option("--max-pairs", type=POSITIVE, help="Adaptive: budget of pair evaluations.")
@@ -118,10 +118,11 @@ from .report import report_options, report_outcome
 )
 @click.option(
     "--backend",
-    type=click.Choice(["local", "ray"]),
+    type=click.Choice(sorted(BACKENDS)),
     default="local",
     show_default=True,
-    help="Where the cross-evaluation runs: this machine, or Ray tasks (pip install ray).",
+    help="Where the cross-evaluation runs: this machine, Ray tasks (pip install ray), or a "
+    "registered plugin backend.",
 )
 @click.option(
     "--jobs",

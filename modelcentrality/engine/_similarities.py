@@ -6,8 +6,9 @@ encoder passes one cell costs (for progress and budgets). Its cells are
 :class:`~modelcentrality.engine.VoteResult` objects, so the centrality, the vote
 bootstrap, the pair cache and every search work on any similarity unchanged.
 
-A new similarity is one module with a :class:`Similarity` plus one line in
-:data:`SIMILARITIES`; ``Protocol(similarity=NAME)`` selects it.
+A new similarity is one module with a :class:`Similarity` registered by
+:func:`register_similarity` (or an entry point in ``modelcentrality.similarities``);
+``Protocol(similarity=NAME)`` selects it.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._registry import Registry
 from ..contract._model import Model
-from ..errors import ParameterError
 from ._scoring import factorvae_votes, source_observation_count
 from ._sources import GeneratedFactors
 from ._votes import Protocol, VoteResult
@@ -70,14 +71,24 @@ def _factorvae_cost(source: Model, protocol: Protocol) -> int:
 FACTORVAE = Similarity("factorvae", _factorvae_cells, _factorvae_cost)
 
 #: Registered similarities, by name.
-SIMILARITIES: dict[str, Similarity] = {FACTORVAE.name: FACTORVAE}
+SIMILARITIES = Registry(
+    "similarity",
+    "similarities",
+    {FACTORVAE.name: "modelcentrality.engine._similarities:FACTORVAE"},
+    default_name=lambda similarity: similarity.name,
+)
+
+
+def register_similarity(similarity: Similarity, *, name: str | None = None) -> Similarity:
+    """Register ``similarity`` under its name (or ``name``) and return it.
+
+    Worker processes (the process backend, Ray) import it by reference: assign it to a
+    module-level name of an importable module, e.g.
+    ``MINE = register_similarity(Similarity("mine", cells, cost))``.
+    """
+    return SIMILARITIES.register(similarity, name=name)
 
 
 def get_similarity(name: str) -> Similarity:
     """A registered similarity, or a ParameterError listing the known ones."""
-    try:
-        return SIMILARITIES[name]
-    except KeyError:
-        raise ParameterError(
-            f"similarity must be one of {sorted(SIMILARITIES)}, got {name!r}"
-        ) from None
+    return SIMILARITIES.lookup(name)

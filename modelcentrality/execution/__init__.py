@@ -1,8 +1,9 @@
 """Where cross-evaluation runs: backends, moving models to workers, and the pair cache.
 
-A new backend is one module with a :class:`Backend` subclass plus one line in
-:func:`make_backend`; a new adapter travels to workers by implementing
-``to_spec``/``from_spec`` and one line in :data:`ADAPTERS`.
+A new backend is one module with a :class:`Backend` subclass registered by
+:func:`register_backend` (``make_backend`` and ``rank --backend`` find it); a new adapter
+travels to workers by implementing ``to_spec``/``from_spec`` and registering with
+:func:`register_adapter`. Registrations reach worker processes with each job.
 """
 
 from ._backends import (
@@ -15,9 +16,10 @@ from ._backends import (
     default_n_jobs,
     evaluate_source,
     make_backend,
+    register_backend,
 )
 from ._cache import PairCache
-from ._transport import ADAPTERS, model_spec, open_model, open_models
+from ._transport import ADAPTERS, model_spec, open_model, open_models, register_adapter
 
 __all__ = [
     "ADAPTERS",
@@ -34,4 +36,6 @@ __all__ = [
     "model_spec",
     "open_model",
     "open_models",
+    "register_adapter",
+    "register_backend",
 ]
