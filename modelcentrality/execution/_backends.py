@@ -82,7 +82,8 @@ class Backend(ABC):
         ray_load: str | None = None,
     ) -> Backend:
         """The backend built from :func:`make_backend`'s options (those of ``rank``'s
-        command line); this default takes none of them.
+        command line); this default takes none of them (``threads`` is left to the
+        models).
 
         Raises
         ------
@@ -91,7 +92,6 @@ class Backend(ABC):
         """
         given = {
             "--jobs": n_jobs != 1,
-            "--threads": threads is not None,
             "--address": address is not None,
             "--ray-load": ray_load is not None,
         }
@@ -425,7 +425,7 @@ BACKENDS = Registry(
 )
 
 
-def register_backend(backend: type[Backend] | None = None, *, name: str | None = None):
+def register_backend(backend: type[Backend] | None = None, *, name: str | None = None) -> Any:
     """Register a :class:`Backend` subclass under its ``name`` (or ``name``).
 
     Use as a class decorator (``@register_backend``) or call it. The class builds itself

@@ -29,7 +29,9 @@ SEARCHES = Registry(
 )
 
 
-def register_search(strategy: type[SearchStrategy] | None = None, *, name: str | None = None):
+def register_search(
+    strategy: type[SearchStrategy] | None = None, *, name: str | None = None
+) -> Any:
     """Register a :class:`SearchStrategy` subclass under its ``name`` (or ``name``).
 
     Use as a class decorator (``@register_search``) or call it. Strategies run in this
