@@ -9,6 +9,7 @@ travels to workers by implementing ``to_spec``/``from_spec`` and registering wit
 from ._backends import (
     BACKENDS,
     Backend,
+    BackendOptions,
     LocalBackend,
     PairCallback,
     ProcessBackend,
@@ -25,6 +26,7 @@ __all__ = [
     "ADAPTERS",
     "BACKENDS",
     "Backend",
+    "BackendOptions",
     "LocalBackend",
     "PairCache",
     "PairCallback",

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any, ClassVar
 
@@ -58,6 +59,29 @@ def evaluate_source(
     return similarity.cells(source, encoders, protocol, keyed_rng(seed, source.name), progress)
 
 
+@dataclass(frozen=True)
+class BackendOptions:
+    """What :func:`make_backend` (``rank --jobs/--threads/--address/--ray-load``) passes
+    to the backend it builds; each backend takes the ones that fit it.
+
+    Attributes
+    ----------
+    n_jobs : int
+        Worker processes on this machine (0: one per CPU; 1: this process).
+    threads : int or None
+        Threads per worker, or CPUs per task.
+    address : str or None
+        The cluster to join.
+    ray_load : {"path", "bytes"} or None
+        How cluster workers get the models.
+    """
+
+    n_jobs: int = 1
+    threads: int | None = None
+    address: str | None = None
+    ray_load: str | None = None
+
+
 class Backend(ABC):
     """Runs source tasks and reports each finished pair.
 
@@ -73,14 +97,7 @@ class Backend(ABC):
     name: ClassVar[str]
 
     @classmethod
-    def from_options(
-        cls,
-        *,
-        n_jobs: int = 1,
-        threads: int | None = None,
-        address: str | None = None,
-        ray_load: str | None = None,
-    ) -> Backend:
+    def from_options(cls, options: BackendOptions) -> Backend:
         """The backend built from :func:`make_backend`'s options (those of ``rank``'s
         command line); this default takes none of them (``threads`` is left to the
         models).
@@ -91,9 +108,9 @@ class Backend(ABC):
             For an option the backend does not take.
         """
         given = {
-            "--jobs": n_jobs != 1,
-            "--address": address is not None,
-            "--ray-load": ray_load is not None,
+            "--jobs": options.n_jobs != 1,
+            "--address": options.address is not None,
+            "--ray-load": options.ray_load is not None,
         }
         foreign = [option for option, is_given in given.items() if is_given]
         if foreign:
@@ -130,22 +147,15 @@ class LocalBackend(Backend):
     name = "local"
 
     @classmethod
-    def from_options(
-        cls,
-        *,
-        n_jobs: int = 1,
-        threads: int | None = None,
-        address: str | None = None,
-        ray_load: str | None = None,
-    ) -> Backend:
+    def from_options(cls, options: BackendOptions) -> Backend:
         """This process (``n_jobs=1``) or a :class:`ProcessBackend` (0: one worker per
         CPU); ``threads``: per worker."""
-        if address is not None or ray_load is not None:
+        if options.address is not None or options.ray_load is not None:
             raise ParameterError("--address and --ray-load need --backend ray")
-        n_jobs = check_int("n_jobs", n_jobs, minimum=0)
+        n_jobs = check_int("n_jobs", options.n_jobs, minimum=0)
         if n_jobs == 1:
             return cls()
-        return ProcessBackend(n_jobs or None, threads)
+        return ProcessBackend(n_jobs or None, options.threads)
 
     def run(self, models, tasks, protocol, seed, on_pair, progress=None) -> None:
         for i, encoder_indices in tasks:
@@ -366,9 +376,9 @@ class ProcessBackend(Backend):
     def run(self, models, tasks, protocol, seed, on_pair, progress=None) -> None:
         if not tasks:
             return
+        plugins = worker_plugins(models, protocol, "the process backend")
         # Every model, not only this call's, so that later calls on the same models
         # find their specs in the held pool's workers.
-        plugins = worker_plugins(models, protocol, "the process backend")
         specs = {index: self._spec(model) for index, model in enumerate(models)}
         pool = self._pool_for(specs, len(tasks))
         # Longest tasks first, so that no worker is left with a long one at the end.
@@ -464,6 +474,5 @@ def make_backend(
     ParameterError
         For an unknown name, or options that do not fit the backend.
     """
-    return BACKENDS.lookup(backend).from_options(
-        n_jobs=n_jobs, threads=threads, address=address, ray_load=ray_load
-    )
+    options = BackendOptions(n_jobs, threads, address, ray_load)
+    return BACKENDS.lookup(backend).from_options(options)

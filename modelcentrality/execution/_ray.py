@@ -24,6 +24,7 @@ from ..engine._votes import Protocol, VoteResult
 from ..errors import ModelCentralityError, ParameterError
 from ._backends import (
     Backend,
+    BackendOptions,
     PairCallback,
     SourceTask,
     evaluate_source,
@@ -122,19 +123,14 @@ class RayBackend(Backend):
     name = "ray"
 
     @classmethod
-    def from_options(
-        cls,
-        *,
-        n_jobs: int = 1,
-        threads: int | None = None,
-        address: str | None = None,
-        ray_load: str | None = None,
-    ) -> RayBackend:
+    def from_options(cls, options: BackendOptions) -> RayBackend:
         """The cluster at ``address`` (default: a local instance); ``threads``: CPUs per
         task; ``n_jobs`` is not taken (Ray sizes itself)."""
-        if n_jobs != 1:
+        if options.n_jobs != 1:
             raise ParameterError("--jobs is for the local backend; Ray sizes itself")
-        return cls(address, load=ray_load or "path", cpus_per_task=threads or 1)
+        return cls(
+            options.address, load=options.ray_load or "path", cpus_per_task=options.threads or 1
+        )
 
     def __init__(
         self,

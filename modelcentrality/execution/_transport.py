@@ -54,6 +54,7 @@ def register_adapter(adapter: Any = None, *, name: str | None = None) -> Any:
     """
     return ADAPTERS.register(adapter, name=name)
 
+
 #: Models kept open per worker process beyond those the current task needs.
 CACHE_SIZE = 64
 
