@@ -200,8 +200,12 @@ class Registry(MutableMapping[str, Any]):
             if imported is entry:
                 return name
         qualified = f"{getattr(entry, '__module__', '')}:{getattr(entry, '__qualname__', '')}"
-        references = {**self._entry_points(), **self._builtins}
-        return next((name for name, ref in references.items() if ref == qualified), None)
+        # Entry points read again last: a plugin installed after the first look.
+        for references in (self._builtins, self._entry_points(), self._entry_points(True)):
+            for name, reference in references.items():
+                if reference == qualified:
+                    return name
+        return None
 
     def reference(self, name: str, backend: str) -> str | None:
         """How a worker process finds entry ``name``: None for a built-in (workers have
@@ -221,7 +225,7 @@ class Registry(MutableMapping[str, Any]):
             no module-level name.
         """
         if name not in self._user:
-            return None if name in self._builtins else self._entry_points().get(name)
+            return None if name in self._builtins else self._lazy_reference(name)
         entry, module = self._user[name]
         qualname = getattr(entry, "__qualname__", None)
         if isinstance(qualname, str):
