@@ -141,6 +141,8 @@ def plugin_dir(tmp_path_factory):
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mc-ep-plugin\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(ENTRY_POINTS)
+    for registry in (SIMILARITIES, SEARCHES, BACKENDS, ADAPTERS):
+        sorted(registry)  # entry points are read before the plugin arrives
     sys.path.insert(0, str(folder))
     yield folder
     sys.path.remove(str(folder))
