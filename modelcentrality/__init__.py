@@ -8,6 +8,8 @@ Main entry points:
 - :class:`Model`, :class:`Prior` (:class:`MixedPrior`, :class:`Categorical`): the
   model contract; PyTorch models are wrapped by
   ``modelcentrality.adapters.pytorch.TorchModel``.
+- ``register_similarity``, ``register_search``, ``register_backend``,
+  ``register_adapter``: plugins, which also reach worker processes (docs/plugins.md).
 
 Subpackages, by role (see docs/architecture.md): ``contract`` (the model contract),
 ``engine`` (votes, streaming reductions, factor sources, centrality and its bootstrap),
@@ -29,8 +31,10 @@ from .engine import (
     factorvae_score,
     factorvae_votes,
     get_protocol,
+    register_similarity,
 )
 from .errors import ModelCentralityError, ModelError, ParameterError, ZooError
+from .execution import register_adapter, register_backend
 from .io import Zoo, load_model, load_zoo
 from .selection import (
     AdaptiveSearch,
@@ -40,6 +44,7 @@ from .selection import (
     RankResult,
     SearchStrategy,
     rank,
+    register_search,
 )
 
 __all__ = [
@@ -70,4 +75,8 @@ __all__ = [
     "load_model",
     "load_zoo",
     "rank",
+    "register_adapter",
+    "register_backend",
+    "register_search",
+    "register_similarity",
 ]

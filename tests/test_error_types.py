@@ -16,26 +16,6 @@ from modelcentrality.metrics import check_metric_names
 
 PACKAGES = ("modelcentrality", "modelcentrality.adapters", "modelcentrality.reference_models")
 
-#: Files still holding bare ``raise ValueError``, rewritten at the same time by other
-#: changes; each entry goes once its file raises the project's types. Paths are relative
-#: to the ``modelcentrality`` package folder.
-ALLOWED = {
-    "selection/_rank.py",
-    "selection/_search.py",
-    "selection/_adaptive.py",
-    "selection/_result.py",
-    "selection/_evaluator.py",
-    "cli/rank.py",
-    "cli/report.py",
-    "cli/common.py",
-    "execution/_backends.py",
-    "execution/_ray.py",
-    "execution/_transport.py",
-    "execution/_cache.py",
-    "engine/_similarities.py",
-    "engine/_uncertainty.py",
-}
-
 
 def _package_folder(name: str) -> Path:
     # find_spec reads the location without importing (the adapters would import torch).
@@ -85,11 +65,10 @@ def test_the_scan_covers_the_three_packages():
     assert any(name.startswith("reference_models/") for name in files)
 
 
-def test_no_bare_value_error_outside_the_allowlist():
+def test_no_bare_value_error_in_the_packages():
     found = {
         f"{name}:{line}"
         for name, path in _source_files().items()
-        if name not in ALLOWED
         for line in bare_value_errors(path.read_text(encoding="utf-8"))
     }
     assert not found, (

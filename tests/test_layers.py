@@ -166,14 +166,6 @@ def test_subpackages_import_each_other_through_public_names_and_keep_their_layer
     assert not found, "\n".join(found)
 
 
-#: Module cycles that the registries of issue 22 (part 2) remove; the lead deletes each
-#: line when that work is merged.
-WAITING_CYCLES = [
-    {"modelcentrality.execution._backends", "modelcentrality.execution._ray"},
-    {"modelcentrality.selection._adaptive", "modelcentrality.selection._search"},
-]
-
-
 def module_graph() -> dict[str, set[str]]:
     """Module -> the modules it imports when it runs (imports inside functions too)."""
     graph = {}
@@ -219,7 +211,7 @@ def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
 
 
 def test_no_module_cycles():
-    assert [cycle for cycle in cycles(module_graph()) if cycle not in WAITING_CYCLES] == []
+    assert cycles(module_graph()) == []
 
 
 def test_cycles_are_found():

@@ -9,7 +9,7 @@ import click
 
 from ..engine import PROTOCOLS, SIMILARITIES
 from ..errors import ParameterError, printable
-from ..execution import make_backend
+from ..execution import BACKENDS, make_backend
 from ..io import load_zoo
 from ..selection import SEARCHES, SearchStrategy, make_search, options_from_text, rank
 from .common import (
@@ -140,7 +140,7 @@ def _make_search(name: str, texts: dict[str, str], **options: Any) -> SearchStra
     "search_name",
     type=click.Choice(sorted(SEARCHES)),
     help="Which pairs to evaluate (default: 'precision' with --precision, else 'full'). "
-    "'adaptive': find the most central model(s) from a sample of pairs.",
+    "'adaptive': find the most central model(s) from a sample of pairs; plugins add more.",
 )
 @click.option(
     "--top-k",
@@ -180,10 +180,11 @@ def _make_search(name: str, texts: dict[str, str], **options: Any) -> SearchStra
 )
 @click.option(
     "--backend",
-    type=click.Choice(["local", "ray"]),
+    type=click.Choice(sorted(BACKENDS)),
     default="local",
     show_default=True,
-    help="Where the cross-evaluation runs: this machine, or Ray tasks (pip install ray).",
+    help="Where the cross-evaluation runs: this machine, Ray tasks (pip install ray), or a "
+    "registered plugin backend.",
 )
 @click.option(
     "--jobs",

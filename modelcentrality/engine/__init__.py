@@ -16,7 +16,13 @@ from ._scoring import (
     factorvae_votes,
     source_observation_count,
 )
-from ._similarities import FACTORVAE, SIMILARITIES, Similarity, get_similarity
+from ._similarities import (
+    FACTORVAE,
+    SIMILARITIES,
+    Similarity,
+    get_similarity,
+    register_similarity,
+)
 from ._sources import FactorSource, GeneratedFactors
 from ._streaming import to_host
 from ._uncertainty import CentralityUncertainty, bootstrap_cross, centrality_uncertainty
@@ -65,6 +71,7 @@ __all__ = [
     "get_protocol",
     "get_similarity",
     "pair_mask",
+    "register_similarity",
     "score_votes",
     "source_observation_count",
     "table_score",

@@ -8,11 +8,12 @@ centrality, the pair cache and the full search work on any similarity; bootstrap
 intervals and the precision and adaptive searches need cells that can be resampled
 (:class:`~modelcentrality.engine.ResamplableCell`), and refuse other similarities.
 
-A new similarity is one module with a :class:`Similarity` plus one line in
-:data:`SIMILARITIES`; ``rank(similarity=NAME)`` and ``rank --similarity NAME`` select
-it. The name travels to the workers in the protocol (``Protocol.similarity``), whose
-vote settings are FactorVAE's: another similarity reads those it needs (the seed always
-keys its draws), and its name is part of every cache key.
+A new similarity is one module with a :class:`Similarity` registered by
+:func:`register_similarity` (or an entry point in ``modelcentrality.similarities``);
+``rank(similarity=NAME)`` and ``rank --similarity NAME`` select it. The name travels to
+the workers in the protocol (``Protocol.similarity``), whose vote settings are
+FactorVAE's: another similarity reads those it needs (the seed always keys its draws),
+and its name is part of every cache key.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._registry import Registry
 from ..contract import Model
-from ..errors import ParameterError
 from ._cells import Cell, can_resample
 from ._scoring import factorvae_votes, source_observation_count
 from ._sources import GeneratedFactors
@@ -87,14 +88,24 @@ def _factorvae_cost(source: Model, protocol: Protocol) -> int:
 FACTORVAE = Similarity("factorvae", _factorvae_cells, _factorvae_cost)
 
 #: Registered similarities, by name.
-SIMILARITIES: dict[str, Similarity] = {FACTORVAE.name: FACTORVAE}
+SIMILARITIES = Registry(
+    "similarity",
+    "similarities",
+    {FACTORVAE.name: "modelcentrality.engine._similarities:FACTORVAE"},
+    default_name=lambda similarity: similarity.name,
+)
+
+
+def register_similarity(similarity: Similarity, *, name: str | None = None) -> Similarity:
+    """Register ``similarity`` under its name (or ``name``) and return it.
+
+    Worker processes (the process backend, Ray) import it by reference: assign it to a
+    module-level name of an importable module, e.g.
+    ``MINE = register_similarity(Similarity("mine", cells, cost))``.
+    """
+    return SIMILARITIES.register(similarity, name=name)
 
 
 def get_similarity(name: str) -> Similarity:
     """A registered similarity, or a ParameterError listing the known ones."""
-    try:
-        return SIMILARITIES[name]
-    except KeyError:
-        raise ParameterError(
-            f"similarity must be one of {sorted(SIMILARITIES)}, got {name!r}"
-        ) from None
+    return SIMILARITIES.lookup(name)

@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 from .._validation import check_choice, check_int
-from ..errors import ParameterError
+from ..errors import ModelCentralityError, ParameterError
 from ._cells import ResamplableCell
 from ._vote_bootstrap import VoteData, resample_vote_cells
 
@@ -334,10 +334,10 @@ class VoteResult(ResamplableCell):
 
     @classmethod
     def from_arrays(cls, arrays) -> VoteResult:
-        """The cell back from :meth:`to_arrays`; ValueError for a non-finite score."""
+        """The cell back from :meth:`to_arrays`; ModelCentralityError for a non-finite score."""
         score, revised = float(arrays["score"]), float(arrays["revised_score"])
         if not (np.isfinite(score) and np.isfinite(revised)):
-            raise ValueError("non-finite score")
+            raise ModelCentralityError("non-finite score")
         eval_table = arrays["eval_table"]
         prune_std = float(arrays["prune_std"])
         data = VoteData(

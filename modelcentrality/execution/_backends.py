@@ -22,15 +22,17 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from dataclasses import dataclass
 from multiprocessing import get_context
-from typing import Any
+from typing import Any, ClassVar
 
+from .._registry import Plugins, Registry, load_plugins
 from .._seeding import keyed_rng
 from .._validation import check_int
 from ..contract import Model
 from ..engine import Cell, Protocol, get_similarity
 from ..errors import ModelCentralityError, ParameterError
-from ._transport import model_spec, open_models
+from ._transport import model_spec, open_models, worker_plugins
 
 #: (source index, encoder indices) into the model list.
 SourceTask = tuple[int, list[int]]
@@ -56,12 +58,63 @@ def evaluate_source(
     return similarity.cells(source, encoders, protocol, keyed_rng(seed, source.name), progress)
 
 
+@dataclass(frozen=True)
+class BackendOptions:
+    """What :func:`make_backend` (``rank --jobs/--threads/--address/--ray-load``) passes
+    to the backend it builds; each backend takes the ones that fit it.
+
+    Attributes
+    ----------
+    n_jobs : int
+        Worker processes on this machine (0: one per CPU; 1: this process).
+    threads : int or None
+        Threads per worker, or CPUs per task.
+    address : str or None
+        The cluster to join.
+    ray_load : {"path", "bytes"} or None
+        How cluster workers get the models.
+    """
+
+    n_jobs: int = 1
+    threads: int | None = None
+    address: str | None = None
+    ray_load: str | None = None
+
+
 class Backend(ABC):
     """Runs source tasks and reports each finished pair.
 
     A backend is also a context manager, for those that hold resources (a cluster
     connection) across several :meth:`run` calls; the default holds none.
+
+    Attributes
+    ----------
+    name : str
+        Registered name (``make_backend(NAME)``, ``rank --backend NAME``).
     """
+
+    name: ClassVar[str]
+
+    @classmethod
+    def from_options(cls, options: BackendOptions) -> Backend:
+        """The backend built from :func:`make_backend`'s options (those of ``rank``'s
+        command line); this default takes none of them (``threads`` is left to the
+        models).
+
+        Raises
+        ------
+        ParameterError
+            For an option the backend does not take.
+        """
+        given = {
+            "--jobs": options.n_jobs != 1,
+            "--address": options.address is not None,
+            "--ray-load": options.ray_load is not None,
+        }
+        foreign = [option for option, is_given in given.items() if is_given]
+        if foreign:
+            raise ParameterError(f"backend {cls.name!r} does not take {', '.join(foreign)}")
+        return cls()
 
     def __enter__(self) -> Backend:
         return self
@@ -89,6 +142,19 @@ class LocalBackend(Backend):
     Runtime's intra-op threads, but generating the sets and counting the votes run on
     one core; :class:`ProcessBackend` keeps every core busy.
     """
+
+    name = "local"
+
+    @classmethod
+    def from_options(cls, options: BackendOptions) -> Backend:
+        """This process (``n_jobs=1``) or a :class:`ProcessBackend` (0: one worker per
+        CPU); ``threads``: per worker."""
+        if options.address is not None or options.ray_load is not None:
+            raise ParameterError("--address and --ray-load need --backend ray")
+        n_jobs = check_int("n_jobs", options.n_jobs, minimum=0)
+        if n_jobs == 1:
+            return cls()
+        return ProcessBackend(n_jobs or None, options.threads)
 
     def run(self, models, tasks, protocol, seed, on_pair, progress=None) -> None:
         for i, encoder_indices in tasks:
@@ -204,7 +270,10 @@ def _init_worker(specs: dict[int, dict[str, Any]], threads: int, parent: int) ->
     _worker_threads = threads
 
 
-def _worker_task(source: int, encoders: list[int], protocol: Protocol, seed: int):
+def _worker_task(
+    source: int, encoders: list[int], protocol: Protocol, seed: int, plugins: Plugins
+):
+    load_plugins(plugins)
     specs = {index: _worker_specs[index] for index in (source, *encoders)}
     models = open_models(specs, _worker_threads)
     return evaluate_source(models[source], [models[j] for j in encoders], protocol, seed)
@@ -234,7 +303,13 @@ class ProcessBackend(Backend):
     :func:`~modelcentrality.rank`, which enters its backend) they stay up, with their
     open models, across calls on the same models, such as the rounds of the
     precision-targeted mode.
+
+    Registrations of this process that the job uses (a similarity, an adapter) are
+    imported by the workers before their tasks, by ``module:qualname``; the workers get
+    this process's ``sys.path``.
     """
+
+    name = "local"
 
     def __init__(self, n_jobs: int | None = None, threads: int | None = None) -> None:
         n_jobs = default_n_jobs() if n_jobs is None else check_int("n_jobs", n_jobs, minimum=1)
@@ -300,6 +375,7 @@ class ProcessBackend(Backend):
     def run(self, models, tasks, protocol, seed, on_pair, progress=None) -> None:
         if not tasks:
             return
+        plugins = worker_plugins(models, protocol, "the process backend")
         # Every model, not only this call's, so that later calls on the same models
         # find their specs in the held pool's workers.
         specs = {index: self._spec(model) for index, model in enumerate(models)}
@@ -312,7 +388,7 @@ class ProcessBackend(Backend):
             # Workers start on demand, inside submit.
             with _sigint_held():
                 for i, encoders in order:
-                    future = pool.submit(_worker_task, i, list(encoders), protocol, seed)
+                    future = pool.submit(_worker_task, i, list(encoders), protocol, seed, plugins)
                     pending[future] = (i, list(encoders))
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -346,8 +422,29 @@ def report_progress(
         progress(get_similarity(protocol.similarity).cost(source, protocol) * encoders)
 
 
-#: Backend names of :func:`make_backend`.
-BACKENDS = ("local", "ray")
+#: Registered backends (:class:`Backend` subclasses), by name.
+BACKENDS = Registry(
+    "backend",
+    "backends",
+    {
+        "local": "modelcentrality.execution._backends:LocalBackend",
+        "ray": "modelcentrality.execution._ray:RayBackend",
+    },
+    default_name=lambda backend: backend.name,
+)
+
+
+def register_backend(backend: type[Backend] | None = None, *, name: str | None = None) -> Any:
+    """Register a :class:`Backend` subclass under its ``name`` (or ``name``).
+
+    Use as a class decorator (``@register_backend``) or call it. The class builds itself
+    from :func:`make_backend`'s options with :meth:`Backend.from_options`.
+
+    Returns
+    -------
+    The class, unchanged.
+    """
+    return BACKENDS.register(backend, name=name)
 
 
 def make_backend(
@@ -362,7 +459,8 @@ def make_backend(
 
     Parameters
     ----------
-    backend : {"local", "ray"}
+    backend : str
+        A registered name (:data:`BACKENDS`): "local", "ray", or a plugin's.
     n_jobs : int
         Local backend: worker processes (0: one per CPU; 1: this process).
     threads : int, optional
@@ -373,19 +471,7 @@ def make_backend(
     Raises
     ------
     ParameterError
-        For options that do not fit the backend.
+        For an unknown name, or options that do not fit the backend.
     """
-    if backend not in BACKENDS:
-        raise ParameterError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
-    if backend == "ray":
-        from ._ray import RayBackend
-
-        if n_jobs != 1:
-            raise ParameterError("--jobs is for the local backend; Ray sizes itself")
-        return RayBackend(address, load=ray_load or "path", cpus_per_task=threads or 1)
-    if address is not None or ray_load is not None:
-        raise ParameterError("--address and --ray-load need --backend ray")
-    n_jobs = check_int("n_jobs", n_jobs, minimum=0)
-    if n_jobs == 1:
-        return LocalBackend()
-    return ProcessBackend(n_jobs or None, threads)
+    options = BackendOptions(n_jobs, threads, address, ray_load)
+    return BACKENDS.lookup(backend).from_options(options)

@@ -17,19 +17,21 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._registry import Plugins, load_plugins
 from .._validation import check_choice, check_int
 from ..contract import Model
 from ..engine import Cell, Protocol
 from ..errors import ModelCentralityError, ParameterError
 from ._backends import (
     Backend,
+    BackendOptions,
     PairCallback,
     SourceTask,
     evaluate_source,
     report_progress,
     watch_parent,
 )
-from ._transport import model_spec, open_models
+from ._transport import model_spec, open_models, worker_plugins
 
 LOAD_MODES = ("path", "bytes")
 INSTALL_HINT = "pip install 'modelcentrality[ray]' (or: pip install 'ray>=2.9')"
@@ -52,16 +54,19 @@ def _source_task(
     seed: int,
     threads: int,
     driver: int,
+    plugins: Plugins,
 ) -> list[Cell]:
     """Body of one Ray task: the cells ``cross[source, encoders]``.
 
     Ray reuses its worker processes, so the models stay open between tasks. ``driver``
-    is the pid of the process that submitted the task.
+    is the pid of the process that submitted the task; ``plugins``: the registrations
+    the task needs, imported first.
     """
     import ray
 
     if os.getpid() != driver:  # a worker process, not the driver in Ray's local mode
         _watch_raylet()
+    load_plugins(plugins)
     models = open_models(specs, threads, resolve=ray.get)
     return evaluate_source(models[source], [models[j] for j in encoders], protocol, seed)
 
@@ -106,12 +111,26 @@ class RayBackend(Backend):
     -----
     Models of every registered adapter (:data:`~modelcentrality.execution.ADAPTERS`)
     can be distributed; in-memory PyTorch models need ``load="bytes"``. Every node
-    needs ``modelcentrality`` installed.
+    needs ``modelcentrality`` installed, and the modules of this process's registrations
+    that a job uses (a similarity, an adapter) importable: installed, or on the
+    workers' ``PYTHONPATH``.
 
     Ray is only shut down by whoever started it: :meth:`run` closes a connection it
     opened itself at its end. Used as a context manager, the backend connects on entry
     and disconnects on exit, so that several :meth:`run` calls share one connection.
     """
+
+    name = "ray"
+
+    @classmethod
+    def from_options(cls, options: BackendOptions) -> RayBackend:
+        """The cluster at ``address`` (default: a local instance); ``threads``: CPUs per
+        task; ``n_jobs`` is not taken (Ray sizes itself)."""
+        if options.n_jobs != 1:
+            raise ParameterError("--jobs is for the local backend; Ray sizes itself")
+        return cls(
+            options.address, load=options.ray_load or "path", cpus_per_task=options.threads or 1
+        )
 
     def __init__(
         self,
@@ -183,6 +202,7 @@ class RayBackend(Backend):
         if not tasks:
             return
         needed = sorted({index for i, encoders in tasks for index in (i, *encoders)})
+        plugins = worker_plugins([models[index] for index in needed], protocol, "the Ray backend")
         ray = self._ray
         started = self._connect()
         pending: dict[Any, SourceTask] = {}
@@ -196,7 +216,7 @@ class RayBackend(Backend):
                 task_specs = {index: specs[index] for index in {i, *encoders}}
                 ref = remote.remote(
                     task_specs, i, list(encoders), protocol, seed, self.cpus_per_task,
-                    os.getpid(),
+                    os.getpid(), plugins,
                 )
                 pending[ref] = (i, list(encoders))
             while pending:

@@ -10,26 +10,50 @@ keeps it in a per-process cache keyed by the spec's key, so a worker that runs m
 tasks opens each model once, not once per task. Workers live for one job, in which
 files do not change.
 
-A new adapter travels by implementing ``to_spec``/``from_spec`` and adding one line to
-:data:`ADAPTERS`.
+A new adapter travels by implementing ``to_spec``/``from_spec`` and registering under a
+name (:func:`register_adapter`, or an entry point in ``modelcentrality.adapters``). A
+registration made in this process reaches the workers with the job
+(:func:`worker_plugins`).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._registry import Plugins, Registry, plugin_references
 from ..contract import Model
+from ..engine import Protocol
 from ..errors import ModelError
 
-#: Adapter name -> "module:class" of every model type that can travel to workers.
-ADAPTERS = {
-    "onnx": "modelcentrality.adapters.onnx_runtime:OnnxModel",
-    "torch": "modelcentrality.adapters.pytorch:TorchModel",
-    "onnx_torch": "modelcentrality.adapters.onnx_torch:OnnxTorchModel",
-}
+#: Adapter name -> every model class that can travel to workers (built-ins are imported
+#: on first use: the core does not import torch).
+ADAPTERS = Registry(
+    "adapter",
+    "adapters",
+    {
+        "onnx": "modelcentrality.adapters.onnx_runtime:OnnxModel",
+        "torch": "modelcentrality.adapters.pytorch:TorchModel",
+        "onnx_torch": "modelcentrality.adapters.onnx_torch:OnnxTorchModel",
+    },
+)
+
+
+def register_adapter(adapter: Any = None, *, name: str | None = None) -> Any:
+    """Register a :class:`~modelcentrality.contract.Model` subclass that implements
+    ``to_spec``/``from_spec``, so that its models travel to worker processes.
+
+    Use as ``@register_adapter("name")`` on the class, or
+    ``register_adapter(cls, name="name")``. Worker processes import the class by its
+    ``module:qualname``: define it at the top level of an importable module.
+
+    Returns
+    -------
+    The class, unchanged (or a decorator when only the name is given).
+    """
+    return ADAPTERS.register(adapter, name=name)
+
 
 #: Models kept open per worker process beyond those the current task needs.
 CACHE_SIZE = 64
@@ -37,14 +61,18 @@ CACHE_SIZE = 64
 _open_models: OrderedDict[tuple[str, int], Model] = OrderedDict()
 
 
-def _adapter_name(model: Model) -> str | None:
-    qualified = f"{type(model).__module__}:{type(model).__qualname__}"
-    return next((name for name, path in ADAPTERS.items() if path == qualified), None)
+def worker_plugins(models: Sequence[Model], protocol: Protocol, backend: str) -> Plugins:
+    """The registrations of this process that a job on these models needs in its
+    workers (the protocol's similarity, the models' adapters), as references.
 
-
-def _adapter_class(name: str) -> type[Model]:
-    module, _, qualname = ADAPTERS[name].partition(":")
-    return getattr(importlib.import_module(module), qualname)
+    Raises
+    ------
+    ParameterError
+        One line naming an entry that cannot travel to worker processes.
+    """
+    needed = [("similarity", protocol.similarity)]
+    needed += [("adapter", name) for model in models if (name := ADAPTERS.name_of(type(model)))]
+    return plugin_references(needed, backend)
 
 
 def model_spec(
@@ -65,7 +93,7 @@ def model_spec(
     backend : str
         Named in the error message, e.g. ``"the Ray backend"``.
     """
-    adapter = _adapter_name(model)
+    adapter = ADAPTERS.name_of(type(model))
     if adapter is None:
         raise ModelError(
             model.name,
@@ -94,7 +122,7 @@ def open_model(
     if model is not None:
         _open_models.move_to_end(key)
         return model
-    model = _adapter_class(spec["adapter"]).from_spec(spec, threads, resolve)
+    model = ADAPTERS.lookup(spec["adapter"]).from_spec(spec, threads, resolve)
     _open_models[key] = model
     return model
 

@@ -232,7 +232,15 @@ def read_json(
         raise FileReadError(path, str(exc), what) from None
 
 
-class SchemaError(ValueError):
+class FieldProblem(ModelCentralityError, ValueError):
+    """What a field check raises: the value is not what the field must hold.
+
+    The message follows the field's name ("must be a list of ..."); :func:`check_field`
+    turns it into a :class:`SchemaError` that names the field.
+    """
+
+
+class SchemaError(ModelCentralityError, ValueError):
     """A field of a JSON document has the wrong type or value.
 
     Attributes
@@ -256,7 +264,8 @@ def check_field(
 ) -> Any:
     """``check(payload[key])``, or ``default`` when the key is absent and not required.
 
-    ``check`` converts the value or raises ValueError saying what it must be, phrased
+    ``check`` converts the value or raises :class:`FieldProblem` (any ValueError) saying
+    what it must be, phrased
     to follow the field's name ("must be a list of ...").
 
     Raises

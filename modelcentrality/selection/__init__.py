@@ -5,6 +5,7 @@ a backend); a :class:`SearchStrategy` decides which cells to ask for and when to
 :func:`rank` screens the models, runs a strategy and returns a :class:`RankResult`.
 """
 
+from ._adaptive import AdaptiveSearch
 from ._evaluator import (
     MIN_SCALE_SAMPLES,
     SCALE_PER_VOTE,
@@ -16,15 +17,13 @@ from ._options import options_from_text
 from ._rank import rank
 from ._result import RankResult
 from ._search import (
-    SEARCHES,
-    AdaptiveSearch,
     FullSearch,
     PrecisionSearch,
     SearchOutcome,
     SearchStrategy,
-    make_search,
     round_up_to_block,
 )
+from ._searches import SEARCHES, make_search, register_search
 
 __all__ = [
     "MIN_SCALE_SAMPLES",
@@ -42,5 +41,6 @@ __all__ = [
     "make_search",
     "options_from_text",
     "rank",
+    "register_search",
     "round_up_to_block",
 ]

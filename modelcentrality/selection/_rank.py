@@ -24,7 +24,8 @@ from ..errors import ModelCentralityError, ParameterError, ZooError
 from ..execution import Backend
 from ._evaluator import SCALE_PER_VOTE, ModelsFailed, PairEvaluator
 from ._result import RankResult
-from ._search import SearchOutcome, SearchStrategy, make_search
+from ._search import SearchOutcome, SearchStrategy
+from ._searches import make_search
 
 
 def _check_enough(models: Sequence[Model], skipped: dict[str, str]) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 from .._version import __version__
 from ..engine import CentralityUncertainty, Protocol
 from ..errors import ModelCentralityError
-from ..io import SchemaError, check_field, read_json, write_json
+from ..io import FieldProblem, SchemaError, check_field, read_json, write_json
 
 
 def json_matrix(values: np.ndarray) -> list:
@@ -239,13 +239,13 @@ class RankResult:
         payload = source if isinstance(source, dict) else read_json(source, what="ranking")
         try:
             return cls._from_payload(payload)
-        except (SchemaError, ValueError) as exc:
+        except ValueError as exc:  # SchemaError, FieldProblem, or a bad number
             raise ModelCentralityError(f"{label} is not a `rank -o` result: {exc}") from None
 
     @classmethod
     def _from_payload(cls, payload: Any) -> RankResult:
         if not isinstance(payload, dict):
-            raise ValueError("not a JSON object")
+            raise FieldProblem("not a JSON object")
         names = check_field(payload, "names", _names, required=True)
         n = len(names)
 
@@ -315,9 +315,9 @@ class StoredUncertainty:
 
 def _names(value: Any) -> list[str]:
     if not isinstance(value, list) or not value or not all(isinstance(n, str) for n in value):
-        raise ValueError("must be a non-empty list of model names")
+        raise FieldProblem("must be a non-empty list of model names")
     if len(set(value)) != len(value):
-        raise ValueError("must not repeat a name")
+        raise FieldProblem("must not repeat a name")
     return list(value)
 
 
@@ -328,10 +328,10 @@ def _is_number(value: Any) -> bool:
 def _vector(n: int) -> Callable[[Any], np.ndarray]:
     def check(value: Any) -> np.ndarray:
         if not isinstance(value, list) or len(value) != n:
-            raise ValueError(f"must list {n} values, one per name")
+            raise FieldProblem(f"must list {n} values, one per name")
         for i, item in enumerate(value):
             if item is not None and not _is_number(item):
-                raise ValueError(f"item {i} must be a number or null, got {_short(item)}")
+                raise FieldProblem(f"item {i} must be a number or null, got {_short(item)}")
         return np.array([np.nan if v is None else v for v in value], dtype=np.float64)
 
     return check
@@ -342,13 +342,13 @@ def _matrix(rows: int, columns: int) -> Callable[[Any], np.ndarray]:
 
     def check(value: Any) -> np.ndarray:
         if not isinstance(value, list) or len(value) != rows:
-            raise ValueError(f"must be a {rows} x {columns} matrix (a list of {rows} rows)")
+            raise FieldProblem(f"must be a {rows} x {columns} matrix (a list of {rows} rows)")
         out = np.empty((rows, columns))
         for i, row in enumerate(value):
             try:
                 out[i] = row_check(row)
             except ValueError as exc:
-                raise ValueError(f"row {i} {exc}") from None
+                raise FieldProblem(f"row {i} {exc}") from None
         return out
 
     return check
@@ -360,7 +360,7 @@ def _probabilities(n: int) -> Callable[[Any], np.ndarray]:
     def check(value: Any) -> np.ndarray:
         values = vector(value)
         if not np.all((values >= 0) & (values <= 1)):
-            raise ValueError("must hold probabilities in [0, 1]")
+            raise FieldProblem("must hold probabilities in [0, 1]")
         return values
 
     return check
@@ -374,7 +374,7 @@ def _votes(n: int) -> Callable[[Any], np.ndarray | None]:
             return None
         votes = matrix(value)
         if not np.all(np.isfinite(votes) & (votes >= 0) & (votes == np.round(votes))):
-            raise ValueError("must hold non-negative whole vote counts")
+            raise FieldProblem("must hold non-negative whole vote counts")
         return votes.astype(np.int64)
 
     return check
@@ -382,32 +382,32 @@ def _votes(n: int) -> Callable[[Any], np.ndarray | None]:
 
 def _count(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"must be an integer >= 0, got {_short(value)}")
+        raise FieldProblem(f"must be an integer >= 0, got {_short(value)}")
     return value
 
 
 def _optional_number(value: Any) -> float | None:
     if value is not None and not _is_number(value):
-        raise ValueError(f"must be a number or null, got {_short(value)}")
+        raise FieldProblem(f"must be a number or null, got {_short(value)}")
     return None if value is None else float(value)
 
 
 def _text(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"must be a string, got {_short(value)}")
+        raise FieldProblem(f"must be a string, got {_short(value)}")
     return value
 
 
 def _skipped(value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise ValueError("must map model names to reasons (strings)")
+        raise FieldProblem("must map model names to reasons (strings)")
     return dict(value)
 
 
 def _ranking(names: list[str]) -> Callable[[Any], list[str]]:
     def check(value: Any) -> list[str]:
         if not isinstance(value, list) or sorted(map(str, value)) != sorted(names):
-            raise ValueError("must list the same model names")
+            raise FieldProblem("must list the same model names")
         return value
 
     return check
@@ -416,7 +416,7 @@ def _ranking(names: list[str]) -> Callable[[Any], list[str]]:
 def _tied(names: list[str]) -> Callable[[Any], list[str]]:
     def check(value: Any) -> list[str]:
         if not isinstance(value, list) or not all(v in names for v in value):
-            raise ValueError("must list names of ranked models")
+            raise FieldProblem("must list names of ranked models")
         return list(value)
 
     return check
@@ -425,11 +425,11 @@ def _tied(names: list[str]) -> Callable[[Any], list[str]]:
 def _budget(value: Any) -> dict[str, Any]:
     """The budget record: counts, or [least, most] pairs of counts."""
     if not isinstance(value, dict):
-        raise ValueError(f"must be an object of counts, got {_short(value)}")
+        raise FieldProblem(f"must be an object of counts, got {_short(value)}")
     for key, item in value.items():
         counts = item if isinstance(item, list) else [item]
         if not all(_is_count(c) for c in counts):
-            raise ValueError(f"{key} must be a count or a list of counts, got {_short(item)}")
+            raise FieldProblem(f"{key} must be a count or a list of counts, got {_short(item)}")
     return dict(value)
 
 
@@ -441,13 +441,13 @@ def _protocol(value: Any) -> Protocol | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise ValueError(f"must be an object of protocol settings, got {_short(value)}")
+        raise FieldProblem(f"must be an object of protocol settings, got {_short(value)}")
     try:
         return Protocol(**value)
     except TypeError:
-        raise ValueError("holds unknown or missing protocol settings") from None
+        raise FieldProblem("holds unknown or missing protocol settings") from None
     except ValueError as exc:  # ParameterError: a value out of range
-        raise ValueError(str(exc)) from None
+        raise FieldProblem(str(exc)) from None
 
 
 #: The search section's own keys; the others are the strategy's details.
@@ -456,12 +456,12 @@ _SEARCH_KEYS = {"name": str, "stop_reason": str, "target_reached": bool, "pairs_
 
 def _search(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise ValueError(f"must be an object (name, stop_reason...), got {_short(value)}")
+        raise FieldProblem(f"must be an object (name, stop_reason...), got {_short(value)}")
     for key, kind in _SEARCH_KEYS.items():
         if key in value and (
             not isinstance(value[key], kind) or (kind is int and isinstance(value[key], bool))
         ):
-            raise ValueError(f"{key} must be a {kind.__name__}, got {_short(value[key])}")
+            raise FieldProblem(f"{key} must be a {kind.__name__}, got {_short(value[key])}")
     out = {key: value[key] for key in _SEARCH_KEYS if key in value}
     out["details"] = {k: v for k, v in value.items() if k not in _SEARCH_KEYS}
     return out
@@ -469,14 +469,14 @@ def _search(value: Any) -> dict[str, Any]:
 
 def _bootstrap(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise ValueError("must be an object (replicates, confidence)")
+        raise FieldProblem("must be an object (replicates, confidence)")
     out: dict[str, Any] = {}
     if "replicates" in value:
         out["n_boot"] = _count(value["replicates"])
     if "confidence" in value:
         confidence = value["confidence"]
         if not _is_number(confidence) or not 0 < confidence < 1:
-            raise ValueError(f"confidence must be in (0, 1), got {_short(confidence)}")
+            raise FieldProblem(f"confidence must be in (0, 1), got {_short(confidence)}")
         out["confidence"] = float(confidence)
     return out
 

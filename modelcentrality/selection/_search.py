@@ -3,12 +3,12 @@
 A strategy drives a :class:`~modelcentrality.selection.PairEvaluator` and returns a
 :class:`SearchOutcome`. :func:`~modelcentrality.rank` turns the outcome into a
 :class:`~modelcentrality.RankResult`. A new strategy is one new module with a
-:class:`SearchStrategy` subclass plus one line in :data:`SEARCHES`.
+:class:`SearchStrategy` subclass, registered in
+:data:`~modelcentrality.selection.SEARCHES` (:func:`~modelcentrality.selection.register_search`).
 """
 
 from __future__ import annotations
 
-import inspect
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -26,7 +26,6 @@ from ..engine import (
     centrality_uncertainty,
     cross_matrix,
 )
-from ..errors import ParameterError
 from ._evaluator import PairEvaluator
 
 
@@ -389,40 +388,3 @@ def _leader_gap(uncertainty: CentralityUncertainty, scores: np.ndarray) -> tuple
     leader, runner_up = int(order[0]), int(order[1])
     difference = uncertainty.replicates[:, leader] - uncertainty.replicates[:, runner_up]
     return float(scores[leader] - scores[runner_up]), float(difference.std(ddof=1))
-
-
-# Imported here, not at the top: the strategy subclasses the classes defined above.
-from ._adaptive import AdaptiveSearch  # noqa: E402
-
-#: Registered strategies, by name.
-SEARCHES: dict[str, type[SearchStrategy]] = {
-    FullSearch.name: FullSearch,
-    PrecisionSearch.name: PrecisionSearch,
-    AdaptiveSearch.name: AdaptiveSearch,
-}
-
-
-def make_search(name: str, **options: Any) -> SearchStrategy:
-    """A registered strategy built from its options (None values count as not given).
-
-    Raises
-    ------
-    ParameterError
-        For an unknown name, an option the strategy does not take (it would be ignored
-        silently otherwise), or a required option that is missing.
-    """
-    if name not in SEARCHES:
-        raise ParameterError(f"search must be one of {sorted(SEARCHES)}, got {name!r}")
-    cls = SEARCHES[name]
-    accepted = inspect.signature(cls).parameters
-    kwargs = {key: value for key, value in options.items() if value is not None}
-    foreign = sorted(set(kwargs) - set(accepted))
-    if foreign:
-        raise ParameterError(f"search {name!r} does not take {', '.join(foreign)}")
-    missing = [
-        key for key, p in accepted.items()
-        if p.default is inspect.Parameter.empty and key not in kwargs
-    ]
-    if missing:
-        raise ParameterError(f"search {name!r} needs {', '.join(missing)}")
-    return cls(**kwargs)

@@ -104,7 +104,7 @@ def check_model(model: Model, *, atol: float = 1e-5, check_transport: bool = Tru
         np.testing.assert_allclose(to_host(native), observations, atol=atol, rtol=0)
         np.testing.assert_allclose(to_host(model.encode_native(native)), codes, atol=atol, rtol=0)
 
-    registered = f"{type(model).__module__}:{type(model).__qualname__}" in ADAPTERS.values()
+    registered = ADAPTERS.name_of(type(model)) is not None
     if check_transport and registered:
         rebuilt = open_model(model_spec(model), threads=1)
         assert rebuilt.contract() == model.contract(), "rebuilt model has another contract"
