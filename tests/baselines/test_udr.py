@@ -17,10 +17,10 @@ from modelcentrality.baselines._udr import (
     udr_for_models,
     udr_scores,
 )
-from modelcentrality.cli import main
 from modelcentrality.contract._model import Model, Prior
 from modelcentrality.io._zoo import load_zoo
 from modelcentrality.testing._synthetic import make_synthetic_zoo
+from tests._helpers import run_cli
 
 
 def grid(levels=10, dims=3):
@@ -307,12 +307,6 @@ def dsprites_zoo(tmp_path_factory):
     path = tmp_path_factory.mktemp("udr") / "zoo"
     make_synthetic_zoo(path, (0.0, 0.1, 0.1, 1.0), observation_shape=(1, 64, 64), random_state=0)
     return path
-
-
-def run_cli(capsys, *args):
-    status = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 @pytest.mark.parametrize("method", ["lasso", "spearman"])

@@ -470,7 +470,7 @@ def test_a_wrapper_that_does_not_fit_its_prior_is_one_line_naming_the_model(chan
 
 def test_the_guide_categorical_examples_run(tmp_path, monkeypatch):
     """docs/bring_your_own.md's JointVAE and InfoGAN blocks, verbatim, on stand-ins."""
-    guide = (Path(__file__).parents[1] / "docs" / "bring_your_own.md").read_text()
+    guide = (Path(__file__).parents[2] / "docs" / "bring_your_own.md").read_text()
     section = guide.split("## Categorical codes: JointVAE and InfoGAN")[1].split("\n## ")[0]
     blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
     assert len(blocks) == 2
@@ -653,7 +653,7 @@ def test_a_wrapped_zoo_ranks_from_its_folders(tmp_path):
 @pytest.mark.slow
 def test_the_bring_your_own_example_runs(tmp_path):
     """docs/examples/bring_your_own.py: train, wrap, export, rank, report, ground truth."""
-    script = Path(__file__).parents[1] / "docs" / "examples" / "bring_your_own.py"
+    script = Path(__file__).parents[2] / "docs" / "examples" / "bring_your_own.py"
     done = subprocess.run(
         [sys.executable, str(script), "--out", str(tmp_path), "--quick"],
         capture_output=True, text=True, timeout=600,

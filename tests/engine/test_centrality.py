@@ -6,12 +6,12 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from conftest import FAST
 
 from modelcentrality import load_zoo, rank
 from modelcentrality.adapters.pytorch import export_torch_model
 from modelcentrality.selection._rank import centrality_scores
 from modelcentrality.testing._torch_zoo import make_torch_zoo
+from tests._helpers import FAST
 
 
 def test_disentangled_models_take_the_top_places(synthetic_zoo_master):

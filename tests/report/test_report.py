@@ -25,7 +25,7 @@ from modelcentrality.report import (
     write_report,
 )
 
-ZOOS = Path(__file__).resolve().parents[1] / "zoos"
+ZOOS = Path(__file__).resolve().parents[2] / "zoos"
 FAST = {"votes": 20, "scale_samples": 500, "bootstrap": 50, "progress": False}
 
 

@@ -38,7 +38,7 @@ from modelcentrality.reference_models.train import (  # noqa: E402
 )
 from modelcentrality.reference_models.training import load_checkpoint  # noqa: E402
 
-PRESETS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "reference_zoos.md"
+PRESETS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "reference_zoos.md"
 TINY = {"batch_size": 4, "checkpoint_every": 1}
 
 

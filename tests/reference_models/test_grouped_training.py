@@ -39,7 +39,7 @@ from modelcentrality.reference_models.train import (  # noqa: E402
 from modelcentrality.reference_models.training import load_checkpoint  # noqa: E402
 from modelcentrality.reference_models.vae import FactorVAETrainer  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: InfoGAN-CR's first Adam steps move each weight by about +-lr whatever the size of its
 #: gradient, so a gradient at rounding level (which batched kernels round differently)
 #: can move a weight either way by 1e-3 and the runs drift apart chaotically. Small

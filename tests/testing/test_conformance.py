@@ -12,7 +12,7 @@ from modelcentrality.contract import Model, Prior
 from modelcentrality.execution import ProcessBackend
 from modelcentrality.testing import check_backend, check_model
 
-BUNDLED = Path(__file__).resolve().parent.parent / "zoos"
+BUNDLED = Path(__file__).resolve().parents[2] / "zoos"
 
 
 def test_check_model_passes_onnx_models(synthetic_zoo_master):

@@ -6,8 +6,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import FAST
-from test_centrality import _torch_zoo
 
 import modelcentrality.engine._scoring as scoring
 import modelcentrality.engine._similarities as similarities
@@ -19,6 +17,8 @@ from modelcentrality.engine import get_protocol
 from modelcentrality.errors import ParameterError
 from modelcentrality.io import load_model, model_folders
 from modelcentrality.testing import check_model
+from tests._helpers import FAST
+from tests.engine.test_centrality import _torch_zoo
 
 BUNDLED = ["zoos/infogan_cr", "zoos/infogan_cr_modified", "zoos/factorvae"]
 SMALL = {"votes": 30, "scale_samples": 500, "bootstrap": 0}

@@ -129,7 +129,7 @@ def test_shapes_differ(data):
     assert len(set(images.sum(axis=(1, 2)).tolist())) == 3
 
 
-OFFICIAL = np.load(Path(__file__).parent / "data" / "dsprites_official_tiles.npz")
+OFFICIAL = np.load(Path(__file__).parents[1] / "data" / "dsprites_official_tiles.npz")
 
 
 @pytest.mark.parametrize(
@@ -437,7 +437,7 @@ def test_train_zoo_rescores_entries_of_another_version():
 
 
 def load_benchmark(name: str):
-    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    folder = Path(__file__).resolve().parents[2] / "benchmarks"
     sys.path.insert(0, str(folder))
     try:
         spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")

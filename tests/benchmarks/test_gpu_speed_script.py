@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_speed.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_speed.py"
 
 
 def test_gpu_speed_script_runs_on_cpu_with_tiny_sizes(tmp_path):

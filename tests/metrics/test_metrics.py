@@ -10,7 +10,6 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from sklearn.metrics import mutual_info_score
 
-from modelcentrality.cli import main
 from modelcentrality.datasets import get_dataset
 from modelcentrality.datasets.base import GroundTruthDataset
 from modelcentrality.io._zoo import load_model
@@ -26,6 +25,7 @@ from modelcentrality.metrics.dci import completeness, disentanglement
 from modelcentrality.metrics.modularity import modularity
 from modelcentrality.metrics.utils import discrete_mutual_info, histogram_discretize
 from modelcentrality.testing._synthetic import SyntheticWorld, mixing_matrix, write_synthetic_model
+from tests._helpers import run_cli
 
 
 class ToyDataset(GroundTruthDataset):
@@ -314,12 +314,6 @@ def dsprites_zoo(tmp_path_factory):
     random = np.random.default_rng(0).normal(size=(4096, 2)) / 64
     write_dsprites_model(zoo / "random", random, centroid=False)
     return zoo
-
-
-def run_cli(capsys, *args):
-    status = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 def test_evaluate_command_writes_every_metric(dsprites_zoo, tmp_path, capsys):

@@ -5,7 +5,6 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import FAST
 
 from modelcentrality import ModelCentralityError, ModelError, Prior, load_zoo, rank
 from modelcentrality.adapters.onnx_runtime import OnnxModel
@@ -16,6 +15,7 @@ from modelcentrality.engine._sources import GeneratedFactors
 from modelcentrality.engine._votes import get_protocol
 from modelcentrality.execution._backends import LocalBackend
 from modelcentrality.execution._ray import RayBackend, import_ray
+from tests._helpers import FAST, from_bytes, run_tasks
 
 # modelcentrality.ray_backend imports ray lazily, so the imports above work without it.
 ray = pytest.importorskip("ray")
@@ -59,11 +59,7 @@ def test_partial_tasks_report_pairs_and_progress(synthetic_zoo_master):
     tasks = [(0, [0, 2]), (3, [1])]
 
     def collect(backend):
-        pairs, progress = {}, []
-        backend.run(
-            models, tasks, protocol, 2, lambda i, j, r: pairs.update({(i, j): r}), progress.append
-        )
-        return pairs, progress
+        return run_tasks(backend, models, tasks, protocol, 2)
 
     local_pairs, local_progress = collect(LocalBackend())
     ray_pairs, ray_progress = collect(RayBackend(load="bytes"))
@@ -79,14 +75,7 @@ def test_partial_tasks_report_pairs_and_progress(synthetic_zoo_master):
 
 def test_onnx_model_from_bytes_matches_files(synthetic_zoo_master):
     model = load_zoo(synthetic_zoo_master)[0]
-    rebuilt = OnnxModel(
-        *model.onnx_bytes(),
-        name=model.name,
-        latent_dim=model.latent_dim,
-        code_dims=model.code_dims,
-        prior=model.prior,
-        kind=model.kind,
-    )
+    rebuilt = from_bytes(model)
     assert rebuilt.encoder_path is None and rebuilt.generator_path is None
     assert rebuilt.fingerprint() == model.fingerprint()
     latents = model.sample_prior(16, random_state=0)

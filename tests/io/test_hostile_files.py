@@ -36,6 +36,8 @@ from modelcentrality.io._read import MAX_JSON_BYTES
 from modelcentrality.report import GroundTruth, read_ground_truth
 from modelcentrality.selection import RankResult
 from modelcentrality.testing._synthetic import make_synthetic_zoo
+from tests._helpers import one_line, process_alive
+from tests._helpers import run_cli as run
 
 ZOO_FAST = ["--votes", "60", "--group-size", "10", "--scale-samples", "200", "--bootstrap"]
 ZOO_FAST += ["20", "--quiet"]
@@ -49,15 +51,6 @@ PROPERTY = settings(
 # --------------------------------------------------------------------------- helpers
 
 
-def one_line(text: str, *fragments: str) -> str:
-    lines = [line for line in text.splitlines() if line.strip()]
-    assert len(lines) == 1, text
-    assert "Traceback" not in text and "\x1b" not in text, text
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
-
-
 def last_line(text: str, *fragments: str) -> str:
     """The one-line outcome after the run's informational lines (budget, warnings), each
     itself one escaped line."""
@@ -67,12 +60,6 @@ def last_line(text: str, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in lines[-1], lines[-1]
     return lines[-1]
-
-
-def run(capfd, *args):
-    status = main([str(a) for a in args])
-    out, err = capfd.readouterr()
-    return status, out, err
 
 
 @contextlib.contextmanager
@@ -720,19 +707,11 @@ def test_watch_parent_ends_workers_whatever_the_load(tmp_path):
             # signal, or a thread woken by the parent's exit); the bound only stops a
             # broken watchdog from hanging the suite.
             deadline = time.monotonic() + 300
-            while time.monotonic() < deadline and _alive(pid):
+            while time.monotonic() < deadline and process_alive(pid):
                 time.sleep(0.05)
-            assert not _alive(pid), f"worker {pid} outlived its parent"
+            assert not process_alive(pid), f"worker {pid} outlived its parent"
     finally:
         parent.kill()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_watch_parent_exits_at_once_when_the_parent_is_already_gone(monkeypatch):

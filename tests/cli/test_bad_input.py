@@ -6,16 +6,10 @@ import shutil
 import numpy as np
 import pytest
 
-from modelcentrality.cli import main
 from modelcentrality.testing._synthetic import SyntheticWorld, mixing_matrix, write_synthetic_model
+from tests._helpers import run_cli
 
 FAST_ARGS = ["--votes", "60", "--scale-samples", "1000", "--quiet"]
-
-
-def run_cli(capsys, *args):
-    status = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 def assert_one_line_error(err, *fragments):

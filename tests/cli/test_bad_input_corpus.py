@@ -33,6 +33,8 @@ from modelcentrality.testing._synthetic import (
     mixing_matrix,
     write_synthetic_model,
 )
+from tests._helpers import one_line, process_alive
+from tests._helpers import run_cli as run
 
 FAST = ["--votes", "100", "--group-size", "10", "--scale-samples", "200", "--bootstrap", "0"]
 FAST += ["--quiet"]
@@ -103,21 +105,6 @@ def untouched(outside_fixture):
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def run(capfd, *args):
-    status = main([str(a) for a in args])
-    out, err = capfd.readouterr()
-    return status, out, err
-
-
-def one_line(err: str, *fragments: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err and "\x1b" not in err, err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def rank_json(capfd, zoo, *extra):
@@ -454,14 +441,6 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def _start_long_run(zoo: Path) -> tuple[subprocess.Popen, list[int]]:
     args = ["rank", str(zoo), "--jobs", "2", "--votes", "100", "--group-size", "10"]
     args += ["--scale-samples", "3000000", "--bootstrap", "0", "--quiet"]
@@ -513,8 +492,8 @@ def _wait_until(condition, seconds: float = 300) -> bool:
 
 
 def _wait_gone(pids: list[int], seconds: float = 300) -> list[int]:
-    _wait_until(lambda: not any(_alive(pid) for pid in pids), seconds)
-    return [pid for pid in pids if _alive(pid)]
+    _wait_until(lambda: not any(process_alive(pid) for pid in pids), seconds)
+    return [pid for pid in pids if process_alive(pid)]
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
@@ -527,7 +506,7 @@ def test_workers_exit_when_the_parent_dies(zoo, sig):
         assert _wait_gone(children) == []
     finally:
         for pid in children:
-            if _alive(pid):
+            if process_alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
 
@@ -542,7 +521,7 @@ def test_ctrl_c_with_jobs_is_one_line_and_status_130(zoo):
         assert _wait_gone(children) == []
     finally:
         for pid in [process.pid, *children]:
-            if _alive(pid):
+            if process_alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
 

@@ -14,7 +14,7 @@ from modelcentrality.metrics import evaluate_zoo
 from modelcentrality.reference_models.zoo_job import manifest_scores
 from modelcentrality.report import read_ground_truth
 
-ZOOS = Path(__file__).resolve().parents[1] / "zoos"
+ZOOS = Path(__file__).resolve().parents[2] / "zoos"
 BUNDLED = ["infogan_cr", "infogan_cr_modified", "factorvae"]
 SIZE_LIMIT = 40 * 2**20
 
@@ -54,7 +54,7 @@ def test_bundled_models_rank():
 def test_zoo_tables_match_the_manifests():
     import importlib.util
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     spec = importlib.util.spec_from_file_location("zoo_tables", root / "docs" / "zoo_tables.py")
     zoo_tables = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(zoo_tables)

@@ -4,16 +4,15 @@ import json
 
 import numpy as np
 import pytest
-from conftest import FAST
 
 from modelcentrality import ModelCentralityError, ModelError, load_zoo, rank
-from modelcentrality.adapters.onnx_runtime import OnnxModel
 from modelcentrality.cli import main
 from modelcentrality.engine._scoring import source_observation_count
 from modelcentrality.engine._sources import GeneratedFactors
 from modelcentrality.engine._votes import get_protocol
 from modelcentrality.execution._backends import LocalBackend, ProcessBackend
 from modelcentrality.execution._transport import model_spec, open_model
+from tests._helpers import FAST, from_bytes, run_tasks
 
 
 def test_same_results_and_checkpoints_as_single_process(synthetic_zoo_master, tmp_path):
@@ -36,26 +35,12 @@ def test_same_results_and_checkpoints_as_single_process(synthetic_zoo_master, tm
 def test_partial_tasks_in_memory_models_and_progress(synthetic_zoo_master):
     files = load_zoo(synthetic_zoo_master)[:3]
     # Models built from bytes travel as bytes.
-    models = [
-        OnnxModel(
-            *m.onnx_bytes(),
-            name=m.name,
-            latent_dim=m.latent_dim,
-            code_dims=m.code_dims,
-            prior=m.prior,
-            kind=m.kind,
-        )
-        for m in files
-    ]
+    models = [from_bytes(m) for m in files]
     protocol = get_protocol("paper").with_overrides(**FAST)
     tasks = [(0, [0, 2]), (2, [1])]
 
     def collect(backend):
-        pairs, progress = {}, []
-        backend.run(
-            models, tasks, protocol, 4, lambda i, j, r: pairs.update({(i, j): r}), progress.append
-        )
-        return pairs, progress
+        return run_tasks(backend, models, tasks, protocol, 4)
 
     local_pairs, _ = collect(LocalBackend())
     pairs, progress = collect(ProcessBackend(n_jobs=2))
