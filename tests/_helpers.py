@@ -62,3 +62,10 @@ def from_bytes(model: OnnxModel) -> OnnxModel:
         prior=model.prior,
         kind=model.kind,
     )
+
+
+def slow_fixture(function):
+    """Declare a fixture expensive: every test that uses it is marked slow (a mark on a
+    fixture has no effect). Put it below ``@pytest.fixture``."""
+    function.slow = True
+    return function

@@ -6,7 +6,9 @@ everything. A test is slow when it, a fixture it uses or a helper function of th
 modules that it calls refers to ``subprocess``, ``multiprocessing``, a click command or
 ``CliRunner``, ``modelcentrality.cli.main``, or a worker-pool backend (``ProcessBackend``,
 ``RayBackend``, ``ray``); such tests are marked at collection. Expensive tests without a
-process (training, large rankings) carry ``@pytest.mark.slow`` by hand. Whatever the
+process (training, large rankings: over about a second of CPU) carry ``@pytest.mark.slow``
+by hand, and so does every test that uses a fixture declared with
+``tests._helpers.slow_fixture``. Whatever the
 collection misses (``n_jobs=2`` hides a pool), the guard below catches: an unmarked test
 that starts a process or runs a click command fails and says to mark it.
 """
@@ -71,6 +73,8 @@ def _codes(code: types.CodeType):
 def _uses_slow(function, seen: set) -> bool:
     """Whether ``function`` refers to a slow name, following test-module helpers."""
     function = inspect.unwrap(function)
+    if getattr(function, "slow", False) is True:
+        return True
     code = getattr(function, "__code__", None)
     if code is None or code in seen:
         return False

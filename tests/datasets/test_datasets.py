@@ -180,6 +180,7 @@ def test_disentanglement_lib_names_are_aliases(data):
     assert colour.shape == (4, 3, 64, 64)
 
 
+@pytest.mark.slow
 def test_mean_pixel_matches_official_statistics(data):
     images = data.sample_observations(20_000, random_state=1)
     assert 0.040 < images.mean() < 0.046  # official: 0.043
@@ -269,6 +270,7 @@ def test_npz_errors_name_the_file_and_the_problem(tmp_path):
         DSprites.from_npz(small)
 
 
+@pytest.mark.slow
 def test_npz_with_the_right_latents_but_wrong_images(tmp_path):
     classes, values = official_latents()
     path = tmp_path / "dsprites.npz"
@@ -292,6 +294,7 @@ def test_npz_with_the_right_latents_but_wrong_images(tmp_path):
         DSprites.from_npz(shuffled)
 
 
+@pytest.mark.slow
 def test_official_images_back_the_dataset():
     # A stand-in for the official 3 GB array: overlapping windows of one random buffer,
     # so every index has its own image without allocating the whole set.
@@ -369,6 +372,7 @@ def test_dataset_factors_groups_hold_one_factor(data):
     assert images.shape == (10, 1, 64, 64)
 
 
+@pytest.mark.slow
 def test_supervised_score_of_a_position_and_size_encoder(data):
     def encoder(images: np.ndarray) -> np.ndarray:
         binary = images[:, 0]

@@ -24,12 +24,14 @@ def test_disentangled_models_take_the_top_places(synthetic_zoo_master):
     assert result.scores[good].min() > result.scores.max() - 0.1
 
 
+@pytest.mark.slow
 def test_paper_protocol_defaults_rank_correctly(synthetic_zoo_master):
     result = rank(load_zoo(synthetic_zoo_master))
     assert result.protocol.train_votes_for("gan") == 500
     assert all(name.endswith("_e0.10") for name in result.ranking[:4])
 
 
+@pytest.mark.slow
 def test_disentanglement_lib_protocol_ranks_correctly(synthetic_zoo_master):
     result = rank(
         load_zoo(synthetic_zoo_master), "disentanglement_lib", votes=300, scale_samples=2000
@@ -38,6 +40,7 @@ def test_disentanglement_lib_protocol_ranks_correctly(synthetic_zoo_master):
     assert all(name.endswith("_e0.10") for name in result.ranking[:4])
 
 
+@pytest.mark.slow
 def test_deterministic_and_independent_of_zoo_order(synthetic_zoo_master):
     models = load_zoo(synthetic_zoo_master)
     first = rank(models, random_state=3, **FAST)
@@ -87,6 +90,7 @@ def _signed_permutation_copy(zoo_dir, name, out_dir):
     (target / "model.json").write_text((folder / "model.json").read_text())
 
 
+@pytest.mark.slow
 def test_signed_permutation_of_code_dims_leaves_scores_unchanged(synthetic_zoo, tmp_path):
     name = "m01_e0.10"
     before = rank(load_zoo(synthetic_zoo), **FAST)
@@ -155,6 +159,7 @@ def test_result_json_has_documented_keys(synthetic_zoo_master, tmp_path):
     assert np.array(payload["cross"]).shape == (8, 8)
 
 
+@pytest.mark.slow
 def test_cache_resumes_and_grows_zoo(synthetic_zoo, tmp_path, monkeypatch):
     import modelcentrality.engine._similarities as backends
 

@@ -157,6 +157,7 @@ def test_cuda_request_without_cuda_is_one_line_error(synthetic_zoo_master):
         )
 
 
+@pytest.mark.slow
 def test_scale_from_groups_skips_the_scale_set_and_keeps_the_ranking(
     synthetic_zoo_master, monkeypatch
 ):

@@ -50,6 +50,7 @@ def test_intervals_and_top_probabilities_on_a_synthetic_zoo(synthetic_zoo_master
     np.testing.assert_allclose(replicates.mean(axis=0), result.scores, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_more_votes_give_narrower_intervals(synthetic_zoo_master):
     zoo = load_zoo(synthetic_zoo_master)
     few = rank(zoo, votes=60, scale_samples=2000)

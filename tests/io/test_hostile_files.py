@@ -746,6 +746,7 @@ def odd_rankings(draw):
     return payload
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings(
     "error", "ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
 )

@@ -25,7 +25,7 @@ from modelcentrality.metrics.dci import completeness, disentanglement
 from modelcentrality.metrics.modularity import modularity
 from modelcentrality.metrics.utils import discrete_mutual_info, histogram_discretize
 from modelcentrality.testing._synthetic import SyntheticWorld, mixing_matrix, write_synthetic_model
-from tests._helpers import run_cli
+from tests._helpers import run_cli, slow_fixture
 
 
 class ToyDataset(GroundTruthDataset):
@@ -92,6 +92,7 @@ def rotated(observations):
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def scores():
     functions = {"truth": TOY.truth, "permuted": permuted, "noise": noise, "rotated": rotated}
     return {name: evaluate(fn, TOY, settings=SMALL) for name, fn in functions.items()}

@@ -44,6 +44,7 @@ def test_every_model_loads_and_is_scored(zoo):
         assert max(factorvae) - min(factorvae) >= 0.15
 
 
+@pytest.mark.slow
 def test_bundled_models_rank():
     models = load_zoo(ZOOS / "infogan_cr")[:3]
     result = rank(models, votes=10, scale_samples=1000, bootstrap=0, progress=False)

@@ -121,6 +121,7 @@ def train_steps(group: GroupedTrainer, steps: int) -> list[dict[str, np.ndarray]
     return history
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", list(CASES))
 def test_grouped_training_equals_single_model_runs(method, tmp_path):
     """Same seeds, initial weights and batches: after a few steps every model of a group
@@ -170,6 +171,7 @@ def exported_weights(folder: Path) -> dict[str, torch.Tensor]:
     }
 
 
+@pytest.mark.slow
 def test_train_model_exports_what_a_group_exports(tmp_path):
     """The single-model API (train_model) and the same model trained in a group of two
     (train_models on the CPU, numpy draws) export the same model, up to the rounding of
@@ -257,6 +259,7 @@ def test_group_key_allows_only_loss_weights_to_differ():
         GroupedTrainer(trainers)
 
 
+@pytest.mark.slow
 def test_device_draws_do_not_depend_on_the_group(tmp_path):
     """With on-device draws, a model trained among others equals the same model trained
     alone: its draws come from its own generator, reseeded from (seed, iteration)."""
@@ -297,6 +300,7 @@ def test_device_cr_pairs_share_one_code_and_the_noise():
     assert not torch.any(paired[..., :5][other] == z1[..., :5][other])
 
 
+@pytest.mark.slow
 def test_train_models_exports_checkpoints_and_resumes(tmp_path):
     """Each model is exported as an ordinary zoo model; a run split by stop_after and
     resumed equals a straight one; checkpoints are single-model checkpoints, removed
@@ -458,6 +462,7 @@ def test_train_asks_on_a_terminal(tmp_path, recorder, monkeypatch):
     assert recorder.calls == [("infogan-cr", "paper")]
 
 
+@pytest.mark.slow
 def test_train_deletes_its_checkpoint_after_export_and_keeps_it_when_stopped(tmp_path):
     from modelcentrality.reference_models.train import train_model
 
@@ -542,6 +547,7 @@ def test_gpu_preset_fits_the_device_call_and_matches_the_docs():
     assert block.strip() == presets.preset_table(("paper", "cpu", "gpu"))
 
 
+@pytest.mark.slow
 def test_train_models_with_device_draws_exports_its_models(tmp_path):
     bank = DeviceImages(
         (np.random.default_rng(1).random((40, 64, 64)) < 0.1).astype(np.uint8),

@@ -206,6 +206,7 @@ def _assert_same_state(a, b):
                 assert torch.equal(value, ob["state"][index][key]), f"{name} {index} {key}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["infogan-cr", "factorvae"])
 def test_resume_equals_an_uninterrupted_run(tmp_path, method):
     settings = {"iterations": 4, "cr_start": 2} if method == "infogan-cr" else {"iterations": 4}
@@ -342,6 +343,7 @@ def test_cpu_preset_fits_the_time_budget_and_matches_the_readme():
     assert block.group(1).strip() == table
 
 
+@pytest.mark.slow
 def test_zoo_job_trains_scores_and_resumes(tmp_path):
     from modelcentrality.errors import ModelCentralityError
     from modelcentrality.reference_models.zoo_job import load_spec, train_zoo

@@ -148,6 +148,7 @@ def adaptive_result(zoo):
     return rank(zoo, search="adaptive", progress=False, **TINY)
 
 
+@pytest.mark.slow
 def test_end_to_end_finds_the_designed_medoid_with_fewer_pairs(zoo, adaptive_result):
     result = adaptive_result
     assert result.selected == _medoid(zoo)

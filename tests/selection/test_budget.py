@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from modelcentrality import load_zoo, rank
 from modelcentrality._progress import ProgressBar
@@ -36,6 +37,7 @@ def test_budget_reaches_precision_cheaply_and_selects_a_good_model(synthetic_zoo
     assert budget.encoder_passes * 5 < full_protocol_passes
 
 
+@pytest.mark.slow
 def test_tighter_precision_spends_more_votes(synthetic_zoo_master):
     zoo = load_zoo(synthetic_zoo_master)
     loose = rank(zoo, precision=0.02, refine_top=False, bootstrap=100)
