@@ -20,6 +20,7 @@ import multiprocessing.process
 import shutil
 import subprocess
 import sys
+import threading
 import types
 from pathlib import Path
 
@@ -126,7 +127,9 @@ _started: list[str] = []
 
 def _recording(what: str, original):
     def wrapper(*args, **kwargs):
-        _started.append(what)
+        # A pool left running by an earlier test may restart a worker from its own thread.
+        if threading.current_thread() is threading.main_thread():
+            _started.append(what)
         return original(*args, **kwargs)
 
     return wrapper
