@@ -8,6 +8,7 @@ import pytest
 
 from modelcentrality.adapters.onnx_runtime import OnnxModel
 from modelcentrality.cli import main
+from modelcentrality.contract import Model, Prior
 
 #: A fast protocol for tests: fewer votes and a smaller scale set than the paper's.
 FAST = {"votes": 120, "scale_samples": 3000}
@@ -62,6 +63,20 @@ def from_bytes(model: OnnxModel) -> OnnxModel:
         prior=model.prior,
         kind=model.kind,
     )
+
+
+class InMemoryModel(Model):
+    """A model that lives in this process only (no files, no module path): the identity
+    map on 2 uniform codes, which no worker process can be sent."""
+
+    def __init__(self):
+        super().__init__("in_memory", 2, [0, 1], Prior("uniform"), "gan", (2,))
+
+    def _generate_batch(self, latents):
+        return latents
+
+    def _encode_batch(self, observations, want_logvar):
+        return observations, None
 
 
 def slow_fixture(function):

@@ -12,7 +12,7 @@ from modelcentrality.engine._sources import GeneratedFactors
 from modelcentrality.engine._votes import get_protocol
 from modelcentrality.execution._backends import LocalBackend, ProcessBackend
 from modelcentrality.execution._transport import model_spec, open_model
-from tests._helpers import FAST, from_bytes, run_tasks
+from tests._helpers import FAST, InMemoryModel, from_bytes, run_tasks
 
 
 def test_same_results_and_checkpoints_as_single_process(synthetic_zoo_master, tmp_path):
@@ -74,21 +74,9 @@ def test_errors_in_workers_are_one_line(synthetic_zoo):
 
 
 def test_torch_or_numpy_models_are_refused(synthetic_zoo_master):
-    from modelcentrality.contract._model import Model, Prior
-
-    class InMemory(Model):
-        def __init__(self):
-            super().__init__("in_memory", 2, [0, 1], Prior("uniform"), "gan", (2,))
-
-        def _generate_batch(self, latents):
-            return latents
-
-        def _encode_batch(self, observations, want_logvar):
-            return observations, None
-
-    models = [load_zoo(synthetic_zoo_master)[0], InMemory()]
+    models = [load_zoo(synthetic_zoo_master)[0], InMemoryModel()]
     protocol = get_protocol("paper").with_overrides(**FAST)
-    with pytest.raises(ModelCentralityError, match="process backend cannot send a InMemory"):
+    with pytest.raises(ModelCentralityError, match="process backend cannot send a InMemoryModel"):
         ProcessBackend(n_jobs=2).run(models, [(0, [1])], protocol, 0, lambda *a: None)
 
 

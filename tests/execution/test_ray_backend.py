@@ -6,16 +6,15 @@ import sys
 import numpy as np
 import pytest
 
-from modelcentrality import ModelCentralityError, ModelError, Prior, load_zoo, rank
+from modelcentrality import ModelCentralityError, ModelError, load_zoo, rank
 from modelcentrality.adapters.onnx_runtime import OnnxModel
 from modelcentrality.cli import main
-from modelcentrality.contract._model import Model
 from modelcentrality.engine._scoring import source_observation_count
 from modelcentrality.engine._sources import GeneratedFactors
 from modelcentrality.engine._votes import get_protocol
 from modelcentrality.execution._backends import LocalBackend
 from modelcentrality.execution._ray import RayBackend, import_ray
-from tests._helpers import FAST, from_bytes, run_tasks
+from tests._helpers import FAST, InMemoryModel, from_bytes, run_tasks
 
 # modelcentrality.ray_backend imports ray lazily, so the imports above work without it.
 ray = pytest.importorskip("ray")
@@ -94,23 +93,10 @@ def test_onnx_model_from_bytes_matches_files(synthetic_zoo_master):
         )
 
 
-class _NumpyModel(Model):
-    """An in-memory model: not distributable."""
-
-    def __init__(self):
-        super().__init__("in_memory", 2, [0, 1], Prior("uniform"), "gan", (2,))
-
-    def _generate_batch(self, latents):
-        return latents
-
-    def _encode_batch(self, observations, want_logvar):
-        return observations, None
-
-
 def test_unregistered_models_cannot_be_distributed(synthetic_zoo_master):
-    models = [*load_zoo(synthetic_zoo_master)[:2], _NumpyModel()]
+    models = [*load_zoo(synthetic_zoo_master)[:2], InMemoryModel()]
     protocol = get_protocol("paper").with_overrides(**FAST)
-    with pytest.raises(ModelCentralityError, match="in_memory.*cannot send a _NumpyModel"):
+    with pytest.raises(ModelCentralityError, match="in_memory.*cannot send a InMemoryModel"):
         RayBackend().run(models, [(0, [1, 2])], protocol, 0, lambda *a: None)
 
 
