@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from modelcentrality.adapters.onnx_runtime import OnnxModel
@@ -84,3 +85,8 @@ def slow_fixture(function):
     fixture has no effect). Put it below ``@pytest.fixture``."""
     function.slow = True
     return function
+
+
+def binary_images(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Random binary 64x64 images: a stand-in data set that costs nothing to draw."""
+    return (rng.random((n, 1, 64, 64)) < 0.1).astype(np.float32)

@@ -38,6 +38,7 @@ from modelcentrality.reference_models.train import (  # noqa: E402
 )
 from modelcentrality.reference_models.training import load_checkpoint  # noqa: E402
 from modelcentrality.reference_models.vae import FactorVAETrainer  # noqa: E402
+from tests._helpers import binary_images  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 #: InfoGAN-CR's first Adam steps move each weight by about +-lr whatever the size of its
@@ -57,21 +58,6 @@ CASES = {
     "beta-vae": [(3, {"beta": 1.0}), (4, {"beta": 4.0}), (5, {"beta": 16.0})],
 }
 STEPS = 4
-
-
-def binary_images(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Random binary 64x64 images: a stand-in data set that costs nothing to draw."""
-    return (rng.random((n, 1, 64, 64)) < 0.1).astype(np.float32)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(deterministic)
 
 
 def make_trainer(method: str, seed: int, settings: dict, **kwargs):

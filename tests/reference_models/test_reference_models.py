@@ -37,26 +37,10 @@ from modelcentrality.reference_models.train import (  # noqa: E402
     train_model,
 )
 from modelcentrality.reference_models.training import load_checkpoint  # noqa: E402
+from tests._helpers import binary_images  # noqa: E402
 
 PRESETS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "reference_zoos.md"
 TINY = {"batch_size": 4, "checkpoint_every": 1}
-
-
-def binary_images(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Random binary 64x64 images: a stand-in data set that costs nothing to draw."""
-    return (rng.random((n, 1, 64, 64)) < 0.1).astype(np.float32)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Bitwise comparisons need a fixed thread count (the CLI's default is 1); the CLI
-    also switches torch to deterministic algorithms, undone here for other tests."""
-    threads = torch.get_num_threads()
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(deterministic)
 
 
 def make_trainer(method: str, seed: int = 3, **settings):
