@@ -1,5 +1,6 @@
 # Quick start:  make demo   (light set-up, then rank the bundled zoo and write its report)
 #               make test   (full set-up, then run the test suite)
+#               make test-fast (the suite less its slow tests: under a minute)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,7 @@ DEMO_ZOO ?= zoos/infogan_cr
 # The demo compares with the zoo's ground truth when it has a train-zoo manifest.
 DEMO_TRUTH := $(if $(wildcard $(DEMO_ZOO)/manifest.json),--ground-truth $(DEMO_ZOO)/manifest.json)
 
-.PHONY: setup setup-test demo test lint clean
+.PHONY: setup setup-test demo test test-fast lint clean
 
 # The demo needs only the core and matplotlib (no torch, no ray).
 setup: $(VENV)/.installed-demo
@@ -35,6 +36,11 @@ demo: setup
 
 test: setup-test
 	$(BIN)/python -m pytest -q
+
+# The inner loop: the tests that start no process, run no CLI and train nothing
+# (docs/testing.md). CI runs everything (make test).
+test-fast: setup-test
+	$(BIN)/python -m pytest -q -m "not slow"
 
 # ruff, and the layer contract of .importlinter (an upward import fails).
 lint: setup-test

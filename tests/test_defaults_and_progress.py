@@ -255,6 +255,7 @@ def test_train_zoo_asks_on_a_terminal(tmp_path, zoo_recorder, monkeypatch):
 
 
 # Samples this small leave some factors with more classes than half the points.
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:The number of unique classes:UserWarning")
 def test_evaluate_plans_the_observations_each_metric_encodes():
     from modelcentrality.datasets import get_dataset
