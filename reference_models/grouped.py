@@ -33,8 +33,9 @@ model k's own gradient. One ``torch.optim.Adam`` over the stacked parameters is 
 independent Adams, because Adam is elementwise (per-element moments; the step count is
 shared, and equal, since every model steps together). Hence a group of K computes what
 K groups of one compute, up to float rounding (batched kernels sum in another order);
-``tests/reference_models/test_grouped_training.py`` checks weights, buffers, Adam moments and losses after
-a few iterations. Rounding stays at rounding level for the VAEs (Adam at lr 1e-4). For
+``tests/reference_models/test_grouped_training.py`` checks weights, buffers, Adam
+moments and losses after a few iterations. Rounding stays at rounding level for the
+VAEs (Adam at lr 1e-4). For
 InfoGAN-CR (lr 1e-3 and 2e-3), Adam's first steps move every weight by about +-lr
 whatever the size of its gradient, so a gradient that is zero up to rounding can move a
 weight either way and the two runs drift apart as runs on two machines would; the test

@@ -163,7 +163,7 @@ def test_a_round_at_several_vote_counts_is_one_labelled_bar(three, capsys):
     err = capsys.readouterr().err
     # One plan line for the whole round, naming both vote counts and the total passes.
     plans = [line for line in err.splitlines() if "computing" in line]
-    scale_40 = max(2000, 20 * 40) if evaluator.scale_per_vote else SMALL.scale_samples
+    scale_40 = max(2000, 20 * 40) if evaluator.scale_samples_per_vote else SMALL.scale_samples
     passes = 2 * (40 * SMALL.group_size + scale_40) + 2 * (120 * SMALL.group_size + 5000)
     assert plans == [
         f"round 3 (of at most 11): computing 2 pairs at 40 votes (S = {scale_40:,}); "

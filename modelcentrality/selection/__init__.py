@@ -8,7 +8,7 @@ a backend); a :class:`SearchStrategy` decides which cells to ask for and when to
 from ._adaptive import AdaptiveSearch
 from ._evaluator import (
     MIN_SCALE_SAMPLES,
-    SCALE_PER_VOTE,
+    SCALE_SAMPLES_PER_VOTE,
     ModelsFailed,
     PairEvaluator,
     PairRequests,
@@ -28,7 +28,7 @@ from ._searches import SEARCHES, make_search, register_search
 __all__ = [
     "MIN_SCALE_SAMPLES",
     "AdaptiveSearch",
-    "SCALE_PER_VOTE",
+    "SCALE_SAMPLES_PER_VOTE",
     "SEARCHES",
     "FullSearch",
     "ModelsFailed",

@@ -22,11 +22,11 @@ from ..errors import ModelCentralityError, ModelError, ParameterError
 from ..execution import Backend, LocalBackend, PairCache
 
 #: Unless S is fixed, a scale set that follows the votes holds at least this many
-#: observations (see :class:`PairEvaluator`'s ``scale_per_vote``).
+#: observations (see :class:`PairEvaluator`'s ``scale_samples_per_vote``).
 MIN_SCALE_SAMPLES = 2_000
 
 #: Observations per training vote in a scale set that follows the votes.
-SCALE_PER_VOTE = 20
+SCALE_SAMPLES_PER_VOTE = 20
 
 #: ``{(source index, encoder index): training votes}``.
 PairRequests = Mapping[tuple[int, int], int]
@@ -72,12 +72,12 @@ class PairEvaluator:
         Where source tasks run (default :class:`~modelcentrality.execution.LocalBackend`).
     progress : bool or None
         Progress bar on stderr; None: only on a terminal.
-    scale_per_vote : int
+    scale_samples_per_vote : int
         0: the scale set has the protocol's S at every vote count. Otherwise S follows
-        the votes: ``scale_per_vote`` observations per vote, at least
+        the votes: ``scale_samples_per_vote`` observations per vote, at least
         :data:`MIN_SCALE_SAMPLES`, at most the protocol's S.
     scale_votes : int, optional
-        With ``scale_per_vote``: S is the one of this many votes for every pair,
+        With ``scale_samples_per_vote``: S is the one of this many votes for every pair,
         whatever its own votes. A smaller scale set biases a score (its noise moves
         votes to other dims), so pairs that are compared need the same S.
     skip_bad : bool
@@ -112,7 +112,7 @@ class PairEvaluator:
         cache_dir: str | os.PathLike | None = None,
         backend: Backend | None = None,
         progress: bool | None = None,
-        scale_per_vote: int = 0,
+        scale_samples_per_vote: int = 0,
         scale_votes: int | None = None,
         skip_bad: bool = False,
     ) -> None:
@@ -123,7 +123,7 @@ class PairEvaluator:
         self.cache_dir = cache_dir
         self.backend = backend or LocalBackend()
         self.progress = progress
-        self.scale_per_vote = int(scale_per_vote)
+        self.scale_samples_per_vote = int(scale_samples_per_vote)
         self.scale_votes = None if scale_votes is None else int(scale_votes)
         self.skip_bad = bool(skip_bad)
         # Keyed by model names, so that an evaluator over fewer models shares it.
@@ -145,7 +145,7 @@ class PairEvaluator:
             cache_dir=self.cache_dir,
             backend=self.backend,
             progress=self.progress,
-            scale_per_vote=self.scale_per_vote,
+            scale_samples_per_vote=self.scale_samples_per_vote,
             scale_votes=self.scale_votes,
             skip_bad=self.skip_bad,
         )
@@ -166,9 +166,9 @@ class PairEvaluator:
 
     def protocol_for(self, votes: int) -> Protocol:
         """The protocol of a pair with ``votes`` training votes."""
-        if not self.scale_per_vote:
+        if not self.scale_samples_per_vote:
             return self.protocol.with_overrides(votes=votes)
-        scale = max(MIN_SCALE_SAMPLES, self.scale_per_vote * (self.scale_votes or votes))
+        scale = max(MIN_SCALE_SAMPLES, self.scale_samples_per_vote * (self.scale_votes or votes))
         scale = min(self.protocol.scale_samples, scale)
         return self.protocol.with_overrides(votes=votes, scale_samples=scale)
 

@@ -22,7 +22,7 @@ from ..contract import Model, screen_models
 from ..engine import MAX_VOTES, Protocol, centrality_scores, cross_matrix, get_protocol
 from ..errors import ModelCentralityError, ParameterError, ZooError
 from ..execution import Backend
-from ._evaluator import SCALE_PER_VOTE, ModelsFailed, PairEvaluator
+from ._evaluator import SCALE_SAMPLES_PER_VOTE, ModelsFailed, PairEvaluator
 from ._result import RankResult
 from ._search import SearchOutcome, SearchStrategy
 from ._searches import make_search
@@ -142,7 +142,7 @@ def rank(
     models, skipped = screen_models(list(models), skip_bad=skip_bad)
     skipped = {**loader_skipped, **skipped}
     _check_enough(models, skipped)
-    scale_per_vote, vote_cap = _scale_budget(protocol, models, search, votes, scale_samples)
+    scale_samples_per_vote, vote_cap = _scale_budget(protocol, models, search, votes, scale_samples)
     evaluator = PairEvaluator(
         models,
         protocol,
@@ -150,7 +150,7 @@ def rank(
         cache_dir=cache_dir,
         backend=backend,
         progress=progress,
-        scale_per_vote=scale_per_vote,
+        scale_samples_per_vote=scale_samples_per_vote,
         scale_votes=vote_cap if search.same_scale else None,
         skip_bad=skip_bad,
     )
@@ -193,12 +193,12 @@ def _scale_budget(
     """Scale-set observations per vote (0: the protocol's S for every pair) and the vote
     cap: S follows the votes when the strategy asks for it or when ``votes`` is below
     every model's protocol votes, unless ``scale_samples`` fixes S."""
-    scale_per_vote = 0 if scale_samples else search.scale_samples_per_vote
+    scale_samples_per_vote = 0 if scale_samples else search.scale_samples_per_vote
     if not scale_samples and votes is not None:
         if votes < min(protocol.train_votes_for(m.kind) for m in models):
-            scale_per_vote = scale_per_vote or SCALE_PER_VOTE
+            scale_samples_per_vote = scale_samples_per_vote or SCALE_SAMPLES_PER_VOTE
     vote_cap = votes or max(protocol.train_votes_for(m.kind) for m in models)
-    return scale_per_vote, vote_cap
+    return scale_samples_per_vote, vote_cap
 
 
 def _search_with_restarts(
