@@ -12,10 +12,10 @@ from ..errors import printable
 from ..io import load_zoo
 from ..metrics import METRIC_INFO, check_metric_names, evaluate_zoo, metric_settings
 from ..metrics.dci import PREDICTORS
-from ._aliases import old_spelling, renamed_value
 from .common import (
     POSITIVE,
     SEED,
+    AliasedOption,
     FiniteFloatRange,
     batch_size_option,
     data_option,
@@ -63,12 +63,15 @@ def _columns(metrics: list[str]) -> list[tuple[str, str, str]]:
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @click.option(
     "--sample-multiplier",
+    "--samples-scale",
+    "sample_multiplier",
+    cls=AliasedOption,
+    aliases=["--samples-scale"],
     type=SAMPLE_MULTIPLIER,
     default=1.0,
     show_default=True,
     help="Multiply every sample count (e.g. 0.1 for a quick run).",
 )
-@old_spelling("--samples-scale", "sample_multiplier", type=SAMPLE_MULTIPLIER)
 @click.option(
     "--factorvae-protocol",
     type=click.Choice(sorted(PROTOCOLS)),
@@ -98,7 +101,6 @@ def evaluate_command(
     metrics,
     seed,
     sample_multiplier,
-    old_sample_multiplier,
     factorvae_protocol,
     dci_predictor,
     jobs,
@@ -120,7 +122,6 @@ def evaluate_command(
     lines with count, rate and ETA naming the model and metric, and after the first
     model an estimate of the whole run.
     """
-    sample_multiplier = renamed_value(click.get_current_context(), "sample_multiplier")
     overrides = {}
     if "factorvae" in metrics:
         overrides["factorvae"] = {"protocol": factorvae_protocol}

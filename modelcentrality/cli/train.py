@@ -16,8 +16,7 @@ from ..reference_models.presets import (
     make_config,
     parse_assignments,
 )
-from ._aliases import old_spelling, renamed_value
-from .common import SEED, bound_threads
+from .common import SEED, AliasedOption, bound_threads
 
 #: Estimated CPU runs longer than this ask for confirmation first (the cpu preset stays
 #: under it; the paper preset takes days).
@@ -155,11 +154,14 @@ def confirm_zoo_run(spec: str, zoo_dir: str, jobs: int, yes: bool, progress: boo
 @click.option(
     "-o",
     "--output",
+    "--out",
     "out_dir",
+    cls=AliasedOption,
+    aliases=["--out"],
+    required=True,
     type=click.Path(file_okay=False),
-    help="Model folder to write (required), e.g. ZOO/infogan_cr_s0.",
+    help="Model folder to write, e.g. ZOO/infogan_cr_s0.",
 )
-@old_spelling("--out", "out_dir", type=click.Path(file_okay=False))
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint.")
 @click.option(
     "--checkpoint",
@@ -194,7 +196,6 @@ def train_command(
     seed,
     settings,
     out_dir,
-    old_out_dir,
     resume,
     checkpoint,
     threads,
@@ -211,7 +212,6 @@ def train_command(
     estimated at more than two hours (the paper preset: days on a CPU) asks first;
     --yes skips the question. For GPUs see train-zoo --device.
     """
-    out_dir = renamed_value(click.get_current_context(), "out_dir", required=True)
     overrides = parse_settings(method, preset, settings)
     confirm_long_run(method, preset, overrides, yes)
     setup_torch(threads)
@@ -239,12 +239,15 @@ def train_command(
 @click.option(
     "-o",
     "--output",
+    "--out",
     "zoo_dir",
+    cls=AliasedOption,
+    aliases=["--out"],
+    required=True,
     type=click.Path(file_okay=False),
-    help="Zoo folder (required: models, manifest.json); InfoGAN (modified) models go to "
+    help="Zoo folder (models, manifest.json); InfoGAN (modified) models go to "
     "ZOO_modified.",
 )
-@old_spelling("--out", "zoo_dir", type=click.Path(file_okay=False))
 @click.option(
     "--jobs",
     type=click.IntRange(min=1),
@@ -295,7 +298,6 @@ def train_command(
 def train_zoo_command(
     spec,
     zoo_dir,
-    old_zoo_dir,
     jobs,
     threads,
     progress,
@@ -317,7 +319,6 @@ def train_zoo_command(
     --device, all models are trained at once in this process as one grouped network per
     group (each model still its own weights, optimiser, seed and batches).
     """
-    zoo_dir = renamed_value(click.get_current_context(), "zoo_dir", required=True)
     for name, value in (("--draws", draws), ("--group-size", group_size), ("--bf16", bf16)):
         if value and device is None:
             raise click.UsageError(f"{name} needs --device")
