@@ -47,6 +47,9 @@ class AliasedOption(click.Option):
     def _shown(self) -> click.Option:
         shown = copy.copy(self)
         shown.opts = [name for name in self.opts if name not in self.aliases]
+        shown.secondary_opts = [
+            name for name in self.secondary_opts if name not in self.aliases
+        ]
         return shown
 
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:

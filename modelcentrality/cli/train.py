@@ -24,10 +24,13 @@ CONFIRM_ABOVE_SECONDS = 2 * 3600
 
 
 progress_option = click.option(
-    "--progress/--no-progress",
-    default=True,
-    show_default=True,
-    help="Progress: a bar on a terminal, a line every 15 s in a log.",
+    "--quiet/--progress",
+    "--no-progress",
+    "quiet",
+    cls=AliasedOption,
+    aliases=["--progress", "--no-progress"],
+    default=False,
+    help="No progress (by default: a bar on a terminal, a line every 15 s in a log).",
 )
 
 
@@ -199,7 +202,7 @@ def train_command(
     resume,
     checkpoint,
     threads,
-    progress,
+    quiet,
     yes,
     keep_checkpoint,
 ):
@@ -226,7 +229,7 @@ def train_command(
         data=data,
         resume=resume,
         checkpoint=checkpoint,
-        progress=progress,
+        progress=not quiet,
         keep_checkpoint=keep_checkpoint,
     )
     click.echo(f"trained {method} ({result.iterations} iterations): {result.out_dir}")
@@ -300,7 +303,7 @@ def train_zoo_command(
     zoo_dir,
     jobs,
     threads,
-    progress,
+    quiet,
     device,
     draws,
     group_size,
@@ -323,7 +326,7 @@ def train_zoo_command(
         if value and device is None:
             raise click.UsageError(f"{name} needs --device")
     if device is None or device == "cpu":
-        confirm_zoo_run(spec, zoo_dir, jobs, yes, progress)
+        confirm_zoo_run(spec, zoo_dir, jobs, yes, not quiet)
     setup_torch(threads, deterministic=device is None or device == "cpu")
     from ..reference_models.zoo_job import train_zoo
 
@@ -332,7 +335,7 @@ def train_zoo_command(
         zoo_dir,
         n_jobs=jobs,
         threads=threads,
-        progress=progress,
+        progress=not quiet,
         log=click.echo,
         device=device,
         draws=draws,

@@ -620,7 +620,7 @@ def test_train_resume_with_a_hostile_checkpoint(capfd, tmp_path, payload):
     status, _, err = run(
         capfd,
         "train", "beta-vae", "--preset", "cpu", "-o", tmp_path / "zoo" / "m",
-        "--checkpoint", checkpoint, "--resume", "--no-progress",
+        "--checkpoint", checkpoint, "--resume", "--quiet",
     )
     assert status == 1
     line = one_line(err, "checkpoint.pt")

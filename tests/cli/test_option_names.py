@@ -53,3 +53,19 @@ def test_out_is_the_old_name_of_output(command, tmp_path, capsys):
     assert main([command, "--help"]) == 0
     text = capsys.readouterr().out
     assert "--output" in text and "--out " not in text and "--out," not in text
+
+
+@pytest.mark.parametrize("command", ["train", "train-zoo"])
+def test_quiet_is_the_progress_switch_of_every_command(command, capsys):
+    from modelcentrality.cli import train
+
+    cli = train.train_command if command == "train" else train.train_zoo_command
+    first = ["beta-vae"] if command == "train" else ["spec"]
+    for flags, quiet in (([], False), (["--quiet"], True), (["--no-progress"], True),
+                         (["--progress"], False)):
+        context = cli.make_context(command, [*first, "-o", "out", *flags])
+        assert context.params["quiet"] is quiet
+    assert main([command, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "--quiet" in text
+    assert "--no-progress" not in text and "--progress" not in text

@@ -647,7 +647,7 @@ def test_train_on_etc_passwd_never_suggests_pickle(capfd, tmp_path):
         "dsprites:/etc/passwd",
         "-o",
         tmp_path / "m",
-        "--no-progress",
+        "--quiet",
     )
     assert status == 1
     line = one_line(err, "/etc/passwd")

@@ -370,7 +370,7 @@ def test_train_zoo_grouped_on_cpu_then_scored(tmp_path):
     spec_path.write_text(json.dumps(spec))
     zoo = tmp_path / "zoo"
     runner = CliRunner()
-    args = [str(spec_path), "-o", str(zoo), "--no-progress"]
+    args = [str(spec_path), "-o", str(zoo), "--quiet"]
     usage = runner.invoke(train_cli.train_zoo_command, [*args, "--draws", "numpy"])
     assert usage.exit_code == 2 and "--draws needs --device" in usage.output
     first = runner.invoke(train_cli.train_zoo_command, [*args, "--device", "cpu", "--skip-scores"])

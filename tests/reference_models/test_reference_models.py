@@ -260,7 +260,7 @@ def test_resume_after_kill_minus_nine(tmp_path, capsys):
     argv += [item for key, value in settings.items() for item in ("--set", f"{key}={value}")]
     checkpoint = default_checkpoint(out)
     process = subprocess.Popen(
-        [sys.executable, "-m", "modelcentrality.cli", *argv, "--no-progress"],
+        [sys.executable, "-m", "modelcentrality.cli", *argv, "--quiet"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
