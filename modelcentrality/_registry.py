@@ -37,7 +37,10 @@ _REGISTRIES: dict[str, Registry] = {}
 #: References this process has imported already (a worker runs many tasks).
 _loaded_plugins: set[tuple[str, str, str]] = set()
 
-_HINT = "define it at the top level of an importable module (or use n_jobs=1)"
+_HINT = (
+    "define it at the top level of an importable module (or run in this process: "
+    "n_jobs=1 on the local backend)"
+)
 
 
 def resolve(reference: str) -> Any:

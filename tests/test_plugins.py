@@ -245,7 +245,8 @@ def test_entries_that_cannot_travel_are_one_line_errors(user_plugin):
             rank(zoo, _protocol("unassigned"), backend=ProcessBackend(2, 1), n_boot=0)
         message = str(error.value)
         assert "similarity 'unassigned'" in message and "not a module-level name" in message
-        assert "\n" not in message and "importable module (or use n_jobs=1)" in message
+        assert "\n" not in message
+        assert "importable module (or run in this process: n_jobs=1" in message
         # In this process, both work.
         assert rank(local_models, CHECK_PROTOCOL, n_boot=0).cross.shape == (4, 4)
         assert similarity is get_similarity("unassigned")
@@ -288,7 +289,7 @@ def test_a_similarity_registered_in_main_is_a_one_line_error(tmp_path):
     assert run.stdout.strip().splitlines() == [
         "the process backend cannot send similarity 'in_main' to its workers: it is defined "
         "in __main__, which they cannot import; define it at the top level of an importable "
-        "module (or use n_jobs=1)"
+        "module (or run in this process: n_jobs=1 on the local backend)"
     ]
 
 
