@@ -519,7 +519,8 @@ def _probe_generator(
         observation_shape=observation_shape,
     )
     if output == "probs":
-        _check_probabilities(generator(latents), name, what)
+        # "probs" leaves the values as read; reshaping keeps their range.
+        _check_probabilities(native, name, what)
     return generator
 
 

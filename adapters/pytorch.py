@@ -385,8 +385,9 @@ def export_model(
     out_dir = Path(out_dir)
     # Checked before anything is written: a mixed prior must cover latent_dim exactly
     # for its draws to be generator input.
+    model_name = name or out_dir.name
     codes = tuple(int(c) for c in code_dims)
-    checked_prior(name or out_dir.name, prior, int(latent_dim), codes)
+    checked_prior(model_name, prior, int(latent_dim), codes)
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     encoder = _EncoderOutputs(encoder).cpu().eval()
@@ -397,7 +398,7 @@ def export_model(
         has_logvar = len(encoder(observations)) > 1
     if tuple(observations.shape[1:]) != tuple(observation_shape):
         raise ModelError(
-            name or out_dir.name,
+            model_name,
             f"generator output shape {tuple(observations.shape[1:])} "
             f"!= observation_shape {tuple(observation_shape)}",
         )
@@ -406,9 +407,7 @@ def export_model(
     _export(generator, latents, out_dir / GENERATOR_FILE, ["latents"], ["observations"])
     check_latents = prior.sample((max(CHECK_BATCH_SIZES), latent_dim), np.random.default_rng(1))
     try:
-        _check_export(
-            encoder, generator, out_dir, check_latents, outputs, name or out_dir.name, atol, rtol
-        )
+        _check_export(encoder, generator, out_dir, check_latents, outputs, model_name, atol, rtol)
     except ModelError:
         for file in (ENCODER_FILE, GENERATOR_FILE):
             (out_dir / file).unlink(missing_ok=True)
@@ -420,7 +419,7 @@ def export_model(
         {
             "format": FORMAT_VERSION,
             "latent_dim": int(latent_dim),
-            "code_dims": [int(c) for c in code_dims],
+            "code_dims": list(codes),
             "prior": prior.to_dict(),
             "kind": kind,
             "observation_shape": [int(s) for s in observation_shape],

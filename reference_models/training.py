@@ -205,8 +205,9 @@ def save_checkpoint(trainer: Trainer, path: str | os.PathLike) -> None:
     atomic_write(path, lambda handle: torch.save(state, handle))
 
 
-def load_checkpoint(trainer: Trainer, path: str | os.PathLike) -> None:
-    """Restore ``trainer`` from a checkpoint file (tensors and plain values only)."""
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """The state saved in a checkpoint file (tensors and plain values only), or a
+    one-line ModelCentralityError."""
     try:
         # A regular file of bounded size only (a FIFO would hang, a device never end);
         # torch warns about foreign pickles on stderr, the error below says it in one line.
@@ -229,6 +230,12 @@ def load_checkpoint(trainer: Trainer, path: str | os.PathLike) -> None:
         raise ModelCentralityError(
             f"checkpoint {path} holds a {type(state).__name__}, not a checkpoint of this tool"
         )
+    return state
+
+
+def load_checkpoint(trainer: Trainer, path: str | os.PathLike) -> None:
+    """Restore ``trainer`` from a checkpoint file (tensors and plain values only)."""
+    state = read_checkpoint(path)
     try:
         trainer.load_state_dict(state, where=f"checkpoint {path}")
     except ModelCentralityError:

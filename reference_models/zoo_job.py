@@ -57,10 +57,8 @@ from .._progress import ProgressBar
 from .._validation import check_int
 from ..errors import ModelCentralityError, printable
 from ..io import (
-    MAX_CHECKPOINT_BYTES,
     MAX_SMALL_JSON_BYTES,
     METADATA_FILE,
-    open_regular,
     read_json,
     write_json,
 )
@@ -526,16 +524,14 @@ def _report_finished(
 
 def _checkpoint_step(path: Path) -> int:
     """The iteration a checkpoint was written at (0 when there is none)."""
-    import torch
+    from .training import read_checkpoint
 
     if not path.exists():
         return 0
+    state = read_checkpoint(path)
     try:
-        with open_regular(path, max_bytes=MAX_CHECKPOINT_BYTES, what="checkpoint") as handle:
-            return int(torch.load(handle, map_location="cpu", weights_only=True)["step"])
-    except ModelCentralityError:
-        raise
-    except Exception as exc:  # torch raises many types; its message may advise unsafe loading
+        return int(state["step"])
+    except (KeyError, TypeError, ValueError) as exc:
         raise ModelCentralityError(
             f"checkpoint {path} is not a checkpoint of this tool ({type(exc).__name__}); "
             "delete it to start over"
