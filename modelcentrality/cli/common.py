@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,22 +59,25 @@ class AliasedOption(click.Option):
         return click.Option.get_error_hint(self._shown(), ctx)
 
 
-def _check_output(ctx: click.Context, param: click.Parameter, value: Path | None):
+def refuse_unwritable(
+    ctx: click.Context, param: click.Parameter, value: Path | None, reason: Callable
+) -> Path | None:
+    """Raise click's BadParameter when ``reason(value)`` names why ``value`` is unwritable."""
     # Checked before the run, so that a long run never fails at its last step.
     if value is not None:
-        reason = unwritable_reason(value)
-        if reason:
-            raise click.BadParameter(f"{printable(str(value))}: {reason}", ctx, param)
+        problem = reason(value)
+        if problem:
+            raise click.BadParameter(f"{printable(str(value))}: {problem}", ctx, param)
     return value
+
+
+def _check_output(ctx: click.Context, param: click.Parameter, value: Path | None):
+    return refuse_unwritable(ctx, param, value, unwritable_reason)
 
 
 def check_output_folder(ctx: click.Context, param: click.Parameter, value: Path | None):
     """Click callback: refuse a folder that cannot be created or written, before the run."""
-    if value is not None:
-        reason = unwritable_folder_reason(value)
-        if reason:
-            raise click.BadParameter(f"{printable(str(value))}: {reason}", ctx, param)
-    return value
+    return refuse_unwritable(ctx, param, value, unwritable_folder_reason)
 
 
 def bound_threads(ctx: click.Context, param: click.Parameter, value: int | None):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..contract import Prior, probe_model
+from ..contract import Prior, probe_model, skip_reason
 from ..errors import ModelCentralityError, printable
 from ..io import METADATA_FILE, load_model, model_folders
 from .common import PROBE_SAMPLES, SEED, follow_symlinks_option
@@ -65,7 +65,7 @@ def _inspect_zoo(zoo_dir, folders, samples, seed, as_json, follow_symlinks) -> N
             report = probe_model(model, n=samples, random_state=seed)
         except ModelCentralityError as exc:
             failed += 1
-            problem = getattr(exc, "problem", str(exc))
+            _, problem = skip_reason(exc, folder.name)
             reports[folder.name] = {"error": problem}
             lines.append(f"{printable(folder.name):{width}}  error: {printable(problem)}")
             continue

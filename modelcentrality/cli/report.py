@@ -21,17 +21,15 @@ from ..report import (
     report_ranking,
 )
 from ..selection import RankResult
-from .common import POSITIVE
+from .common import POSITIVE, refuse_unwritable
 
 
 def _check_report_dir(ctx: click.Context, param: click.Parameter, value: Path | None) -> Any:
-    # Checked before the run, so that a long run never fails at its last step.
     if value is not None:
         pyplot()
-        reason = unwritable_folder_reason(value, REPORT_FILE)
-        if reason:
-            raise click.BadParameter(f"{printable(str(value))}: {reason}", ctx, param)
-    return value
+    return refuse_unwritable(
+        ctx, param, value, lambda folder: unwritable_folder_reason(folder, REPORT_FILE)
+    )
 
 
 def _read_truth(ctx: click.Context, param: click.Parameter, value: Path | None) -> Any:

@@ -106,6 +106,11 @@ def factor_values() -> tuple[np.ndarray, ...]:
     )
 
 
+#: The scale factor's values (``factor_values()[1]``), built once: :func:`render` is hot.
+_SCALES = factor_values()[1]
+_SCALES.flags.writeable = False
+
+
 def _heart_sides() -> tuple[float, float]:
     """Slope and upper end (height) of the heart's straight sides.
 
@@ -227,7 +232,7 @@ def render(factors: np.ndarray) -> np.ndarray:
     cols, dx = _window_axis(factors[:, 3].astype(np.float64))
     rows, dy = _window_axis(factors[:, 4].astype(np.float64))
     dy = -dy  # the shape frame's v points up on screen
-    scale = factor_values()[1][factors[:, 1]]
+    scale = _SCALES[factors[:, 1]]
     # Index 39 is 2 pi: reusing the angle of index 0 makes the two identical bit for bit.
     angle = 2.0 * np.pi * (factors[:, 2] % 39) / 39.0
     # Rotating the pixel grid by -angle turns the sprite by +angle (counter-clockwise);

@@ -134,8 +134,9 @@ def evaluate_zoo(
         models, dataset.observation_shape, f"dataset '{dataset.name}'", skip_bad=skip_bad
     )
     results = {}
-    planned = {name: planned_observations(settings)[name] for name in metrics}
-    per_model = sum(planned[name] for name in metrics)
+    counts = planned_observations(settings)
+    planned = {name: counts[name] for name in metrics}
+    per_model = sum(planned.values())
     bar = ProgressBar(
         per_model * len(usable), "evaluate", enabled=progress, unit="observations", probe=0
     )

@@ -65,16 +65,21 @@ def heatmap_scale(similarity: np.ndarray) -> tuple[float, float, float]:
     return low, centre, high
 
 
-def similarity_heatmap(similarity: np.ndarray, names: Sequence[str], order: Sequence[int]) -> bytes:
+def similarity_heatmap(
+    similarity: np.ndarray,
+    names: Sequence[str],
+    order: Sequence[int],
+    scale: tuple[float, float, float] | None = None,
+) -> bytes:
     """Heatmap of the (N, N) similarity, rows and columns in ``order`` (most central
     first), diagonal left out (grey), colours white at the zoo's mean similarity, blue
-    down to the lowest cell and red up to the highest (:func:`heatmap_scale`), so the
-    colour bar shows how narrow the range is."""
+    down to the lowest cell and red up to the highest (``scale``, by default
+    :func:`heatmap_scale`), so the colour bar shows how narrow the range is."""
     from matplotlib.colors import TwoSlopeNorm
 
     plt = pyplot()
     order = list(order)
-    low, centre, high = heatmap_scale(similarity)
+    low, centre, high = heatmap_scale(similarity) if scale is None else scale
     matrix = np.asarray(similarity, dtype=np.float64)[np.ix_(order, order)].copy()
     # The diagonal is self-consistency, not part of the centrality; left out so that it
     # does not set the colour scale.

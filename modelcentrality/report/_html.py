@@ -105,9 +105,10 @@ def write_report(
             sections.append(f"<p class='banner'>Warning: {_escape(warning)}.</p>")
         sections.append(_ground_truth_section(ground_truth, names, scores, udr_scores))
     similarity = _array(data["similarity"])
-    low, centre, high = heatmap_scale(similarity)
+    scale = low, centre, high = heatmap_scale(similarity)
     sections.append("<h2>Similarity</h2>")
-    sections.append(_image(similarity_heatmap(similarity, names, order), "similarity heatmap"))
+    heatmap = similarity_heatmap(similarity, names, order, scale)
+    sections.append(_image(heatmap, "similarity heatmap"))
     sections.append(
         "<p class='note'>Colours: white at the zoo's mean similarity "
         f"{centre:.4f}, blue down to the lowest cell {low:.4f}, red up to the highest "
