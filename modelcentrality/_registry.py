@@ -260,11 +260,12 @@ def plugin_references(needed: list[tuple[str, str]], backend: str) -> Plugins:
     """What a job carries to its workers: a reference for each (kind, name) that is not
     built in (see :meth:`Registry.reference`)."""
     plugins = []
-    for kind, name in needed:
+    # Each entry once: worker_plugins lists a model's adapter for every model.
+    for kind, name in dict.fromkeys(needed):
         reference = _REGISTRIES[kind].reference(name, backend)
         if reference is not None:
             plugins.append((kind, name, reference))
-    return tuple(dict.fromkeys(plugins))
+    return tuple(plugins)
 
 
 def load_plugins(plugins: Plugins) -> None:
