@@ -203,9 +203,11 @@ class Registry(MutableMapping[str, Any]):
             if imported is entry:
                 return name
         qualified = f"{getattr(entry, '__module__', '')}:{getattr(entry, '__qualname__', '')}"
-        # Entry points read again last: a plugin installed after the first look.
-        for references in (self._builtins, self._entry_points(), self._entry_points(True)):
-            for name, reference in references.items():
+        # Entry points read again last, and only on a miss (a scan of every installed
+        # distribution): a plugin installed after the first look.
+        readers = (lambda: self._builtins, self._entry_points, lambda: self._entry_points(True))
+        for read in readers:
+            for name, reference in read().items():
                 if reference == qualified:
                     return name
         return None
@@ -258,11 +260,12 @@ def plugin_references(needed: list[tuple[str, str]], backend: str) -> Plugins:
     """What a job carries to its workers: a reference for each (kind, name) that is not
     built in (see :meth:`Registry.reference`)."""
     plugins = []
-    for kind, name in needed:
+    # Each entry once: worker_plugins lists a model's adapter for every model.
+    for kind, name in dict.fromkeys(needed):
         reference = _REGISTRIES[kind].reference(name, backend)
         if reference is not None:
             plugins.append((kind, name, reference))
-    return tuple(dict.fromkeys(plugins))
+    return tuple(plugins)
 
 
 def load_plugins(plugins: Plugins) -> None:

@@ -83,8 +83,10 @@ def _bootstrap(
         n = 1 + max((max(key) for key in pairs), default=-1)
     cross = np.full((2, n_boot, n, n), np.nan)
     # Sources in order: an unkeyed bootstrap shares one generator between them.
-    for source in sorted({i for i, _ in pairs}):
-        encoders = sorted(j for i, j in pairs if i == source)
+    by_source: dict[int, list[int]] = {}
+    for i, j in sorted(pairs):
+        by_source.setdefault(i, []).append(j)
+    for source, encoders in by_source.items():
         cells = [pairs[source, j] for j in encoders]
         kinds = {type(cell) for cell in cells}
         kind = kinds.pop()

@@ -221,10 +221,15 @@ class PairEvaluator:
         by_votes: dict[int, list[tuple[int, int]]] = {}
         for (i, j), votes in requests.items():
             by_votes.setdefault(int(votes), []).append((int(i), int(j)))
-        missing = {votes: self._lookup(votes, pairs) for votes, pairs in sorted(by_votes.items())}
+        # One cache per vote count and call, for both the look-up and the stores.
+        caches = {votes: self._cache(votes) for votes in sorted(by_votes)}
+        missing = {
+            votes: self._lookup(votes, pairs, caches[votes])
+            for votes, pairs in sorted(by_votes.items())
+        }
         missing = {votes: tasks for votes, tasks in missing.items() if tasks}
         if missing:
-            self._compute(missing, label)
+            self._compute(missing, label, caches)
         if self.failed:
             raise ModelsFailed(self.failed)
         return {(i, j): self._memo[self._key(i, j, v)] for (i, j), v in requests.items()}
@@ -232,10 +237,11 @@ class PairEvaluator:
     def _key(self, i: int, j: int, votes: int) -> tuple[str, str, int]:
         return self.models[i].name, self.models[j].name, int(votes)
 
-    def _lookup(self, votes: int, pairs: list[tuple[int, int]]) -> list[tuple[int, list[int]]]:
+    def _lookup(
+        self, votes: int, pairs: list[tuple[int, int]], cache: PairCache | None
+    ) -> list[tuple[int, list[int]]]:
         """Serve pairs from memory, then from the cache; return the rest as tasks."""
         models = self.models
-        cache = self._cache(votes)
         missing: dict[int, list[int]] = {}
         for i, j in sorted(pairs):
             if self._key(i, j, votes) in self._memo or self._involves_failed(i, j):
@@ -254,7 +260,12 @@ class PairEvaluator:
             return None
         return PairCache(self.cache_dir, self.protocol_for(votes), self.seed)
 
-    def _compute(self, missing: dict[int, list[tuple[int, list[int]]]], label: str) -> None:
+    def _compute(
+        self,
+        missing: dict[int, list[tuple[int, list[int]]]],
+        label: str,
+        caches: dict[int, PairCache | None],
+    ) -> None:
         costs = {
             votes: sum(self.pair_cost(i, votes) * len(js) for i, js in tasks)
             for votes, tasks in missing.items()
@@ -274,12 +285,17 @@ class PairEvaluator:
             for votes, tasks in missing.items():
                 self.encoder_passes += costs[votes]
                 self.pair_evaluations += sum(len(js) for _, js in tasks)
-                self._run(votes, tasks, bar)
+                self._run(votes, tasks, bar, caches[votes])
 
-    def _run(self, votes: int, tasks: list[tuple[int, list[int]]], bar: ProgressBar) -> None:
+    def _run(
+        self,
+        votes: int,
+        tasks: list[tuple[int, list[int]]],
+        bar: ProgressBar,
+        cache: PairCache | None,
+    ) -> None:
         models = self.models
         protocol = self.protocol_for(votes)
-        cache = self._cache(votes)
 
         left = {i: len(js) for i, js in tasks}
         task_cost = {i: self.pair_cost(i, votes) * len(js) for i, js in tasks}

@@ -381,7 +381,7 @@ def _votes(n: int) -> Callable[[Any], np.ndarray | None]:
 
 
 def _count(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if not _is_count(value):
         raise FieldProblem(f"must be an integer >= 0, got {_short(value)}")
     return value
 
