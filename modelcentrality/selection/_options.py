@@ -48,7 +48,7 @@ def options_from_text(
         hints = {}
     values = {}
     for name, text in texts.items():
-        if name not in parameters or name == "self":
+        if name not in parameters:
             raise ParameterError(f"{what} does not take {name}")
         values[name] = _convert(name, text, hints.get(name, str), what)
     return values
